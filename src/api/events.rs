@@ -1,0 +1,134 @@
+//! `POST /hrflow/events`: verify, parse, match routes, and commit the event with its jobs
+//! before answering 202. Nothing else happens on this path.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::config::SignatureMode;
+use crate::error::{ApiError, payload_error};
+use crate::hrflow::event::{self, Event};
+use crate::hrflow::signature;
+use crate::routes;
+use crate::store::{Ingested, NewEvent};
+use crate::telemetry;
+
+const SIGNATURE_HEADERS: [&str; 2] = ["HTTP-HRFLOW-SIGNATURE", "HRFLOW-SIGNATURE"];
+
+#[tracing::instrument(name = "event", skip_all, fields(event_id, profile_key))]
+pub async fn receive(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let result = handle(&req, payload, &state).await;
+    if let Err(e) = &result {
+        telemetry::event(match e.status.as_u16() {
+            401 => "unauthorized",
+            413 => "too_large",
+            415 => "unsupported",
+            503 => "unavailable",
+            _ => "invalid",
+        });
+        tracing::info!(status = e.status.as_u16(), error = %e, "event refused");
+    }
+    result
+}
+
+async fn handle(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<HttpResponse, ApiError> {
+    check_content_type(req)?;
+    let body = read_body(req, payload, state.settings.server.max_body_bytes).await?;
+
+    let secret = &state.settings.hrflow.webhook_secret;
+    let mode = state.settings.signature_mode();
+    let signed = if secret.is_empty() || mode == SignatureMode::None {
+        body
+    } else {
+        let header = SIGNATURE_HEADERS.iter().find_map(|h| req.headers().get(*h)).and_then(|v| v.to_str().ok());
+        signature::verify(mode, secret.expose().as_bytes(), header, &body)
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()).field("signature", e.to_string()))?
+    };
+
+    let event = match event::parse(&signed)? {
+        Event::Profile(e) => e,
+        Event::NoProfile { event_type } => {
+            telemetry::event("ignored");
+            return Ok(ignored(format!("the event ({event_type}) carries no profile")));
+        }
+    };
+    tracing::Span::current().record("profile_key", event.profile_key.as_str());
+    let routes: Vec<String> = routes::matching(&state.settings.routes, &event).into_iter().map(|r| r.name.clone()).collect();
+    if routes.is_empty() {
+        telemetry::event("ignored");
+        return Ok(ignored(format!(
+            "no route matches source {} and event type {:?}",
+            event.source_key, event.event_type
+        )));
+    }
+    let new = NewEvent {
+        id: uuid::Uuid::new_v4().to_string(),
+        body_hash: hex::encode(Sha256::digest(&signed)),
+        event_type: event.event_type,
+        profile_key: event.profile_key,
+        source_key: event.source_key,
+    };
+    tracing::Span::current().record("event_id", new.id.as_str());
+    let window = state.timings.dedupe_window.as_millis() as i64;
+    match state.store.ingest(&new, &routes, window).await {
+        Ok(Ingested::Accepted { event_id, jobs }) => {
+            telemetry::event("accepted");
+            state.wake.notify_waiters();
+            tracing::info!(jobs, "event accepted");
+            Ok(HttpResponse::Accepted().json(json!({"status": "accepted", "event_id": event_id, "jobs": jobs})))
+        }
+        Ok(Ingested::Duplicate { event_id }) => {
+            telemetry::event("duplicate");
+            tracing::info!(original = %event_id, "redelivery ignored");
+            Ok(HttpResponse::Ok().json(json!({"status": "duplicate", "event_id": event_id})))
+        }
+        Err(e) => {
+            // Never a 202 that cannot be kept: HrFlow will deliver again.
+            tracing::error!(error = %e, "event could not be stored");
+            Err(ApiError::unavailable("the event could not be stored; try again later").header("Retry-After", "5"))
+        }
+    }
+}
+
+fn ignored(reason: String) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ignored", "reason": reason}))
+}
+
+/// JSON, or no content type at all (some senders omit it); anything else is 415.
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(actix_web::http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be JSON (Content-Type: application/json)")
+            .field("content-type", "must be application/json"))
+    }
+}
+
+/// Reads the body up to `limit` bytes; a larger one (announced or actual) is 413.
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes"));
+    let announced = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(announced.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(payload_error)?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -1,0 +1,21 @@
+//! HTTP handlers, each file one concern.
+
+pub mod events;
+pub mod service;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::config::{Settings, Timings};
+use crate::store::Store;
+use crate::worker::Heartbeat;
+
+/// What handlers share.
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub timings: Timings,
+    pub wake: Arc<Notify>,
+    pub heartbeat: Arc<Heartbeat>,
+}

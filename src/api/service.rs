@@ -1,0 +1,45 @@
+//! Health, readiness, metrics and the OpenAPI document.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use super::AppState;
+
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Ready when the database answers and the worker has polled within the last few seconds.
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let database = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => json!({"status": "ok"}),
+        Ok(Err(e)) => json!({"status": "down", "error": e.to_string()}),
+        Err(_) => json!({"status": "down", "error": "no answer within 2s"}),
+    };
+    let age = state.heartbeat.age();
+    let limit = state.timings.poll_interval.max(Duration::from_secs(1)) * 5;
+    let worker = if age <= limit {
+        json!({"status": "ok", "last_poll_ms_ago": age.as_millis() as u64})
+    } else {
+        json!({"status": "down", "last_poll_ms_ago": age.as_millis() as u64})
+    };
+    let ok = database["status"] == "ok" && worker["status"] == "ok";
+    let body = json!({"status": if ok { "ok" } else { "unavailable" }, "database": database, "worker": worker});
+    if ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Ok((pending, oldest)) = state.store.queue_stats().await {
+        crate::telemetry::queue(pending, oldest);
+    }
+    let text = crate::telemetry::metrics().map(|h| h.render()).unwrap_or_default();
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
+}
+
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(OPENAPI)
+}

@@ -1,0 +1,226 @@
+//! The command line: `serve` (default), `check-config`, `preview`, `jobs`, `probe`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::config::Settings;
+use crate::logic::Applied;
+use crate::startup::{self, Application};
+
+#[derive(Parser, Debug)]
+#[command(name = "hrflow-relay", version, about = "Relays HrFlow.ai profile events to Flatchr, durably.")]
+pub struct Cli {
+    /// Configuration file (TOML), layered over the built-in defaults.
+    #[arg(long, global = true, env = "RELAY_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server and the delivery workers (the default).
+    Serve,
+    /// Check the configuration and the logic script; exit 1 listing every problem.
+    CheckConfig,
+    /// Run a route's logics and format on a profile offline and print what would be sent.
+    Preview {
+        /// A profile as JSON (or HrFlow's `{"data": profile}` answer).
+        #[arg(long)]
+        profile: PathBuf,
+        /// The route to use; default: every route.
+        #[arg(long)]
+        route: Option<String>,
+    },
+    /// List jobs from the store as JSON lines, newest first, with their attempts.
+    Jobs {
+        /// pending | delivered | filtered | dead
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Exit 0 when the running service answers /health/live (for container health checks).
+    Probe {
+        #[arg(long, default_value = "/health/live")]
+        path: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::CheckConfig => check_config(&settings),
+        Command::Preview { profile, route } => preview(&settings, &profile, route.as_deref()),
+        Command::Jobs { status, limit } => jobs(&settings, status.as_deref(), limit).await,
+        Command::Probe { path } => probe(&settings, &path).await,
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    crate::telemetry::init_logs();
+    crate::telemetry::metrics();
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cannot start");
+            eprintln!("cannot start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn set(secret: &crate::config::Secret) -> &'static str {
+    if secret.is_empty() { "not set" } else { "set" }
+}
+
+fn check_config(settings: &Settings) -> ExitCode {
+    match startup::check(settings) {
+        Ok(_) => {
+            println!("configuration OK");
+            println!("  listen: {}:{}", settings.server.host, settings.server.port);
+            let db = settings.database.url.expose();
+            println!("  database: {}", if db.starts_with("sqlite") { db } else { "postgres (url hidden)" });
+            println!("  hrflow: {} (api key {}, webhook secret {}, signature {})", settings.hrflow.api_url, set(&settings.hrflow.api_key), set(&settings.hrflow.webhook_secret), settings.hrflow.signature);
+            println!("  flatchr: push {} / api {} (api key {}, company {:?})", settings.flatchr.careers_url, settings.flatchr.api_url, set(&settings.flatchr.api_key), settings.flatchr.company);
+            println!("  worker: concurrency {}, timeout {}, retries {:?}", settings.worker.concurrency, settings.worker.request_timeout, settings.worker.retry_schedule);
+            if settings.hrflow.webhook_secret.is_empty() {
+                println!("  warning: hrflow.webhook_secret is empty, so event signatures are not checked");
+            }
+            println!("  routes: {}", settings.routes.len());
+            for r in &settings.routes {
+                println!(
+                    "    - {} -> {} vacancy {:?}; sources {:?}; events {:?}; logics {:?}; format {:?}; enrich {}",
+                    r.name, r.destination, r.vacancy, r.sources, r.events, r.logics, r.format, r.enrich
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            eprintln!("the configuration has {} problem(s):", problems.len());
+            for p in problems {
+                eprintln!("  - {p}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What `preview` prints for one route; also used by tests.
+pub fn preview_route(scripts: &crate::logic::Scripts, route: &crate::config::Route, profile: Value) -> Value {
+    match scripts.apply(route, profile) {
+        Ok(Applied::Dropped(logic)) => json!({"route": route.name, "outcome": "filtered", "logic": logic}),
+        Ok(Applied::Bodies { mut push, enrich, .. }) => {
+            if let Some(map) = push.as_object_mut() {
+                map.insert("token".into(), json!("<flatchr.api_key>"));
+            }
+            let mut out = json!({"route": route.name, "outcome": "send", "push": push});
+            if route.enrich {
+                out["enrich"] = enrich;
+            }
+            if push.get("email").and_then(Value::as_str).is_none() {
+                out["outcome"] = json!("dead");
+                out["reason"] = json!("the profile has no email, and Flatchr requires one to create a candidate");
+            }
+            out
+        }
+        Err(e) => json!({"route": route.name, "outcome": "dead", "reason": e.to_string()}),
+    }
+}
+
+fn preview(settings: &Settings, path: &std::path::Path, route: Option<&str>) -> ExitCode {
+    let scripts = match startup::check(settings) {
+        Ok(s) => s,
+        Err(problems) => {
+            eprintln!("the configuration has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut profile: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{} is not JSON: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if profile.get("data").is_some_and(Value::is_object) && profile.get("info").is_none() {
+        profile = profile["data"].take();
+    }
+    let routes: Vec<_> = settings.routes.iter().filter(|r| route.is_none_or(|n| r.name == n)).collect();
+    if routes.is_empty() {
+        eprintln!("{}", match route {
+            Some(n) => format!("no route named {n:?}"),
+            None => "no route is configured".into(),
+        });
+        return ExitCode::FAILURE;
+    }
+    let results: Vec<Value> = routes.iter().map(|r| preview_route(&scripts, r, profile.clone())).collect();
+    let out = if results.len() == 1 { results[0].clone() } else { Value::Array(results) };
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    ExitCode::SUCCESS
+}
+
+async fn jobs(settings: &Settings, status: Option<&str>, limit: i64) -> ExitCode {
+    let store = match crate::store::Store::connect(settings.database.url.expose(), 1).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match store.jobs(status, limit.clamp(1, 10_000)).await {
+        Ok(jobs) => {
+            for job in jobs {
+                let attempts = store.attempts(job.id).await.unwrap_or_default();
+                println!("{}", json!({"job": job, "attempts": attempts}));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn probe(settings: &Settings, path: &str) -> ExitCode {
+    let host = match settings.server.host.as_str() {
+        "0.0.0.0" | "::" => "127.0.0.1",
+        h => h,
+    };
+    let url = format!("http://{host}:{}{path}", settings.server.port);
+    let ok = match reqwest::Client::new().get(&url).timeout(std::time::Duration::from_secs(3)).send().await {
+        Ok(r) => r.status().is_success(),
+        Err(_) => false,
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{url} is not healthy");
+        ExitCode::FAILURE
+    }
+}

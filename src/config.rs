@@ -1,0 +1,433 @@
+//! Typed settings: built-in defaults, then a file, then `RELAY__SECTION__KEY` variables.
+//! Loading never fails half-way on a bad value: `validate` lists every problem at once.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// A configured secret: never printed by `Debug`, compared in constant time.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Constant-time equality with a presented value.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        self.0.as_bytes().ct_eq(presented).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: Server,
+    pub database: Database,
+    pub hrflow: Hrflow,
+    pub flatchr: Flatchr,
+    pub logic: Logic,
+    pub worker: Worker,
+    pub careers: Careers,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Database {
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Hrflow {
+    pub api_url: String,
+    pub api_key: Secret,
+    pub user_email: String,
+    pub webhook_secret: Secret,
+    pub signature: String,
+    pub dedupe_window: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Flatchr {
+    pub careers_url: String,
+    pub api_url: String,
+    pub api_key: Secret,
+    pub company: String,
+    pub requests_per_second: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Logic {
+    pub script: String,
+    pub max_operations: u64,
+    pub timeout: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Worker {
+    pub concurrency: usize,
+    pub request_timeout: String,
+    pub retry_schedule: Vec<String>,
+    pub poll_interval: String,
+    pub max_resume_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Careers {
+    pub path: String,
+    pub tokens: Vec<Secret>,
+    pub basic_users: Vec<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Route {
+    pub name: String,
+    pub destination: String,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub logics: Vec<String>,
+    #[serde(default)]
+    pub format: String,
+    #[serde(default)]
+    pub vacancy: String,
+    #[serde(default)]
+    pub vacancy_tag: String,
+    #[serde(default = "yes")]
+    pub enrich: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How the webhook signature header is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureMode {
+    Auto,
+    Sdk,
+    BodyHex,
+    None,
+}
+
+impl SignatureMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Self::Auto),
+            "sdk" => Some(Self::Sdk),
+            "body-hex" => Some(Self::BodyHex),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("the configuration has {} problem(s):\n  - {}", .0.len(), .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+/// Keys whose environment value is a comma-separated list.
+const LIST_KEYS: [&str; 3] = [
+    "worker.retry_schedule",
+    "careers.tokens",
+    "careers.basic_users",
+];
+
+impl Settings {
+    /// Loads the layers; `file` is `--config` or `RELAY_CONFIG`.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env = std::env::vars().collect();
+        Self::load_from(file, env)
+    }
+
+    /// Same as `load`, with the environment given (tests use it to avoid global state).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: std::collections::HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            builder = builder.add_source(
+                config::File::from(PathBuf::from(path))
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        let mut environment = config::Environment::with_prefix("RELAY")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .try_parsing(true)
+            .source(Some(env));
+        for key in LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        Ok(settings)
+    }
+
+    pub fn signature_mode(&self) -> SignatureMode {
+        SignatureMode::parse(&self.hrflow.signature).unwrap_or(SignatureMode::Auto)
+    }
+
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.name == name)
+    }
+
+    /// Every problem found, each a sentence a person can act on. Script names are checked by
+    /// `logic::Scripts::check`, which needs the compiled script.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut duration = |key: &str, value: &str| {
+            if let Err(e) = parse_duration(value) {
+                problems.push(format!("{key} = {value:?} is not a duration: {e}"));
+            }
+        };
+        duration("server.shutdown_grace", &self.server.shutdown_grace);
+        duration("hrflow.dedupe_window", &self.hrflow.dedupe_window);
+        duration("logic.timeout", &self.logic.timeout);
+        duration("worker.request_timeout", &self.worker.request_timeout);
+        duration("worker.poll_interval", &self.worker.poll_interval);
+        for (i, d) in self.worker.retry_schedule.iter().enumerate() {
+            duration(&format!("worker.retry_schedule[{i}]"), d);
+        }
+        for (key, value) in [
+            ("hrflow.api_url", &self.hrflow.api_url),
+            ("flatchr.careers_url", &self.flatchr.careers_url),
+            ("flatchr.api_url", &self.flatchr.api_url),
+        ] {
+            if let Err(e) = parse_http_url(value) {
+                problems.push(format!("{key} = {value:?} is not an http(s) URL: {e}"));
+            }
+        }
+        let db = self.database.url.expose();
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres:") || db.starts_with("postgresql:")) {
+            problems.push("database.url must start with sqlite: or postgres:".into());
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections must be at least 1".into());
+        }
+        if SignatureMode::parse(&self.hrflow.signature).is_none() {
+            problems.push(format!(
+                "hrflow.signature = {:?} must be one of auto, sdk, body-hex, none",
+                self.hrflow.signature
+            ));
+        }
+        if self.worker.concurrency == 0 {
+            problems.push("worker.concurrency must be at least 1".into());
+        }
+        if self.worker.retry_schedule.is_empty() {
+            problems.push("worker.retry_schedule must hold at least one delay".into());
+        }
+        if self.server.max_body_bytes == 0 {
+            problems.push("server.max_body_bytes must be at least 1".into());
+        }
+        if !self.routes.is_empty() {
+            if self.hrflow.api_key.is_empty() {
+                problems.push("hrflow.api_key is empty: profiles cannot be fetched".into());
+            }
+            if self.hrflow.user_email.is_empty() {
+                problems.push("hrflow.user_email is empty: profiles cannot be fetched".into());
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, route) in self.routes.iter().enumerate() {
+            let label = if route.name.is_empty() {
+                format!("routes[{i}]")
+            } else {
+                format!("route {:?}", route.name)
+            };
+            if route.name.is_empty() {
+                problems.push(format!("{label} has no name"));
+            } else if !names.insert(route.name.as_str()) {
+                problems.push(format!("{label} is defined twice"));
+            }
+            match route.destination.as_str() {
+                "flatchr" => {
+                    if route.vacancy.is_empty() {
+                        problems.push(format!("{label} sends to flatchr but has no vacancy"));
+                    }
+                    if self.flatchr.api_key.is_empty() {
+                        problems.push(format!("{label} sends to flatchr but flatchr.api_key is empty"));
+                    }
+                    if route.enrich && self.flatchr.company.is_empty() {
+                        problems.push(format!(
+                            "{label} enriches profiles but flatchr.company is empty"
+                        ));
+                    }
+                }
+                "careers" => problems.push(format!(
+                    "{label}: destination \"careers\" (the Huntflow response platform) is not available in this version"
+                )),
+                other => problems.push(format!(
+                    "{label} has unknown destination {other:?} (expected flatchr or careers)"
+                )),
+            }
+            let uses_script = !route.logics.is_empty() || !route.format.is_empty();
+            if uses_script && self.logic.script.is_empty() {
+                problems.push(format!("{label} names script functions but logic.script is empty"));
+            }
+        }
+        problems
+    }
+}
+
+pub fn parse_duration(value: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(value.trim())
+}
+
+pub fn parse_http_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" if url.has_host() => Ok(url),
+        _ => Err("the scheme must be http or https, with a host".into()),
+    }
+}
+
+/// Durations and URLs after validation: parsed once, trusted behind the edge.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    pub dedupe_window: Duration,
+    pub request_timeout: Duration,
+    pub retry_schedule: Vec<Duration>,
+    pub poll_interval: Duration,
+    pub logic_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+impl Timings {
+    /// Only call on settings whose `validate` found no problem; bad values fall back to defaults.
+    pub fn from_settings(s: &Settings) -> Self {
+        let d = |v: &str, fallback: u64| parse_duration(v).unwrap_or(Duration::from_secs(fallback));
+        Self {
+            dedupe_window: d(&s.hrflow.dedupe_window, 600),
+            request_timeout: d(&s.worker.request_timeout, 30),
+            retry_schedule: s.worker.retry_schedule.iter().map(|v| d(v, 60)).collect(),
+            poll_interval: d(&s.worker.poll_interval, 1),
+            logic_timeout: d(&s.logic.timeout, 1),
+            shutdown_grace: d(&s.server.shutdown_grace, 25),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load_and_are_valid() {
+        let s = Settings::load_from(None, HashMap::new()).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.worker.retry_schedule.len(), 7);
+        assert!(s.validate().is_empty(), "{:?}", s.validate());
+    }
+
+    #[test]
+    fn environment_overrides_file_and_parses_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nport = 9001\n[flatchr]\napi_key = \"from-file\"\n").unwrap();
+        let s = Settings::load_from(
+            Some(&path),
+            env(&[
+                ("RELAY__SERVER__PORT", "9002"),
+                ("RELAY__WORKER__RETRY_SCHEDULE", "1s,2s"),
+                ("RELAY__FLATCHR__API_KEY", "12345"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.port, 9002);
+        assert_eq!(s.worker.retry_schedule, vec!["1s", "2s"]);
+        assert_eq!(s.flatchr.api_key.expose(), "12345");
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            r#"
+[hrflow]
+api_url = "not a url"
+dedupe_window = "ten minutes"
+[[routes]]
+name = "a"
+destination = "flatchr"
+logics = ["x"]
+[[routes]]
+name = "b"
+destination = "ftp"
+"#,
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&path), HashMap::new()).unwrap();
+        let problems = s.validate().join("\n");
+        for needle in [
+            "hrflow.api_url",
+            "hrflow.dedupe_window",
+            "route \"a\" sends to flatchr but has no vacancy",
+            "flatchr.api_key is empty",
+            "flatchr.company is empty",
+            "logic.script is empty",
+            "unknown destination \"ftp\"",
+            "hrflow.api_key is empty",
+        ] {
+            assert!(problems.contains(needle), "missing {needle:?} in:\n{problems}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let s = Settings::load_from(
+            None,
+            env(&[("RELAY__FLATCHR__API_KEY", "sk_live_abcdef"), ("RELAY__HRFLOW__WEBHOOK_SECRET", "whsec_1")]),
+        )
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("sk_live_abcdef") && !printed.contains("whsec_1"));
+        assert!(s.flatchr.api_key.matches(b"sk_live_abcdef"));
+        assert!(!s.flatchr.api_key.matches(b"sk_live_abcdeX"));
+    }
+}

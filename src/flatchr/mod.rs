@@ -1,0 +1,8 @@
+//! The Flatchr sink: PushProfile creates the candidate with its resume, EnrichProfile attaches
+//! the parsed profile.
+
+pub mod client;
+pub mod enrich;
+pub mod push;
+
+pub use client::FlatchrClient;

@@ -1,0 +1,154 @@
+//! Jobs: one event on one route. Their outcomes, how failures are classified, and when a
+//! failed attempt is tried again.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+/// The outcome of one attempt at a job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Delivered,
+    /// A logic dropped the profile; names the logic.
+    Filtered(String),
+    Failed(Failure),
+}
+
+/// Why an attempt failed, and whether trying again can help.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub message: String,
+    pub transient: bool,
+    pub http_status: Option<u16>,
+    /// The server's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+    /// The request may have reached the server (a timeout after sending): its effect is unknown.
+    pub maybe_applied: bool,
+}
+
+impl Failure {
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), transient: false, http_status: None, retry_after: None, maybe_applied: false }
+    }
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self { transient: true, ..Self::permanent(message) }
+    }
+
+    /// Timeouts and connection errors are transient. A timeout may have reached the server.
+    pub fn from_reqwest(upstream: &str, err: &reqwest::Error) -> Self {
+        crate::telemetry::upstream(upstream, 0);
+        let kind = if err.is_timeout() {
+            "timed out"
+        } else if err.is_connect() {
+            "could not connect"
+        } else {
+            "failed"
+        };
+        // The innermost cause, not the URL: a signed file URL must not reach the logs.
+        let mut detail = String::new();
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            detail = s.to_string();
+            source = s.source();
+        }
+        let mut f = Self::transient(format!("{upstream} request {kind}: {detail}"));
+        f.maybe_applied = !err.is_connect();
+        f
+    }
+
+    /// 408, 429 and 5xx are transient; any other status >= 400 is permanent.
+    pub fn from_status(what: &str, response: &reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let transient = matches!(status, 408 | 429) || status >= 500;
+        let mut f = if transient { Self::transient("") } else { Self::permanent("") };
+        f.message = format!("{what} answered HTTP {status}");
+        f.http_status = Some(status);
+        f.retry_after = retry_after;
+        // A server error may come after the request took effect.
+        f.maybe_applied = status >= 500;
+        f
+    }
+
+    pub fn with_body(mut self, body: &str) -> Self {
+        let body = body.trim();
+        if !body.is_empty() {
+            let cut: String = body.chars().take(300).collect();
+            self.message = format!("{}: {cut}", self.message);
+        }
+        self
+    }
+}
+
+/// `Retry-After` in seconds; HTTP dates are read as "now" rather than trusted.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The longest `Retry-After` honoured, so a hostile or broken server cannot park a job forever.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+/// The delay before the next attempt, after `attempts` attempts have failed, or `None` when
+/// the schedule is exhausted. Jitter is ±20%; `Retry-After` is a floor.
+pub fn next_delay(
+    schedule: &[Duration],
+    attempts: u32,
+    retry_after: Option<Duration>,
+) -> Option<Duration> {
+    let planned = *schedule.get((attempts as usize).checked_sub(1)?)?;
+    let factor = rand::rng().random_range(0.8..=1.2);
+    let jittered = planned.mul_f64(factor);
+    Some(match retry_after {
+        Some(ra) => jittered.max(ra.min(MAX_RETRY_AFTER)),
+        None => jittered,
+    })
+}
+
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const DELIVERED: &str = "delivered";
+    pub const FILTERED: &str = "filtered";
+    pub const DEAD: &str = "dead";
+}
+
+/// Checkpoints of a Flatchr job; a retry resumes from the last one reached.
+pub mod step {
+    pub const NEW: &str = "new";
+    pub const FETCHED: &str = "fetched";
+    pub const PUSHED: &str = "pushed";
+    pub const ENRICHED: &str = "enriched";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_is_followed_with_jitter_then_exhausted() {
+        let schedule = [Duration::from_secs(10), Duration::from_secs(100)];
+        for _ in 0..50 {
+            let d = next_delay(&schedule, 1, None).unwrap();
+            assert!(d >= Duration::from_secs(8) && d <= Duration::from_secs(12), "{d:?}");
+            let d = next_delay(&schedule, 2, None).unwrap();
+            assert!(d >= Duration::from_secs(80) && d <= Duration::from_secs(120));
+        }
+        assert_eq!(next_delay(&schedule, 3, None), None);
+        assert_eq!(next_delay(&schedule, 0, None), None);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_with_a_ceiling() {
+        let schedule = [Duration::from_millis(10)];
+        assert!(next_delay(&schedule, 1, Some(Duration::from_secs(3))).unwrap() >= Duration::from_secs(3));
+        assert_eq!(
+            next_delay(&schedule, 1, Some(Duration::from_secs(10_000_000))).unwrap(),
+            MAX_RETRY_AFTER
+        );
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+}

@@ -1,0 +1,17 @@
+//! hrflow-relay: HrFlow.ai profile events to Flatchr, durably.
+//! Source (`hrflow`) → transform (`logic`) → sink (`flatchr`), with `store` as the queue.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod flatchr;
+pub mod hrflow;
+pub mod job;
+pub mod logic;
+pub mod profile;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,266 @@
+//! The transform: a route's logics and format, written as named functions in one Rhai file
+//! and run under operation, depth, size and time limits.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rhai::{AST, Dynamic, Engine, Scope};
+use serde_json::Value;
+
+use crate::config::Route;
+use crate::flatchr;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum LogicError {
+    #[error("cannot read logic script {path}: {error}")]
+    Read { path: String, error: String },
+    #[error("logic script {path} does not compile: {error}")]
+    Compile { path: String, error: String },
+    #[error("script function {function} failed: {error}")]
+    Run { function: String, error: String },
+    #[error("script function {function} returned {found}, expected {expected}")]
+    Returned { function: String, found: String, expected: &'static str },
+}
+
+/// What a route's script steps made of a profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The logic named dropped the profile.
+    Dropped(String),
+    /// The profile after the logics, with the bodies to send.
+    Bodies { profile: Value, push: Value, enrich: Value },
+}
+
+thread_local! {
+    /// The deadline of the script call running on this thread; read by the progress hook.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+#[derive(Clone)]
+pub struct Scripts {
+    engine: Arc<Engine>,
+    ast: Option<Arc<AST>>,
+    timeout: Duration,
+}
+
+fn engine(max_operations: u64) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_operations(max_operations);
+    engine.set_max_call_levels(32);
+    engine.set_max_expr_depths(64, 32);
+    engine.set_max_string_size(1 << 20);
+    engine.set_max_array_size(10_000);
+    engine.set_max_map_size(10_000);
+    engine.on_progress(|_| {
+        let late = DEADLINE.with(|d| d.get()).is_some_and(|d| Instant::now() > d);
+        late.then(|| Dynamic::from("time limit exceeded"))
+    });
+    engine.register_fn("default_push", |p: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        let profile: Value = rhai::serde::from_dynamic(&p)?;
+        rhai::serde::to_dynamic(flatchr::push::body(&profile))
+    });
+    engine.register_fn("default_enrich", |p: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        let profile: Value = rhai::serde::from_dynamic(&p)?;
+        rhai::serde::to_dynamic(flatchr::enrich::body(&profile))
+    });
+    engine
+}
+
+impl Scripts {
+    /// No script: routes may only use the built-in mapping.
+    pub fn none() -> Self {
+        Self { engine: Arc::new(engine(1)), ast: None, timeout: Duration::from_secs(1) }
+    }
+
+    pub fn load(path: &str, max_operations: u64, timeout: Duration) -> Result<Self, LogicError> {
+        if path.is_empty() {
+            return Ok(Self::none());
+        }
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| LogicError::Read { path: path.into(), error: e.to_string() })?;
+        Self::compile(path, &source, max_operations, timeout)
+    }
+
+    pub fn compile(path: &str, source: &str, max_operations: u64, timeout: Duration) -> Result<Self, LogicError> {
+        let engine = engine(max_operations);
+        let ast = engine
+            .compile(source)
+            .map_err(|e| LogicError::Compile { path: path.into(), error: e.to_string() })?;
+        Ok(Self { engine: Arc::new(engine), ast: Some(Arc::new(ast)), timeout })
+    }
+
+    /// Every function a route names that the script lacks, or that does not take one argument.
+    pub fn check(&self, routes: &[Route]) -> Vec<String> {
+        let mut problems = Vec::new();
+        for route in routes {
+            let format = (!route.format.is_empty()).then_some(&route.format);
+            for name in route.logics.iter().chain(format) {
+                let arity = self.ast.as_ref().and_then(|ast| {
+                    ast.iter_functions().filter(|f| f.name == name.as_str()).map(|f| f.params.len()).find(|n| *n == 1).or_else(|| ast.iter_functions().find(|f| f.name == name.as_str()).map(|f| f.params.len()))
+                });
+                match arity {
+                    None => problems.push(format!("route {:?} names function {name:?}, which the logic script does not define", route.name)),
+                    Some(1) => {}
+                    Some(n) => problems.push(format!("route {:?}: function {name:?} takes {n} arguments, it must take one (the profile)", route.name)),
+                }
+            }
+        }
+        problems
+    }
+
+    fn call(&self, function: &str, profile: &Value) -> Result<Dynamic, LogicError> {
+        let run_err = |error: String| LogicError::Run { function: function.into(), error };
+        let ast = self.ast.as_ref().ok_or_else(|| run_err("no logic script is configured".into()))?;
+        let arg = rhai::serde::to_dynamic(profile).map_err(|e| run_err(e.to_string()))?;
+        DEADLINE.with(|d| d.set(Some(Instant::now() + self.timeout)));
+        let result = self.engine.call_fn::<Dynamic>(&mut Scope::new(), ast, function, (arg,));
+        DEADLINE.with(|d| d.set(None));
+        result.map_err(|e| match *e {
+            rhai::EvalAltResult::ErrorTerminated(..) => run_err(format!("time limit of {:?} exceeded", self.timeout)),
+            other => run_err(other.to_string()),
+        })
+    }
+
+    /// Runs the route's logics in order, then its format (or the built-in mapping).
+    pub fn apply(&self, route: &Route, mut profile: Value) -> Result<Applied, LogicError> {
+        for logic in &route.logics {
+            let result = self.call(logic, &profile)?;
+            if result.is_unit() {
+                return Ok(Applied::Dropped(logic.clone()));
+            }
+            if let Some(keep) = result.as_bool().ok() {
+                if !keep {
+                    return Ok(Applied::Dropped(logic.clone()));
+                }
+                continue;
+            }
+            if result.is_map() {
+                profile = to_json(logic, &result)?;
+                continue;
+            }
+            return Err(LogicError::Returned {
+                function: logic.clone(),
+                found: result.type_name().into(),
+                expected: "true/false, a profile map or ()",
+            });
+        }
+        let (push, enrich) = if route.format.is_empty() {
+            (flatchr::push::body(&profile), flatchr::enrich::body(&profile))
+        } else {
+            let result = self.call(&route.format, &profile)?;
+            if !result.is_map() {
+                return Err(LogicError::Returned {
+                    function: route.format.clone(),
+                    found: result.type_name().into(),
+                    expected: "a map (the push body, or {push, enrich})",
+                });
+            }
+            let body = to_json(&route.format, &result)?;
+            // `{push: ..., enrich: ...}` sets both bodies; any other map is the push body.
+            let split = body.as_object().is_some_and(|m| m.keys().all(|k| k == "push" || k == "enrich") && m.get("push").is_some_and(Value::is_object));
+            if split {
+                let enrich = body.get("enrich").cloned().filter(Value::is_object).unwrap_or_else(|| flatchr::enrich::body(&profile));
+                (body["push"].clone(), enrich)
+            } else {
+                (body, flatchr::enrich::body(&profile))
+            }
+        };
+        Ok(Applied::Bodies { push: flatchr::push::complete(push, &route.vacancy), enrich, profile })
+    }
+}
+
+fn to_json(function: &str, value: &Dynamic) -> Result<Value, LogicError> {
+    rhai::serde::from_dynamic(value).map_err(|e| LogicError::Run { function: function.into(), error: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SCRIPT: &str = r#"
+        fn keep(p) { true }
+        fn drop(p) { false }
+        fn unit(p) { }
+        fn rename(p) { p.info.first_name = "Grace"; p }
+        fn french(p) { p.text_language == "fr" }
+        fn number(p) { 42 }
+        fn boom(p) { throw "no way"; }
+        fn spin(p) { let x = 0; loop { x += 1; } }
+        fn deep(p) { deep(p) }
+        fn custom(p) { #{ vacancy: "other", email: p.info.email, extra: 1 } }
+        fn both(p) { #{ push: default_push(p), enrich: #{ reference: "r" } } }
+        fn two(a, b) { true }
+    "#;
+
+    fn scripts() -> Scripts {
+        Scripts::compile("test.rhai", SCRIPT, 100_000, Duration::from_millis(500)).unwrap()
+    }
+
+    fn route(logics: &[&str], format: &str) -> Route {
+        Route {
+            name: "r".into(), destination: "flatchr".into(), sources: vec![], events: vec![],
+            logics: logics.iter().map(|s| s.to_string()).collect(), format: format.into(),
+            vacancy: "vac".into(), vacancy_tag: String::new(), enrich: true,
+        }
+    }
+
+    fn profile() -> Value {
+        json!({"key": "k", "text_language": "fr", "info": {"first_name": "Ada", "last_name": "L", "email": "a@x.org"}, "attachments": null})
+    }
+
+    #[test]
+    fn logics_keep_drop_and_modify() {
+        let s = scripts();
+        assert_eq!(s.apply(&route(&["keep", "drop", "keep"], ""), profile()).unwrap(), Applied::Dropped("drop".into()));
+        assert_eq!(s.apply(&route(&["unit"], ""), profile()).unwrap(), Applied::Dropped("unit".into()));
+        let Applied::Bodies { push, profile: p, .. } = s.apply(&route(&["french", "rename"], ""), profile()).unwrap() else { panic!() };
+        assert_eq!(push["firstname"], "Grace");
+        assert_eq!(push["vacancy"], "vac");
+        assert_eq!(p["info"]["first_name"], "Grace");
+    }
+
+    #[test]
+    fn format_replaces_the_push_body_or_both() {
+        let s = scripts();
+        let Applied::Bodies { push, enrich, .. } = s.apply(&route(&[], "custom"), profile()).unwrap() else { panic!() };
+        assert_eq!(push, json!({"vacancy": "other", "email": "a@x.org", "extra": 1}));
+        assert_eq!(enrich["app_name"], "HRMatch");
+        let Applied::Bodies { push, enrich, .. } = s.apply(&route(&[], "both"), profile()).unwrap() else { panic!() };
+        assert_eq!(push["firstname"], "Ada");
+        assert_eq!(enrich, json!({"reference": "r"}));
+    }
+
+    #[test]
+    fn errors_and_limits_name_the_function() {
+        let s = scripts();
+        let err = s.apply(&route(&["boom"], ""), profile()).unwrap_err();
+        assert!(matches!(&err, LogicError::Run { function, error } if function == "boom" && error.contains("no way")), "{err}");
+        let err = s.apply(&route(&["number"], ""), profile()).unwrap_err();
+        assert!(err.to_string().contains("number returned i64"), "{err}");
+        let err = s.apply(&route(&["spin"], ""), profile()).unwrap_err();
+        assert!(err.to_string().contains("spin failed"), "{err}");
+        let err = s.apply(&route(&["deep"], ""), profile()).unwrap_err();
+        assert!(err.to_string().contains("deep failed"), "{err}");
+    }
+
+    #[test]
+    fn time_limit_stops_a_script_within_its_budget() {
+        let s = Scripts::compile("t.rhai", SCRIPT, u64::MAX, Duration::from_millis(100)).unwrap();
+        let started = Instant::now();
+        let err = s.apply(&route(&["spin"], ""), profile()).unwrap_err();
+        assert!(err.to_string().contains("time limit"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn check_finds_missing_names_and_wrong_arity() {
+        let s = scripts();
+        let problems = s.check(&[route(&["keep", "missing"], "two")]);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("\"missing\""));
+        assert!(problems[1].contains("takes 2 arguments"));
+        assert!(Scripts::compile("bad.rhai", "fn x( {", 10, Duration::from_secs(1)).is_err());
+    }
+}

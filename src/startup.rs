@@ -1,0 +1,174 @@
+//! Builds the HTTP server and the worker from validated settings; returns a handle with the
+//! bound port (port 0 picks a free one, as tests do).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::api::{self, AppState};
+use crate::config::{Settings, Timings};
+use crate::error;
+use crate::flatchr::FlatchrClient;
+use crate::hrflow::client::HrflowClient;
+use crate::logic::Scripts;
+use crate::store::Store;
+use crate::worker::{Heartbeat, Worker};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    handle: ServerHandle,
+    shutdown: watch::Sender<bool>,
+    worker: JoinHandle<()>,
+    pub store: Store,
+}
+
+/// Validates settings and the script together: every problem, in one list.
+pub fn check(settings: &Settings) -> Result<Scripts, Vec<String>> {
+    let mut problems = settings.validate();
+    let timings = Timings::from_settings(settings);
+    let scripts = match Scripts::load(&settings.logic.script, settings.logic.max_operations, timings.logic_timeout) {
+        Ok(s) => {
+            problems.extend(s.check(&settings.routes));
+            Some(s)
+        }
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    match scripts {
+        Some(s) if problems.is_empty() => Ok(s),
+        _ => Err(problems),
+    }
+}
+
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("hrflow-relay/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let scripts = check(&settings).map_err(|p| crate::config::ConfigError::Invalid(p))?;
+        if settings.hrflow.webhook_secret.is_empty() {
+            tracing::warn!("hrflow.webhook_secret is empty: event signatures are NOT checked");
+        }
+        let timings = Timings::from_settings(&settings);
+        let store = Store::connect(settings.database.url.expose(), settings.database.max_connections)
+            .await
+            .context("cannot open the database")?;
+        let http = http_client()?;
+        let settings = Arc::new(settings);
+        let wake = Arc::new(Notify::new());
+        let heartbeat = Arc::new(Heartbeat::default());
+        let worker = Arc::new(Worker {
+            store: store.clone(),
+            settings: settings.clone(),
+            timings: timings.clone(),
+            scripts,
+            hrflow: HrflowClient::new(http.clone(), &settings.hrflow.api_url, settings.hrflow.api_key.clone(), settings.hrflow.user_email.clone()),
+            flatchr: FlatchrClient::new(http, &settings.flatchr, timings.request_timeout, settings.worker.max_resume_bytes),
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
+            wake: wake.clone(),
+            heartbeat: heartbeat.clone(),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let worker = tokio::spawn(worker.run(shutdown_rx));
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| format!("cannot listen on {}:{}", settings.server.host, settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState { store: store.clone(), settings: settings.clone(), timings, wake, heartbeat });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .service(web::resource("/hrflow/events").route(web::post().to(api::events::receive)).default_service(web::to(error::method_not_allowed)))
+                .service(web::resource("/health/live").route(web::get().to(api::service::live)).default_service(web::to(error::method_not_allowed)))
+                .service(web::resource("/health/ready").route(web::get().to(api::service::ready)).default_service(web::to(error::method_not_allowed)))
+                .service(web::resource("/metrics").route(web::get().to(api::service::metrics)).default_service(web::to(error::method_not_allowed)))
+                .service(web::resource("/openapi.json").route(web::get().to(api::service::openapi)).default_service(web::to(error::method_not_allowed)))
+                .default_service(web::to(error::not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tracing::info!(port, routes = settings.routes.len(), "hrflow-relay listening");
+        Ok(Self { port, server, handle, shutdown, worker, store })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self { server, handle, shutdown, worker, .. } = self;
+        let server = tokio::spawn(server);
+        wait_for_signal().await;
+        tracing::info!("shutting down: no new events or claims; finishing jobs in flight");
+        let _ = shutdown.send(true);
+        handle.stop(true).await;
+        let _ = server.await;
+        let _ = worker.await;
+        Ok(())
+    }
+
+    /// Runs the server in the background; for tests.
+    pub fn spawn(self) -> RunningApp {
+        let Self { port, server, handle, shutdown, worker, store } = self;
+        tokio::spawn(server);
+        RunningApp { port, handle, shutdown, worker, store }
+    }
+}
+
+pub struct RunningApp {
+    pub port: u16,
+    handle: ServerHandle,
+    shutdown: watch::Sender<bool>,
+    worker: JoinHandle<()>,
+    pub store: Store,
+}
+
+impl RunningApp {
+    /// The graceful path SIGTERM takes.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        self.handle.stop(true).await;
+        let _ = self.worker.await;
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

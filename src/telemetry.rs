@@ -1,0 +1,56 @@
+//! Logs (JSON through tracing) and metrics (Prometheus).
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// JSON logs to stdout; `RUST_LOG` filters (default `info`). Safe to call more than once.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .try_init();
+}
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process-wide recorder, installed on first use.
+pub fn metrics() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| {
+            let buckets = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0];
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full("relay_delivery_seconds".into()), &buckets)
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .as_ref()
+}
+
+pub fn event(outcome: &'static str) {
+    metrics::counter!("relay_events_total", "outcome" => outcome).increment(1);
+}
+
+pub fn job(outcome: &'static str, route: &str) {
+    metrics::counter!("relay_jobs_total", "outcome" => outcome, "route" => route.to_string()).increment(1);
+}
+
+/// Seconds from the event's acceptance to its delivery.
+pub fn delivered_after(seconds: f64) {
+    metrics::histogram!("relay_delivery_seconds").record(seconds);
+}
+
+/// One call to an upstream; status 0 is a transport failure (timeout, connection).
+pub fn upstream(upstream: &str, status: u16) {
+    metrics::counter!("relay_upstream_requests_total", "upstream" => upstream.to_string(), "status" => status.to_string()).increment(1);
+}
+
+pub fn queue(pending: i64, oldest_age_seconds: f64) {
+    metrics::gauge!("relay_jobs_pending").set(pending as f64);
+    metrics::gauge!("relay_oldest_pending_job_age_seconds").set(oldest_age_seconds);
+}

@@ -1,0 +1,269 @@
+//! The delivery worker: claim a due job under a lease, run its steps with checkpoints, then
+//! record the attempt as delivered, filtered, retry-at-T or dead. Never holds a transaction
+//! across a network call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::config::{Settings, Timings};
+use crate::flatchr::FlatchrClient;
+use crate::hrflow::client::HrflowClient;
+use crate::job::{self, Failure, Outcome, step};
+use crate::logic::{Applied, Scripts};
+use crate::store::{AttemptRecord, ClaimedJob, Finish, Store, now_ms};
+
+/// When the worker last looked for work: readiness fails when it stops.
+#[derive(Default)]
+pub struct Heartbeat(AtomicI64);
+
+impl Heartbeat {
+    pub fn beat(&self) {
+        self.0.store(now_ms(), Ordering::Relaxed);
+    }
+    pub fn age(&self) -> Duration {
+        Duration::from_millis((now_ms() - self.0.load(Ordering::Relaxed)).max(0) as u64)
+    }
+}
+
+pub struct Worker {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub timings: Timings,
+    pub scripts: Scripts,
+    pub hrflow: HrflowClient,
+    pub flatchr: FlatchrClient,
+    /// Identifies this process's leases.
+    pub owner: String,
+    pub wake: Arc<Notify>,
+    pub heartbeat: Arc<Heartbeat>,
+}
+
+/// What an attempt reached, for the attempt record.
+struct Progress {
+    step: &'static str,
+}
+
+impl Worker {
+    fn lease(&self) -> Duration {
+        // Up to five calls (fetch, download, search, push, enrich) plus scripts and slack.
+        self.timings.request_timeout * 5 + self.timings.logic_timeout * 4 + Duration::from_secs(30)
+    }
+
+    /// Runs until `shutdown` turns true; then stops claiming, lets jobs in flight finish within
+    /// the grace period, and releases the leases of the rest.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let permits = Arc::new(Semaphore::new(self.settings.worker.concurrency));
+        let mut tasks = JoinSet::new();
+        self.heartbeat.beat();
+        'outer: loop {
+            let permit = loop {
+                tokio::select! {
+                    p = permits.clone().acquire_owned() => match p {
+                        Ok(p) => break p,
+                        Err(_) => break 'outer,
+                    },
+                    // All slots busy is healthy: keep the heartbeat going.
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => self.heartbeat.beat(),
+                    _ = shutdown.changed() => break 'outer,
+                }
+            };
+            if *shutdown.borrow() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            self.heartbeat.beat();
+            match self.store.claim(&self.owner, self.lease()).await {
+                Ok(Some(job)) => {
+                    let worker = self.clone();
+                    tasks.spawn(async move {
+                        let _permit = permit;
+                        worker.process(job).await;
+                    });
+                }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(self.timings.poll_interval) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                }
+                Err(e) => {
+                    // The database is unreachable: pause, and try again later.
+                    drop(permit);
+                    tracing::error!(error = %e, "cannot claim jobs");
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.timings.poll_interval.max(Duration::from_secs(1))) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                }
+            }
+        }
+        let in_flight = tasks.len();
+        tracing::info!(in_flight, "worker stopping: no new claims");
+        let drained = tokio::time::timeout(self.timings.shutdown_grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
+        }
+        match self.store.release(&self.owner).await {
+            Ok(n) => tracing::info!(released = n, "worker stopped"),
+            Err(e) => tracing::error!(error = %e, "could not release leases; they expire on their own"),
+        }
+    }
+
+    async fn process(&self, job: ClaimedJob) {
+        let span = tracing::info_span!("job", job_id = job.id, route = %job.route, profile_key = %job.profile_key, attempt = job.attempts);
+        async {
+            let started_at = now_ms();
+            let clock = Instant::now();
+            let mut progress = Progress { step: step_name(&job.step) };
+            let outcome = self.run_steps(&job, &mut progress).await;
+            let (finish, failure) = self.decide(&job, outcome);
+            let record = AttemptRecord {
+                started_at,
+                duration_ms: clock.elapsed().as_millis() as i64,
+                step: progress.step.to_string(),
+                http_status: failure.as_ref().and_then(|f| f.http_status),
+                error: failure.as_ref().map(|f| f.message.clone()),
+            };
+            match &finish {
+                Finish::Delivered => {
+                    crate::telemetry::delivered_after((now_ms() - job.created_at) as f64 / 1000.0);
+                    tracing::info!(outcome = "delivered", "candidate delivered");
+                }
+                Finish::Filtered(r) => tracing::info!(outcome = "filtered", reason = %r, "profile filtered"),
+                Finish::Dead(r) => tracing::warn!(outcome = "dead", reason = %r, "job dead"),
+                Finish::Retry { at, reason } => tracing::warn!(outcome = "retry", retry_in_ms = at - now_ms(), reason = %reason, "attempt failed; will retry"),
+            }
+            crate::telemetry::job(finish.label(), &job.route);
+            match self.store.finish(job.id, &self.owner, &finish, &record).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!("lease lost before the attempt was recorded; another worker owns the job"),
+                // The lease expires and the job runs again; the push checkpoint prevents a second push.
+                Err(e) => tracing::error!(error = %e, "could not record the attempt"),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn decide(&self, job: &ClaimedJob, outcome: Outcome) -> (Finish, Option<Failure>) {
+        match outcome {
+            Outcome::Delivered => (Finish::Delivered, None),
+            Outcome::Filtered(logic) => (Finish::Filtered(format!("dropped by logic {logic}")), None),
+            Outcome::Failed(f) if !f.transient => (Finish::Dead(f.message.clone()), Some(f)),
+            Outcome::Failed(f) => {
+                let finish = match job::next_delay(&self.timings.retry_schedule, job.attempts, f.retry_after) {
+                    Some(delay) => Finish::Retry { at: now_ms() + delay.as_millis() as i64, reason: f.message.clone() },
+                    None => Finish::Dead(format!("retry schedule exhausted after {} attempts; last error: {}", job.attempts, f.message)),
+                };
+                (finish, Some(f))
+            }
+        }
+    }
+
+    async fn run_steps(&self, job: &ClaimedJob, progress: &mut Progress) -> Outcome {
+        match self.try_steps(job, progress).await {
+            Ok(outcome) => outcome,
+            Err(f) => Outcome::Failed(f),
+        }
+    }
+
+    async fn try_steps(&self, job: &ClaimedJob, progress: &mut Progress) -> Result<Outcome, Failure> {
+        let Some(route) = self.settings.route(&job.route).cloned() else {
+            return Err(Failure::permanent(format!("route {:?} is no longer configured", job.route)));
+        };
+        let db = |e: crate::store::StoreError| Failure::transient(format!("store: {e}"));
+
+        // 1. The profile, fetched once and checkpointed.
+        let profile: Value = match job.profile.as_deref().and_then(|p| serde_json::from_str(p).ok()) {
+            Some(p) => p,
+            None => {
+                progress.step = step::NEW;
+                let p = self.hrflow.profile(&job.source_key, &job.profile_key, self.timings.request_timeout).await?;
+                self.store.save_profile(job.id, &p.to_string()).await.map_err(db)?;
+                p
+            }
+        };
+        progress.step = step::FETCHED;
+
+        // 2. Logics and format, off the async threads: scripts are CPU work under a time limit.
+        let scripts = self.scripts.clone();
+        let script_route = route.clone();
+        let applied = tokio::task::spawn_blocking(move || scripts.apply(&script_route, profile))
+            .await
+            .map_err(|e| Failure::permanent(format!("script task failed: {e}")))?
+            .map_err(|e| Failure::permanent(e.to_string()))?;
+        let (push, enrich) = match applied {
+            Applied::Dropped(logic) => return Ok(Outcome::Filtered(logic)),
+            Applied::Bodies { push, enrich, .. } => (push, enrich),
+        };
+
+        // 3. PushProfile, at most once per route and profile.
+        match self.store.push_state(&route.name, &job.profile_key).await.map_err(db)?.as_deref() {
+            Some("pushed") => tracing::info!("already pushed for this route: enriching only"),
+            Some(_) => {
+                // An earlier push went out and its outcome is unknown: ask Flatchr first.
+                let email = push.get("email").and_then(Value::as_str).unwrap_or_default().to_string();
+                if !email.is_empty() && self.flatchr.applicant_exists(&email).await? {
+                    tracing::info!("earlier push had reached Flatchr: not pushing again");
+                    self.store.set_push_state(&route.name, &job.profile_key, step::PUSHED, job.id).await.map_err(db)?;
+                } else {
+                    self.push(job, &route.name, push).await?;
+                }
+            }
+            None => self.push(job, &route.name, push).await?,
+        }
+        if job.step != step::PUSHED {
+            self.store.set_step(job.id, step::PUSHED).await.map_err(db)?;
+        }
+        progress.step = step::PUSHED;
+
+        // 4. EnrichProfile.
+        if route.enrich {
+            self.flatchr.enrich(&enrich).await?;
+            self.store.set_step(job.id, step::ENRICHED).await.map_err(db)?;
+            progress.step = step::ENRICHED;
+        }
+        Ok(Outcome::Delivered)
+    }
+
+    async fn push(&self, job: &ClaimedJob, route: &str, body: Value) -> Result<(), Failure> {
+        let db = |e: crate::store::StoreError| Failure::transient(format!("store: {e}"));
+        let ready = self.flatchr.prepare_push(body).await?;
+        // Written before the request: after a crash, `sending` says "look before pushing again".
+        self.store.set_push_state(route, &job.profile_key, "sending", job.id).await.map_err(db)?;
+        match self.flatchr.send_push(&ready).await {
+            Ok(_) => {
+                self.store.set_push_state(route, &job.profile_key, step::PUSHED, job.id).await.map_err(db)?;
+                Ok(())
+            }
+            Err(f) => {
+                // A 4xx answer, or a request that never left, certainly created nothing.
+                let refused = f.http_status.is_some_and(|s| s < 500) || !f.maybe_applied;
+                if refused {
+                    self.store.clear_push(route, &job.profile_key).await.map_err(db)?;
+                }
+                Err(f)
+            }
+        }
+    }
+}
+
+fn step_name(step: &str) -> &'static str {
+    match step {
+        step::FETCHED => step::FETCHED,
+        step::PUSHED => step::PUSHED,
+        step::ENRICHED => step::ENRICHED,
+        _ => step::NEW,
+    }
+}
