@@ -11,7 +11,11 @@ use crate::logic::Applied;
 use crate::startup::{self, Application};
 
 #[derive(Parser, Debug)]
-#[command(name = "hrflow-relay", version, about = "Relays HrFlow.ai profile events to Flatchr, durably.")]
+#[command(
+    name = "hrflow-relay",
+    version,
+    about = "Relays HrFlow.ai profile events to Flatchr, durably."
+)]
 pub struct Cli {
     /// Configuration file (TOML), layered over the built-in defaults.
     #[arg(long, global = true, env = "RELAY_CONFIG")]
@@ -95,20 +99,56 @@ fn check_config(settings: &Settings) -> ExitCode {
     match startup::check(settings) {
         Ok(_) => {
             println!("configuration OK");
-            println!("  listen: {}:{}", settings.server.host, settings.server.port);
+            println!(
+                "  listen: {}:{}",
+                settings.server.host, settings.server.port
+            );
             let db = settings.database.url.expose();
-            println!("  database: {}", if db.starts_with("sqlite") { db } else { "postgres (url hidden)" });
-            println!("  hrflow: {} (api key {}, webhook secret {}, signature {})", settings.hrflow.api_url, set(&settings.hrflow.api_key), set(&settings.hrflow.webhook_secret), settings.hrflow.signature);
-            println!("  flatchr: push {} / api {} (api key {}, company {:?})", settings.flatchr.careers_url, settings.flatchr.api_url, set(&settings.flatchr.api_key), settings.flatchr.company);
-            println!("  worker: concurrency {}, timeout {}, retries {:?}", settings.worker.concurrency, settings.worker.request_timeout, settings.worker.retry_schedule);
+            println!(
+                "  database: {}",
+                if db.starts_with("sqlite") {
+                    db
+                } else {
+                    "postgres (url hidden)"
+                }
+            );
+            println!(
+                "  hrflow: {} (api key {}, webhook secret {}, signature {})",
+                settings.hrflow.api_url,
+                set(&settings.hrflow.api_key),
+                set(&settings.hrflow.webhook_secret),
+                settings.hrflow.signature
+            );
+            println!(
+                "  flatchr: push {} / api {} (api key {}, company {:?})",
+                settings.flatchr.careers_url,
+                settings.flatchr.api_url,
+                set(&settings.flatchr.api_key),
+                settings.flatchr.company
+            );
+            println!(
+                "  worker: concurrency {}, timeout {}, retries {:?}",
+                settings.worker.concurrency,
+                settings.worker.request_timeout,
+                settings.worker.retry_schedule
+            );
             if settings.hrflow.webhook_secret.is_empty() {
-                println!("  warning: hrflow.webhook_secret is empty, so event signatures are not checked");
+                println!(
+                    "  warning: hrflow.webhook_secret is empty, so event signatures are not checked"
+                );
             }
             println!("  routes: {}", settings.routes.len());
             for r in &settings.routes {
                 println!(
                     "    - {} -> {} vacancy {:?}; sources {:?}; events {:?}; logics {:?}; format {:?}; enrich {}",
-                    r.name, r.destination, r.vacancy, r.sources, r.events, r.logics, r.format, r.enrich
+                    r.name,
+                    r.destination,
+                    r.vacancy,
+                    r.sources,
+                    r.events,
+                    r.logics,
+                    r.format,
+                    r.enrich
                 );
             }
             ExitCode::SUCCESS
@@ -124,10 +164,18 @@ fn check_config(settings: &Settings) -> ExitCode {
 }
 
 /// What `preview` prints for one route; also used by tests.
-pub fn preview_route(scripts: &crate::logic::Scripts, route: &crate::config::Route, profile: Value) -> Value {
+pub fn preview_route(
+    scripts: &crate::logic::Scripts,
+    route: &crate::config::Route,
+    profile: Value,
+) -> Value {
     match scripts.apply(route, profile) {
-        Ok(Applied::Dropped(logic)) => json!({"route": route.name, "outcome": "filtered", "logic": logic}),
-        Ok(Applied::Bodies { mut push, enrich, .. }) => {
+        Ok(Applied::Dropped(logic)) => {
+            json!({"route": route.name, "outcome": "filtered", "logic": logic})
+        }
+        Ok(Applied::Bodies {
+            mut push, enrich, ..
+        }) => {
             if let Some(map) = push.as_object_mut() {
                 map.insert("token".into(), json!("<flatchr.api_key>"));
             }
@@ -137,7 +185,9 @@ pub fn preview_route(scripts: &crate::logic::Scripts, route: &crate::config::Rou
             }
             if push.get("email").and_then(Value::as_str).is_none() {
                 out["outcome"] = json!("dead");
-                out["reason"] = json!("the profile has no email, and Flatchr requires one to create a candidate");
+                out["reason"] = json!(
+                    "the profile has no email, and Flatchr requires one to create a candidate"
+                );
             }
             out
         }
@@ -149,7 +199,11 @@ fn preview(settings: &Settings, path: &std::path::Path, route: Option<&str>) -> 
     let scripts = match startup::check(settings) {
         Ok(s) => s,
         Err(problems) => {
-            eprintln!("the configuration has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
+            eprintln!(
+                "the configuration has {} problem(s):\n  - {}",
+                problems.len(),
+                problems.join("\n  - ")
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -170,16 +224,30 @@ fn preview(settings: &Settings, path: &std::path::Path, route: Option<&str>) -> 
     if profile.get("data").is_some_and(Value::is_object) && profile.get("info").is_none() {
         profile = profile["data"].take();
     }
-    let routes: Vec<_> = settings.routes.iter().filter(|r| route.is_none_or(|n| r.name == n)).collect();
+    let routes: Vec<_> = settings
+        .routes
+        .iter()
+        .filter(|r| route.is_none_or(|n| r.name == n))
+        .collect();
     if routes.is_empty() {
-        eprintln!("{}", match route {
-            Some(n) => format!("no route named {n:?}"),
-            None => "no route is configured".into(),
-        });
+        eprintln!(
+            "{}",
+            match route {
+                Some(n) => format!("no route named {n:?}"),
+                None => "no route is configured".into(),
+            }
+        );
         return ExitCode::FAILURE;
     }
-    let results: Vec<Value> = routes.iter().map(|r| preview_route(&scripts, r, profile.clone())).collect();
-    let out = if results.len() == 1 { results[0].clone() } else { Value::Array(results) };
+    let results: Vec<Value> = routes
+        .iter()
+        .map(|r| preview_route(&scripts, r, profile.clone()))
+        .collect();
+    let out = if results.len() == 1 {
+        results[0].clone()
+    } else {
+        Value::Array(results)
+    };
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     ExitCode::SUCCESS
 }
@@ -213,7 +281,12 @@ async fn probe(settings: &Settings, path: &str) -> ExitCode {
         h => h,
     };
     let url = format!("http://{host}:{}{path}", settings.server.port);
-    let ok = match reqwest::Client::new().get(&url).timeout(std::time::Duration::from_secs(3)).send().await {
+    let ok = match reqwest::Client::new()
+        .get(&url)
+        .timeout(std::time::Duration::from_secs(3))
+        .send()
+        .await
+    {
         Ok(r) => r.status().is_success(),
         Err(_) => false,
     };

@@ -96,6 +96,7 @@ pub struct Worker {
     pub request_timeout: String,
     pub retry_schedule: Vec<String>,
     pub poll_interval: String,
+    pub lease: String,
     pub max_resume_bytes: u64,
 }
 
@@ -178,10 +179,8 @@ impl Settings {
         file: Option<&Path>,
         env: std::collections::HashMap<String, String>,
     ) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULTS,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = file {
             builder = builder.add_source(
                 config::File::from(PathBuf::from(path))
@@ -224,6 +223,7 @@ impl Settings {
         duration("logic.timeout", &self.logic.timeout);
         duration("worker.request_timeout", &self.worker.request_timeout);
         duration("worker.poll_interval", &self.worker.poll_interval);
+        duration("worker.lease", &self.worker.lease);
         for (i, d) in self.worker.retry_schedule.iter().enumerate() {
             duration(&format!("worker.retry_schedule[{i}]"), d);
         }
@@ -237,7 +237,10 @@ impl Settings {
             }
         }
         let db = self.database.url.expose();
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres:") || db.starts_with("postgresql:")) {
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres:")
+            || db.starts_with("postgresql:"))
+        {
             problems.push("database.url must start with sqlite: or postgres:".into());
         }
         if self.database.max_connections == 0 {
@@ -251,6 +254,16 @@ impl Settings {
         }
         if self.worker.concurrency == 0 {
             problems.push("worker.concurrency must be at least 1".into());
+        }
+        if let (Ok(lease), Ok(timeout)) = (
+            parse_duration(&self.worker.lease),
+            parse_duration(&self.worker.request_timeout),
+        ) && lease < timeout * 5
+        {
+            problems.push(format!(
+                "worker.lease = {:?} must be at least 5 x worker.request_timeout ({:?}): a job makes up to five calls",
+                self.worker.lease, self.worker.request_timeout
+            ));
         }
         if self.worker.retry_schedule.is_empty() {
             problems.push("worker.retry_schedule must hold at least one delay".into());
@@ -286,9 +299,9 @@ impl Settings {
                     if self.flatchr.api_key.is_empty() {
                         problems.push(format!("{label} sends to flatchr but flatchr.api_key is empty"));
                     }
-                    if route.enrich && self.flatchr.company.is_empty() {
+                    if self.flatchr.company.is_empty() {
                         problems.push(format!(
-                            "{label} enriches profiles but flatchr.company is empty"
+                            "{label} sends to flatchr but flatchr.company is empty (EnrichProfile and the duplicate check need it)"
                         ));
                     }
                 }
@@ -301,7 +314,9 @@ impl Settings {
             }
             let uses_script = !route.logics.is_empty() || !route.format.is_empty();
             if uses_script && self.logic.script.is_empty() {
-                problems.push(format!("{label} names script functions but logic.script is empty"));
+                problems.push(format!(
+                    "{label} names script functions but logic.script is empty"
+                ));
             }
         }
         problems
@@ -327,6 +342,7 @@ pub struct Timings {
     pub request_timeout: Duration,
     pub retry_schedule: Vec<Duration>,
     pub poll_interval: Duration,
+    pub lease: Duration,
     pub logic_timeout: Duration,
     pub shutdown_grace: Duration,
 }
@@ -340,6 +356,7 @@ impl Timings {
             request_timeout: d(&s.worker.request_timeout, 30),
             retry_schedule: s.worker.retry_schedule.iter().map(|v| d(v, 60)).collect(),
             poll_interval: d(&s.worker.poll_interval, 1),
+            lease: d(&s.worker.lease, 180),
             logic_timeout: d(&s.logic.timeout, 1),
             shutdown_grace: d(&s.server.shutdown_grace, 25),
         }
@@ -352,7 +369,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -367,7 +387,11 @@ mod tests {
     fn environment_overrides_file_and_parses_lists() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "[server]\nport = 9001\n[flatchr]\napi_key = \"from-file\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[server]\nport = 9001\n[flatchr]\napi_key = \"from-file\"\n",
+        )
+        .unwrap();
         let s = Settings::load_from(
             Some(&path),
             env(&[
@@ -414,7 +438,10 @@ destination = "ftp"
             "unknown destination \"ftp\"",
             "hrflow.api_key is empty",
         ] {
-            assert!(problems.contains(needle), "missing {needle:?} in:\n{problems}");
+            assert!(
+                problems.contains(needle),
+                "missing {needle:?} in:\n{problems}"
+            );
         }
     }
 
@@ -422,7 +449,10 @@ destination = "ftp"
     fn secrets_never_show_in_debug() {
         let s = Settings::load_from(
             None,
-            env(&[("RELAY__FLATCHR__API_KEY", "sk_live_abcdef"), ("RELAY__HRFLOW__WEBHOOK_SECRET", "whsec_1")]),
+            env(&[
+                ("RELAY__FLATCHR__API_KEY", "sk_live_abcdef"),
+                ("RELAY__HRFLOW__WEBHOOK_SECRET", "whsec_1"),
+            ]),
         )
         .unwrap();
         let printed = format!("{s:?}");

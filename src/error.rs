@@ -37,7 +37,10 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
     }
     pub fn field(mut self, name: impl Into<String>, message: impl Into<String>) -> Self {
-        self.fields.entry(name.into()).or_default().push(message.into());
+        self.fields
+            .entry(name.into())
+            .or_default()
+            .push(message.into());
         self
     }
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -77,9 +80,10 @@ impl ResponseError for ApiError {
 pub fn payload_error(err: actix_web::error::PayloadError) -> ApiError {
     use actix_web::error::PayloadError;
     match err {
-        PayloadError::Overflow => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than allowed")
-        }
+        PayloadError::Overflow => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is larger than allowed",
+        ),
         other => ApiError::bad_request(format!("the body could not be read: {other}")),
     }
 }

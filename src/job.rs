@@ -28,10 +28,19 @@ pub struct Failure {
 
 impl Failure {
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self { message: message.into(), transient: false, http_status: None, retry_after: None, maybe_applied: false }
+        Self {
+            message: message.into(),
+            transient: false,
+            http_status: None,
+            retry_after: None,
+            maybe_applied: false,
+        }
     }
     pub fn transient(message: impl Into<String>) -> Self {
-        Self { transient: true, ..Self::permanent(message) }
+        Self {
+            transient: true,
+            ..Self::permanent(message)
+        }
     }
 
     /// Timeouts and connection errors are transient. A timeout may have reached the server.
@@ -65,7 +74,11 @@ impl Failure {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         let transient = matches!(status, 408 | 429) || status >= 500;
-        let mut f = if transient { Self::transient("") } else { Self::permanent("") };
+        let mut f = if transient {
+            Self::transient("")
+        } else {
+            Self::permanent("")
+        };
         f.message = format!("{what} answered HTTP {status}");
         f.http_status = Some(status);
         f.retry_after = retry_after;
@@ -132,7 +145,10 @@ mod tests {
         let schedule = [Duration::from_secs(10), Duration::from_secs(100)];
         for _ in 0..50 {
             let d = next_delay(&schedule, 1, None).unwrap();
-            assert!(d >= Duration::from_secs(8) && d <= Duration::from_secs(12), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(8) && d <= Duration::from_secs(12),
+                "{d:?}"
+            );
             let d = next_delay(&schedule, 2, None).unwrap();
             assert!(d >= Duration::from_secs(80) && d <= Duration::from_secs(120));
         }
@@ -143,7 +159,10 @@ mod tests {
     #[test]
     fn retry_after_is_a_floor_with_a_ceiling() {
         let schedule = [Duration::from_millis(10)];
-        assert!(next_delay(&schedule, 1, Some(Duration::from_secs(3))).unwrap() >= Duration::from_secs(3));
+        assert!(
+            next_delay(&schedule, 1, Some(Duration::from_secs(3))).unwrap()
+                >= Duration::from_secs(3)
+        );
         assert_eq!(
             next_delay(&schedule, 1, Some(Duration::from_secs(10_000_000))).unwrap(),
             MAX_RETRY_AFTER

@@ -20,7 +20,11 @@ pub enum LogicError {
     #[error("script function {function} failed: {error}")]
     Run { function: String, error: String },
     #[error("script function {function} returned {found}, expected {expected}")]
-    Returned { function: String, found: String, expected: &'static str },
+    Returned {
+        function: String,
+        found: String,
+        expected: &'static str,
+    },
 }
 
 /// What a route's script steps made of a profile.
@@ -29,7 +33,11 @@ pub enum Applied {
     /// The logic named dropped the profile.
     Dropped(String),
     /// The profile after the logics, with the bodies to send.
-    Bodies { profile: Value, push: Value, enrich: Value },
+    Bodies {
+        profile: Value,
+        push: Value,
+        enrich: Value,
+    },
 }
 
 thread_local! {
@@ -53,41 +61,65 @@ fn engine(max_operations: u64) -> Engine {
     engine.set_max_array_size(10_000);
     engine.set_max_map_size(10_000);
     engine.on_progress(|_| {
-        let late = DEADLINE.with(|d| d.get()).is_some_and(|d| Instant::now() > d);
+        let late = DEADLINE
+            .with(|d| d.get())
+            .is_some_and(|d| Instant::now() > d);
         late.then(|| Dynamic::from("time limit exceeded"))
     });
-    engine.register_fn("default_push", |p: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-        let profile: Value = rhai::serde::from_dynamic(&p)?;
-        rhai::serde::to_dynamic(flatchr::push::body(&profile))
-    });
-    engine.register_fn("default_enrich", |p: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-        let profile: Value = rhai::serde::from_dynamic(&p)?;
-        rhai::serde::to_dynamic(flatchr::enrich::body(&profile))
-    });
+    engine.register_fn(
+        "default_push",
+        |p: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            let profile: Value = rhai::serde::from_dynamic(&p)?;
+            rhai::serde::to_dynamic(flatchr::push::body(&profile))
+        },
+    );
+    engine.register_fn(
+        "default_enrich",
+        |p: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            let profile: Value = rhai::serde::from_dynamic(&p)?;
+            rhai::serde::to_dynamic(flatchr::enrich::body(&profile))
+        },
+    );
     engine
 }
 
 impl Scripts {
     /// No script: routes may only use the built-in mapping.
     pub fn none() -> Self {
-        Self { engine: Arc::new(engine(1)), ast: None, timeout: Duration::from_secs(1) }
+        Self {
+            engine: Arc::new(engine(1)),
+            ast: None,
+            timeout: Duration::from_secs(1),
+        }
     }
 
     pub fn load(path: &str, max_operations: u64, timeout: Duration) -> Result<Self, LogicError> {
         if path.is_empty() {
             return Ok(Self::none());
         }
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| LogicError::Read { path: path.into(), error: e.to_string() })?;
+        let source = std::fs::read_to_string(path).map_err(|e| LogicError::Read {
+            path: path.into(),
+            error: e.to_string(),
+        })?;
         Self::compile(path, &source, max_operations, timeout)
     }
 
-    pub fn compile(path: &str, source: &str, max_operations: u64, timeout: Duration) -> Result<Self, LogicError> {
+    pub fn compile(
+        path: &str,
+        source: &str,
+        max_operations: u64,
+        timeout: Duration,
+    ) -> Result<Self, LogicError> {
         let engine = engine(max_operations);
-        let ast = engine
-            .compile(source)
-            .map_err(|e| LogicError::Compile { path: path.into(), error: e.to_string() })?;
-        Ok(Self { engine: Arc::new(engine), ast: Some(Arc::new(ast)), timeout })
+        let ast = engine.compile(source).map_err(|e| LogicError::Compile {
+            path: path.into(),
+            error: e.to_string(),
+        })?;
+        Ok(Self {
+            engine: Arc::new(engine),
+            ast: Some(Arc::new(ast)),
+            timeout,
+        })
     }
 
     /// Every function a route names that the script lacks, or that does not take one argument.
@@ -97,7 +129,15 @@ impl Scripts {
             let format = (!route.format.is_empty()).then_some(&route.format);
             for name in route.logics.iter().chain(format) {
                 let arity = self.ast.as_ref().and_then(|ast| {
-                    ast.iter_functions().filter(|f| f.name == name.as_str()).map(|f| f.params.len()).find(|n| *n == 1).or_else(|| ast.iter_functions().find(|f| f.name == name.as_str()).map(|f| f.params.len()))
+                    ast.iter_functions()
+                        .filter(|f| f.name == name.as_str())
+                        .map(|f| f.params.len())
+                        .find(|n| *n == 1)
+                        .or_else(|| {
+                            ast.iter_functions()
+                                .find(|f| f.name == name.as_str())
+                                .map(|f| f.params.len())
+                        })
                 });
                 match arity {
                     None => problems.push(format!("route {:?} names function {name:?}, which the logic script does not define", route.name)),
@@ -110,14 +150,24 @@ impl Scripts {
     }
 
     fn call(&self, function: &str, profile: &Value) -> Result<Dynamic, LogicError> {
-        let run_err = |error: String| LogicError::Run { function: function.into(), error };
-        let ast = self.ast.as_ref().ok_or_else(|| run_err("no logic script is configured".into()))?;
+        let run_err = |error: String| LogicError::Run {
+            function: function.into(),
+            error,
+        };
+        let ast = self
+            .ast
+            .as_ref()
+            .ok_or_else(|| run_err("no logic script is configured".into()))?;
         let arg = rhai::serde::to_dynamic(profile).map_err(|e| run_err(e.to_string()))?;
         DEADLINE.with(|d| d.set(Some(Instant::now() + self.timeout)));
-        let result = self.engine.call_fn::<Dynamic>(&mut Scope::new(), ast, function, (arg,));
+        let result = self
+            .engine
+            .call_fn::<Dynamic>(&mut Scope::new(), ast, function, (arg,));
         DEADLINE.with(|d| d.set(None));
         result.map_err(|e| match *e {
-            rhai::EvalAltResult::ErrorTerminated(..) => run_err(format!("time limit of {:?} exceeded", self.timeout)),
+            rhai::EvalAltResult::ErrorTerminated(..) => {
+                run_err(format!("time limit of {:?} exceeded", self.timeout))
+            }
             other => run_err(other.to_string()),
         })
     }
@@ -129,7 +179,7 @@ impl Scripts {
             if result.is_unit() {
                 return Ok(Applied::Dropped(logic.clone()));
             }
-            if let Some(keep) = result.as_bool().ok() {
+            if let Ok(keep) = result.as_bool() {
                 if !keep {
                     return Ok(Applied::Dropped(logic.clone()));
                 }
@@ -146,7 +196,10 @@ impl Scripts {
             });
         }
         let (push, enrich) = if route.format.is_empty() {
-            (flatchr::push::body(&profile), flatchr::enrich::body(&profile))
+            (
+                flatchr::push::body(&profile),
+                flatchr::enrich::body(&profile),
+            )
         } else {
             let result = self.call(&route.format, &profile)?;
             if !result.is_map() {
@@ -158,20 +211,34 @@ impl Scripts {
             }
             let body = to_json(&route.format, &result)?;
             // `{push: ..., enrich: ...}` sets both bodies; any other map is the push body.
-            let split = body.as_object().is_some_and(|m| m.keys().all(|k| k == "push" || k == "enrich") && m.get("push").is_some_and(Value::is_object));
+            let split = body.as_object().is_some_and(|m| {
+                m.keys().all(|k| k == "push" || k == "enrich")
+                    && m.get("push").is_some_and(Value::is_object)
+            });
             if split {
-                let enrich = body.get("enrich").cloned().filter(Value::is_object).unwrap_or_else(|| flatchr::enrich::body(&profile));
+                let enrich = body
+                    .get("enrich")
+                    .cloned()
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| flatchr::enrich::body(&profile));
                 (body["push"].clone(), enrich)
             } else {
                 (body, flatchr::enrich::body(&profile))
             }
         };
-        Ok(Applied::Bodies { push: flatchr::push::complete(push, &route.vacancy), enrich, profile })
+        Ok(Applied::Bodies {
+            push: flatchr::push::complete(push, &route.vacancy),
+            enrich,
+            profile,
+        })
     }
 }
 
 fn to_json(function: &str, value: &Dynamic) -> Result<Value, LogicError> {
-    rhai::serde::from_dynamic(value).map_err(|e| LogicError::Run { function: function.into(), error: e.to_string() })
+    rhai::serde::from_dynamic(value).map_err(|e| LogicError::Run {
+        function: function.into(),
+        error: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -200,9 +267,15 @@ mod tests {
 
     fn route(logics: &[&str], format: &str) -> Route {
         Route {
-            name: "r".into(), destination: "flatchr".into(), sources: vec![], events: vec![],
-            logics: logics.iter().map(|s| s.to_string()).collect(), format: format.into(),
-            vacancy: "vac".into(), vacancy_tag: String::new(), enrich: true,
+            name: "r".into(),
+            destination: "flatchr".into(),
+            sources: vec![],
+            events: vec![],
+            logics: logics.iter().map(|s| s.to_string()).collect(),
+            format: format.into(),
+            vacancy: "vac".into(),
+            vacancy_tag: String::new(),
+            enrich: true,
         }
     }
 
@@ -213,9 +286,23 @@ mod tests {
     #[test]
     fn logics_keep_drop_and_modify() {
         let s = scripts();
-        assert_eq!(s.apply(&route(&["keep", "drop", "keep"], ""), profile()).unwrap(), Applied::Dropped("drop".into()));
-        assert_eq!(s.apply(&route(&["unit"], ""), profile()).unwrap(), Applied::Dropped("unit".into()));
-        let Applied::Bodies { push, profile: p, .. } = s.apply(&route(&["french", "rename"], ""), profile()).unwrap() else { panic!() };
+        assert_eq!(
+            s.apply(&route(&["keep", "drop", "keep"], ""), profile())
+                .unwrap(),
+            Applied::Dropped("drop".into())
+        );
+        assert_eq!(
+            s.apply(&route(&["unit"], ""), profile()).unwrap(),
+            Applied::Dropped("unit".into())
+        );
+        let Applied::Bodies {
+            push, profile: p, ..
+        } = s
+            .apply(&route(&["french", "rename"], ""), profile())
+            .unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(push["firstname"], "Grace");
         assert_eq!(push["vacancy"], "vac");
         assert_eq!(p["info"]["first_name"], "Grace");
@@ -224,10 +311,20 @@ mod tests {
     #[test]
     fn format_replaces_the_push_body_or_both() {
         let s = scripts();
-        let Applied::Bodies { push, enrich, .. } = s.apply(&route(&[], "custom"), profile()).unwrap() else { panic!() };
-        assert_eq!(push, json!({"vacancy": "other", "email": "a@x.org", "extra": 1}));
+        let Applied::Bodies { push, enrich, .. } =
+            s.apply(&route(&[], "custom"), profile()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            push,
+            json!({"vacancy": "other", "email": "a@x.org", "extra": 1})
+        );
         assert_eq!(enrich["app_name"], "HRMatch");
-        let Applied::Bodies { push, enrich, .. } = s.apply(&route(&[], "both"), profile()).unwrap() else { panic!() };
+        let Applied::Bodies { push, enrich, .. } = s.apply(&route(&[], "both"), profile()).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(push["firstname"], "Ada");
         assert_eq!(enrich, json!({"reference": "r"}));
     }
@@ -236,7 +333,10 @@ mod tests {
     fn errors_and_limits_name_the_function() {
         let s = scripts();
         let err = s.apply(&route(&["boom"], ""), profile()).unwrap_err();
-        assert!(matches!(&err, LogicError::Run { function, error } if function == "boom" && error.contains("no way")), "{err}");
+        assert!(
+            matches!(&err, LogicError::Run { function, error } if function == "boom" && error.contains("no way")),
+            "{err}"
+        );
         let err = s.apply(&route(&["number"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("number returned i64"), "{err}");
         let err = s.apply(&route(&["spin"], ""), profile()).unwrap_err();

@@ -4,11 +4,16 @@
 use serde_json::Value;
 
 pub fn info<'a>(profile: &'a Value, field: &str) -> Option<&'a Value> {
-    profile.get("info").and_then(|i| i.get(field)).filter(|v| !v.is_null())
+    profile
+        .get("info")
+        .and_then(|i| i.get(field))
+        .filter(|v| !v.is_null())
 }
 
 pub fn info_str<'a>(profile: &'a Value, field: &str) -> Option<&'a str> {
-    info(profile, field).and_then(Value::as_str).filter(|s| !s.trim().is_empty())
+    info(profile, field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
 }
 
 pub fn email(profile: &Value) -> Option<&str> {
@@ -21,7 +26,11 @@ pub fn key(profile: &Value) -> &str {
 
 /// An array field, or an empty slice when it is null or missing.
 pub fn list<'a>(value: &'a Value, field: &str) -> &'a [Value] {
-    value.get(field).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    value
+        .get(field)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// The resume to send: the attachment named `resume`, else `original` (as 0.2.0 chooses).
@@ -43,11 +52,15 @@ pub fn attachment_extension(attachment: &Value) -> Option<String> {
         .and_then(|u| u.split(['?', '#']).next())
         .and_then(|u| u.rsplit('/').next())
         .and_then(|name| name.rsplit_once('.').map(|(_, ext)| ext));
-    [from_field, from_url].into_iter().flatten().find_map(|ext| {
-        let ext = ext.trim_start_matches('.').to_ascii_lowercase();
-        let ok = !ext.is_empty() && ext.len() <= 8 && ext.chars().all(|c| c.is_ascii_alphanumeric());
-        ok.then_some(ext)
-    })
+    [from_field, from_url]
+        .into_iter()
+        .flatten()
+        .find_map(|ext| {
+            let ext = ext.trim_start_matches('.').to_ascii_lowercase();
+            let ok =
+                !ext.is_empty() && ext.len() <= 8 && ext.chars().all(|c| c.is_ascii_alphanumeric());
+            ok.then_some(ext)
+        })
 }
 
 /// The content type Flatchr should store for a resume with this extension.
@@ -80,9 +93,15 @@ mod tests {
         let p = json!({"attachments": [{"file_name": "original", "public_url": "https://h/x/cv.DOCX?sig=1"}]});
         let a = resume_attachment(&p).unwrap();
         assert_eq!(attachment_extension(a).as_deref(), Some("docx"));
-        assert_eq!(content_type(Some("docx")), "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+        assert_eq!(
+            content_type(Some("docx")),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        );
         assert!(resume_attachment(&json!({"attachments": null})).is_none());
         assert!(resume_attachment(&json!({})).is_none());
-        assert_eq!(attachment_extension(&json!({"extension": "../../etc"})), None);
+        assert_eq!(
+            attachment_extension(&json!({"extension": "../../etc"})),
+            None
+        );
     }
 }

@@ -18,18 +18,35 @@ mod tests {
 
     fn route(name: &str, sources: &[&str], events: &[&str]) -> Route {
         Route {
-            name: name.into(), destination: "flatchr".into(),
+            name: name.into(),
+            destination: "flatchr".into(),
             sources: sources.iter().map(|s| s.to_string()).collect(),
             events: events.iter().map(|s| s.to_string()).collect(),
-            logics: vec![], format: String::new(), vacancy: "v".into(), vacancy_tag: String::new(), enrich: true,
+            logics: vec![],
+            format: String::new(),
+            vacancy: "v".into(),
+            vacancy_tag: String::new(),
+            enrich: true,
         }
     }
 
     #[test]
     fn matches_on_sources_and_events() {
-        let routes = [route("all", &[], &[]), route("src", &["s1"], &[]), route("ev", &[], &["profile.parsing.success"]), route("both", &["s2"], &["profile.parsing.success"])];
-        let e = ProfileEvent { event_type: "profile.parsing.success".into(), profile_key: "k".into(), source_key: "s1".into() };
-        let names: Vec<_> = matching(&routes, &e).iter().map(|r| r.name.as_str()).collect();
+        let routes = [
+            route("all", &[], &[]),
+            route("src", &["s1"], &[]),
+            route("ev", &[], &["profile.parsing.success"]),
+            route("both", &["s2"], &["profile.parsing.success"]),
+        ];
+        let e = ProfileEvent {
+            event_type: "profile.parsing.success".into(),
+            profile_key: "k".into(),
+            source_key: "s1".into(),
+        };
+        let names: Vec<_> = matching(&routes, &e)
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
         assert_eq!(names, ["all", "src", "ev"]);
     }
 }

@@ -32,7 +32,11 @@ pub struct Application {
 pub fn check(settings: &Settings) -> Result<Scripts, Vec<String>> {
     let mut problems = settings.validate();
     let timings = Timings::from_settings(settings);
-    let scripts = match Scripts::load(&settings.logic.script, settings.logic.max_operations, timings.logic_timeout) {
+    let scripts = match Scripts::load(
+        &settings.logic.script,
+        settings.logic.max_operations,
+        timings.logic_timeout,
+    ) {
         Ok(s) => {
             problems.extend(s.check(&settings.routes));
             Some(s)
@@ -59,14 +63,18 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let scripts = check(&settings).map_err(|p| crate::config::ConfigError::Invalid(p))?;
+        let scripts = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
         if settings.hrflow.webhook_secret.is_empty() {
             tracing::warn!("hrflow.webhook_secret is empty: event signatures are NOT checked");
         }
+        crate::telemetry::metrics();
         let timings = Timings::from_settings(&settings);
-        let store = Store::connect(settings.database.url.expose(), settings.database.max_connections)
-            .await
-            .context("cannot open the database")?;
+        let store = Store::connect(
+            settings.database.url.expose(),
+            settings.database.max_connections,
+        )
+        .await
+        .context("cannot open the database")?;
         let http = http_client()?;
         let settings = Arc::new(settings);
         let wake = Arc::new(Notify::new());
@@ -76,8 +84,18 @@ impl Application {
             settings: settings.clone(),
             timings: timings.clone(),
             scripts,
-            hrflow: HrflowClient::new(http.clone(), &settings.hrflow.api_url, settings.hrflow.api_key.clone(), settings.hrflow.user_email.clone()),
-            flatchr: FlatchrClient::new(http, &settings.flatchr, timings.request_timeout, settings.worker.max_resume_bytes),
+            hrflow: HrflowClient::new(
+                http.clone(),
+                &settings.hrflow.api_url,
+                settings.hrflow.api_key.clone(),
+                settings.hrflow.user_email.clone(),
+            ),
+            flatchr: FlatchrClient::new(
+                http,
+                &settings.flatchr,
+                timings.request_timeout,
+                settings.worker.max_resume_bytes,
+            ),
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
             wake: wake.clone(),
             heartbeat: heartbeat.clone(),
@@ -86,18 +104,49 @@ impl Application {
         let worker = tokio::spawn(worker.run(shutdown_rx));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .with_context(|| format!("cannot listen on {}:{}", settings.server.host, settings.server.port))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{}",
+                    settings.server.host, settings.server.port
+                )
+            })?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { store: store.clone(), settings: settings.clone(), timings, wake, heartbeat });
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            settings: settings.clone(),
+            timings,
+            wake,
+            heartbeat,
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(tracing_actix_web::TracingLogger::default())
-                .service(web::resource("/hrflow/events").route(web::post().to(api::events::receive)).default_service(web::to(error::method_not_allowed)))
-                .service(web::resource("/health/live").route(web::get().to(api::service::live)).default_service(web::to(error::method_not_allowed)))
-                .service(web::resource("/health/ready").route(web::get().to(api::service::ready)).default_service(web::to(error::method_not_allowed)))
-                .service(web::resource("/metrics").route(web::get().to(api::service::metrics)).default_service(web::to(error::method_not_allowed)))
-                .service(web::resource("/openapi.json").route(web::get().to(api::service::openapi)).default_service(web::to(error::method_not_allowed)))
+                .service(
+                    web::resource("/hrflow/events")
+                        .route(web::post().to(api::events::receive))
+                        .default_service(web::to(error::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/health/live")
+                        .route(web::get().to(api::service::live))
+                        .default_service(web::to(error::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/health/ready")
+                        .route(web::get().to(api::service::ready))
+                        .default_service(web::to(error::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/metrics")
+                        .route(web::get().to(api::service::metrics))
+                        .default_service(web::to(error::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/openapi.json")
+                        .route(web::get().to(api::service::openapi))
+                        .default_service(web::to(error::method_not_allowed)),
+                )
                 .default_service(web::to(error::not_found))
         })
         .disable_signals()
@@ -105,8 +154,19 @@ impl Application {
         .listen(listener)?
         .run();
         let handle = server.handle();
-        tracing::info!(port, routes = settings.routes.len(), "hrflow-relay listening");
-        Ok(Self { port, server, handle, shutdown, worker, store })
+        tracing::info!(
+            port,
+            routes = settings.routes.len(),
+            "hrflow-relay listening"
+        );
+        Ok(Self {
+            port,
+            server,
+            handle,
+            shutdown,
+            worker,
+            store,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -115,7 +175,13 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Self { server, handle, shutdown, worker, .. } = self;
+        let Self {
+            server,
+            handle,
+            shutdown,
+            worker,
+            ..
+        } = self;
         let server = tokio::spawn(server);
         wait_for_signal().await;
         tracing::info!("shutting down: no new events or claims; finishing jobs in flight");
@@ -128,9 +194,22 @@ impl Application {
 
     /// Runs the server in the background; for tests.
     pub fn spawn(self) -> RunningApp {
-        let Self { port, server, handle, shutdown, worker, store } = self;
+        let Self {
+            port,
+            server,
+            handle,
+            shutdown,
+            worker,
+            store,
+        } = self;
         tokio::spawn(server);
-        RunningApp { port, handle, shutdown, worker, store }
+        RunningApp {
+            port,
+            handle,
+            shutdown,
+            worker,
+            store,
+        }
     }
 }
 

@@ -22,7 +22,9 @@ static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn metrics() -> Option<&'static PrometheusHandle> {
     PROMETHEUS
         .get_or_init(|| {
-            let buckets = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0];
+            let buckets = [
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
+            ];
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full("relay_delivery_seconds".into()), &buckets)
                 .ok()?
@@ -37,7 +39,8 @@ pub fn event(outcome: &'static str) {
 }
 
 pub fn job(outcome: &'static str, route: &str) {
-    metrics::counter!("relay_jobs_total", "outcome" => outcome, "route" => route.to_string()).increment(1);
+    metrics::counter!("relay_jobs_total", "outcome" => outcome, "route" => route.to_string())
+        .increment(1);
 }
 
 /// Seconds from the event's acceptance to its delivery.

@@ -50,11 +50,6 @@ struct Progress {
 }
 
 impl Worker {
-    fn lease(&self) -> Duration {
-        // Up to five calls (fetch, download, search, push, enrich) plus scripts and slack.
-        self.timings.request_timeout * 5 + self.timings.logic_timeout * 4 + Duration::from_secs(30)
-    }
-
     /// Runs until `shutdown` turns true; then stops claiming, lets jobs in flight finish within
     /// the grace period, and releases the leases of the rest.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
@@ -78,7 +73,7 @@ impl Worker {
             }
             while tasks.try_join_next().is_some() {}
             self.heartbeat.beat();
-            match self.store.claim(&self.owner, self.lease()).await {
+            match self.store.claim(&self.owner, self.timings.lease).await {
                 Ok(Some(job)) => {
                     let worker = self.clone();
                     tasks.spawn(async move {
@@ -116,7 +111,9 @@ impl Worker {
         }
         match self.store.release(&self.owner).await {
             Ok(n) => tracing::info!(released = n, "worker stopped"),
-            Err(e) => tracing::error!(error = %e, "could not release leases; they expire on their own"),
+            Err(e) => {
+                tracing::error!(error = %e, "could not release leases; they expire on their own")
+            }
         }
     }
 
@@ -159,12 +156,24 @@ impl Worker {
     fn decide(&self, job: &ClaimedJob, outcome: Outcome) -> (Finish, Option<Failure>) {
         match outcome {
             Outcome::Delivered => (Finish::Delivered, None),
-            Outcome::Filtered(logic) => (Finish::Filtered(format!("dropped by logic {logic}")), None),
+            Outcome::Filtered(logic) => {
+                (Finish::Filtered(format!("dropped by logic {logic}")), None)
+            }
             Outcome::Failed(f) if !f.transient => (Finish::Dead(f.message.clone()), Some(f)),
             Outcome::Failed(f) => {
-                let finish = match job::next_delay(&self.timings.retry_schedule, job.attempts, f.retry_after) {
-                    Some(delay) => Finish::Retry { at: now_ms() + delay.as_millis() as i64, reason: f.message.clone() },
-                    None => Finish::Dead(format!("retry schedule exhausted after {} attempts; last error: {}", job.attempts, f.message)),
+                let finish = match job::next_delay(
+                    &self.timings.retry_schedule,
+                    job.attempts,
+                    f.retry_after,
+                ) {
+                    Some(delay) => Finish::Retry {
+                        at: now_ms() + delay.as_millis() as i64,
+                        reason: f.message.clone(),
+                    },
+                    None => Finish::Dead(format!(
+                        "retry schedule exhausted after {} attempts; last error: {}",
+                        job.attempts, f.message
+                    )),
                 };
                 (finish, Some(f))
             }
@@ -178,19 +187,40 @@ impl Worker {
         }
     }
 
-    async fn try_steps(&self, job: &ClaimedJob, progress: &mut Progress) -> Result<Outcome, Failure> {
+    async fn try_steps(
+        &self,
+        job: &ClaimedJob,
+        progress: &mut Progress,
+    ) -> Result<Outcome, Failure> {
         let Some(route) = self.settings.route(&job.route).cloned() else {
-            return Err(Failure::permanent(format!("route {:?} is no longer configured", job.route)));
+            return Err(Failure::permanent(format!(
+                "route {:?} is no longer configured",
+                job.route
+            )));
         };
         let db = |e: crate::store::StoreError| Failure::transient(format!("store: {e}"));
 
         // 1. The profile, fetched once and checkpointed.
-        let profile: Value = match job.profile.as_deref().and_then(|p| serde_json::from_str(p).ok()) {
+        let profile: Value = match job
+            .profile
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+        {
             Some(p) => p,
             None => {
                 progress.step = step::NEW;
-                let p = self.hrflow.profile(&job.source_key, &job.profile_key, self.timings.request_timeout).await?;
-                self.store.save_profile(job.id, &p.to_string()).await.map_err(db)?;
+                let p = self
+                    .hrflow
+                    .profile(
+                        &job.source_key,
+                        &job.profile_key,
+                        self.timings.request_timeout,
+                    )
+                    .await?;
+                self.store
+                    .save_profile(job.id, &p.to_string())
+                    .await
+                    .map_err(db)?;
                 p
             }
         };
@@ -209,14 +239,27 @@ impl Worker {
         };
 
         // 3. PushProfile, at most once per route and profile.
-        match self.store.push_state(&route.name, &job.profile_key).await.map_err(db)?.as_deref() {
+        match self
+            .store
+            .push_state(&route.name, &job.profile_key)
+            .await
+            .map_err(db)?
+            .as_deref()
+        {
             Some("pushed") => tracing::info!("already pushed for this route: enriching only"),
             Some(_) => {
                 // An earlier push went out and its outcome is unknown: ask Flatchr first.
-                let email = push.get("email").and_then(Value::as_str).unwrap_or_default().to_string();
+                let email = push
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 if !email.is_empty() && self.flatchr.applicant_exists(&email).await? {
                     tracing::info!("earlier push had reached Flatchr: not pushing again");
-                    self.store.set_push_state(&route.name, &job.profile_key, step::PUSHED, job.id).await.map_err(db)?;
+                    self.store
+                        .set_push_state(&route.name, &job.profile_key, step::PUSHED, job.id)
+                        .await
+                        .map_err(db)?;
                 } else {
                     self.push(job, &route.name, push).await?;
                 }
@@ -224,14 +267,20 @@ impl Worker {
             None => self.push(job, &route.name, push).await?,
         }
         if job.step != step::PUSHED {
-            self.store.set_step(job.id, step::PUSHED).await.map_err(db)?;
+            self.store
+                .set_step(job.id, step::PUSHED)
+                .await
+                .map_err(db)?;
         }
         progress.step = step::PUSHED;
 
         // 4. EnrichProfile.
         if route.enrich {
             self.flatchr.enrich(&enrich).await?;
-            self.store.set_step(job.id, step::ENRICHED).await.map_err(db)?;
+            self.store
+                .set_step(job.id, step::ENRICHED)
+                .await
+                .map_err(db)?;
             progress.step = step::ENRICHED;
         }
         Ok(Outcome::Delivered)
@@ -241,17 +290,26 @@ impl Worker {
         let db = |e: crate::store::StoreError| Failure::transient(format!("store: {e}"));
         let ready = self.flatchr.prepare_push(body).await?;
         // Written before the request: after a crash, `sending` says "look before pushing again".
-        self.store.set_push_state(route, &job.profile_key, "sending", job.id).await.map_err(db)?;
+        self.store
+            .set_push_state(route, &job.profile_key, "sending", job.id)
+            .await
+            .map_err(db)?;
         match self.flatchr.send_push(&ready).await {
             Ok(_) => {
-                self.store.set_push_state(route, &job.profile_key, step::PUSHED, job.id).await.map_err(db)?;
+                self.store
+                    .set_push_state(route, &job.profile_key, step::PUSHED, job.id)
+                    .await
+                    .map_err(db)?;
                 Ok(())
             }
             Err(f) => {
                 // A 4xx answer, or a request that never left, certainly created nothing.
                 let refused = f.http_status.is_some_and(|s| s < 500) || !f.maybe_applied;
                 if refused {
-                    self.store.clear_push(route, &job.profile_key).await.map_err(db)?;
+                    self.store
+                        .clear_push(route, &job.profile_key)
+                        .await
+                        .map_err(db)?;
                 }
                 Err(f)
             }

@@ -19,7 +19,11 @@ use crate::telemetry;
 const SIGNATURE_HEADERS: [&str; 2] = ["HTTP-HRFLOW-SIGNATURE", "HRFLOW-SIGNATURE"];
 
 #[tracing::instrument(name = "event", skip_all, fields(event_id, profile_key))]
-pub async fn receive(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn receive(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let result = handle(&req, payload, &state).await;
     if let Err(e) = &result {
         telemetry::event(match e.status.as_u16() {
@@ -34,7 +38,11 @@ pub async fn receive(req: HttpRequest, payload: web::Payload, state: web::Data<A
     result
 }
 
-async fn handle(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<HttpResponse, ApiError> {
+async fn handle(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
     check_content_type(req)?;
     let body = read_body(req, payload, state.settings.server.max_body_bytes).await?;
 
@@ -43,20 +51,29 @@ async fn handle(req: &HttpRequest, payload: web::Payload, state: &AppState) -> R
     let signed = if secret.is_empty() || mode == SignatureMode::None {
         body
     } else {
-        let header = SIGNATURE_HEADERS.iter().find_map(|h| req.headers().get(*h)).and_then(|v| v.to_str().ok());
-        signature::verify(mode, secret.expose().as_bytes(), header, &body)
-            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()).field("signature", e.to_string()))?
+        let header = SIGNATURE_HEADERS
+            .iter()
+            .find_map(|h| req.headers().get(*h))
+            .and_then(|v| v.to_str().ok());
+        signature::verify(mode, secret.expose().as_bytes(), header, &body).map_err(|e| {
+            ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()).field("signature", e.to_string())
+        })?
     };
 
     let event = match event::parse(&signed)? {
         Event::Profile(e) => e,
         Event::NoProfile { event_type } => {
             telemetry::event("ignored");
-            return Ok(ignored(format!("the event ({event_type}) carries no profile")));
+            return Ok(ignored(format!(
+                "the event ({event_type}) carries no profile"
+            )));
         }
     };
     tracing::Span::current().record("profile_key", event.profile_key.as_str());
-    let routes: Vec<String> = routes::matching(&state.settings.routes, &event).into_iter().map(|r| r.name.clone()).collect();
+    let routes: Vec<String> = routes::matching(&state.settings.routes, &event)
+        .into_iter()
+        .map(|r| r.name.clone())
+        .collect();
     if routes.is_empty() {
         telemetry::event("ignored");
         return Ok(ignored(format!(
@@ -78,7 +95,8 @@ async fn handle(req: &HttpRequest, payload: web::Payload, state: &AppState) -> R
             telemetry::event("accepted");
             state.wake.notify_waiters();
             tracing::info!(jobs, "event accepted");
-            Ok(HttpResponse::Accepted().json(json!({"status": "accepted", "event_id": event_id, "jobs": jobs})))
+            Ok(HttpResponse::Accepted()
+                .json(json!({"status": "accepted", "event_id": event_id, "jobs": jobs})))
         }
         Ok(Ingested::Duplicate { event_id }) => {
             telemetry::event("duplicate");
@@ -88,7 +106,10 @@ async fn handle(req: &HttpRequest, payload: web::Payload, state: &AppState) -> R
         Err(e) => {
             // Never a 202 that cannot be kept: HrFlow will deliver again.
             tracing::error!(error = %e, "event could not be stored");
-            Err(ApiError::unavailable("the event could not be stored; try again later").header("Retry-After", "5"))
+            Err(
+                ApiError::unavailable("the event could not be stored; try again later")
+                    .header("Retry-After", "5"),
+            )
         }
     }
 }
@@ -102,18 +123,39 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     let Some(value) = req.headers().get(actix_web::http::header::CONTENT_TYPE) else {
         return Ok(());
     };
-    let essence = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be JSON (Content-Type: application/json)")
-            .field("content-type", "must be application/json"))
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON (Content-Type: application/json)",
+        )
+        .field("content-type", "must be application/json"))
     }
 }
 
 /// Reads the body up to `limit` bytes; a larger one (announced or actual) is 413.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes"));
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
     let announced = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)

@@ -27,19 +27,29 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     };
     let ok = database["status"] == "ok" && worker["status"] == "ok";
     let body = json!({"status": if ok { "ok" } else { "unavailable" }, "database": database, "worker": worker});
-    if ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Ok((pending, oldest)) = state.store.queue_stats().await {
         crate::telemetry::queue(pending, oldest);
     }
-    let text = crate::telemetry::metrics().map(|h| h.render()).unwrap_or_default();
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
+    let text = crate::telemetry::metrics()
+        .map(|h| h.render())
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(text)
 }
 
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(OPENAPI)
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI)
 }

@@ -22,7 +22,12 @@ pub struct FlatchrClient {
 }
 
 impl FlatchrClient {
-    pub fn new(http: reqwest::Client, settings: &crate::config::Flatchr, timeout: Duration, max_resume_bytes: u64) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        settings: &crate::config::Flatchr,
+        timeout: Duration,
+        max_resume_bytes: u64,
+    ) -> Self {
         Self {
             http,
             careers_url: settings.careers_url.trim_end_matches('/').to_string(),
@@ -53,15 +58,24 @@ impl FlatchrClient {
             let text = response.text().await.unwrap_or_default();
             return Err(failure.with_body(&text));
         }
-        let text = response.text().await.map_err(|e| Failure::from_reqwest(upstream, &e))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| Failure::from_reqwest(upstream, &e))?;
         Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     /// Readies a push body: refuses one without an email (Flatchr requires it), downloads the
     /// resume named by `resume.url` into `resume.data`, and adds `token`.
     pub async fn prepare_push(&self, mut body: Value) -> Result<Value, Failure> {
-        if body.get("email").and_then(Value::as_str).is_none_or(|e| e.trim().is_empty()) {
-            return Err(Failure::permanent("the profile has no email, and Flatchr requires one to create a candidate"));
+        if body
+            .get("email")
+            .and_then(Value::as_str)
+            .is_none_or(|e| e.trim().is_empty())
+        {
+            return Err(Failure::permanent(
+                "the profile has no email, and Flatchr requires one to create a candidate",
+            ));
         }
         if let Some(url) = super::push::resume_url(&body).map(str::to_string) {
             let data = self.download(&url).await?;
@@ -78,7 +92,12 @@ impl FlatchrClient {
 
     /// PushProfile: creates the candidate.
     pub async fn send_push(&self, body: &Value) -> Result<Value, Failure> {
-        self.post("flatchr push", &format!("{}/vacancy/candidate/json", self.careers_url), body).await
+        self.post(
+            "flatchr push",
+            &format!("{}/vacancy/candidate/json", self.careers_url),
+            body,
+        )
+        .await
     }
 
     pub async fn enrich(&self, body: &Value) -> Result<Value, Failure> {
@@ -89,34 +108,56 @@ impl FlatchrClient {
     /// Whether Flatchr already holds a candidate with this email: used when an earlier push's
     /// outcome is unknown, so that it is never pushed twice.
     pub async fn applicant_exists(&self, email: &str) -> Result<bool, Failure> {
-        let url = format!("{}/company/{}/search/applicants", self.api_url, self.company);
-        let found = self.post("flatchr search", &url, &json!({"email": email})).await?;
+        let url = format!(
+            "{}/company/{}/search/applicants",
+            self.api_url, self.company
+        );
+        let found = self
+            .post("flatchr search", &url, &json!({"email": email}))
+            .await?;
         let items = match &found {
             Value::Array(items) => items.as_slice(),
-            Value::Object(o) => o.get("items").or_else(|| o.get("data")).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]),
+            Value::Object(o) => o
+                .get("items")
+                .or_else(|| o.get("data"))
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
             _ => &[],
         };
         Ok(items.iter().any(|a| {
-            a.get("email").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case(email))
+            a.get("email")
+                .and_then(Value::as_str)
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
         }))
     }
 
     /// Downloads a resume, checking status, time and size; answers its base64.
     async fn download(&self, url: &str) -> Result<String, Failure> {
-        let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
         let what = format!("resume download from {host}");
-        let response = self.http.get(url).timeout(self.timeout).send().await.map_err(|e| {
-            let mut f = Failure::from_reqwest("file host", &e);
-            f.maybe_applied = false;
-            f
-        })?;
+        let response = self
+            .http
+            .get(url)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                let mut f = Failure::from_reqwest("file host", &e);
+                f.maybe_applied = false;
+                f
+            })?;
         let status = response.status();
         crate::telemetry::upstream("file host", status.as_u16());
         if !status.is_success() {
             return Err(Failure::from_status(&what, &response));
         }
         let cap = self.max_resume_bytes;
-        let too_large = || Failure::permanent(format!("the resume is larger than {} MB", cap / 1_000_000));
+        let too_large =
+            || Failure::permanent(format!("the resume is larger than {} MB", cap / 1_000_000));
         if response.content_length().is_some_and(|n| n > cap) {
             return Err(too_large());
         }
@@ -140,7 +181,11 @@ impl FlatchrClient {
 /// `Bearer <key>`, unless the key already carries a scheme (`Bearer x`, `Token x`).
 pub fn authorization(key: &str) -> String {
     let key = key.trim();
-    if key.contains(' ') { key.to_string() } else { format!("Bearer {key}") }
+    if key.contains(' ') {
+        key.to_string()
+    } else {
+        format!("Bearer {key}")
+    }
 }
 
 #[cfg(test)]

@@ -59,21 +59,38 @@ pub fn body(profile: &Value) -> Value {
     let non_empty = |field: &str| -> Vec<Value> {
         experiences
             .iter()
-            .filter_map(|x| x.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()))
+            .filter_map(|x| {
+                x.get(field)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+            })
             .map(|s| json!(s))
             .collect()
     };
     let first = profile::info_str(profile, "first_name");
     let last = profile::info_str(profile, "last_name");
-    let formatted = profile::info_str(profile, "full_name").map(str::to_string).or_else(|| {
-        let joined = [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ");
-        (!joined.is_empty()).then_some(joined)
-    });
+    let formatted = profile::info_str(profile, "full_name")
+        .map(str::to_string)
+        .or_else(|| {
+            let joined = [first, last]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!joined.is_empty()).then_some(joined)
+        });
     let names = |field: &str| -> Vec<Value> {
-        list(profile, field).iter().filter_map(|s| s.get("name").cloned()).filter(|n| n.is_string()).collect()
+        list(profile, field)
+            .iter()
+            .filter_map(|s| s.get("name").cloned())
+            .filter(|n| n.is_string())
+            .collect()
     };
     // 0.2.0 sends int(experiences_duration): truncation toward zero.
-    let experience = get(profile, "experiences_duration").as_f64().map(|y| json!(y.trunc() as i64)).unwrap_or(Value::Null);
+    let experience = get(profile, "experiences_duration")
+        .as_f64()
+        .map(|y| json!(y.trunc() as i64))
+        .unwrap_or(Value::Null);
     json!({
         "app_name": "HRMatch",
         "reference": get(info, "email"),

@@ -11,10 +11,16 @@ use crate::profile;
 /// The push body for a profile, without `vacancy` and `token` (the route and the configuration
 /// supply those). A missing email is left null: sending refuses it with a clear reason.
 pub fn body(profile: &Value) -> Value {
-    let name = |field| profile::info(profile, field).cloned().unwrap_or(json!("N/A"));
+    let name = |field| {
+        profile::info(profile, field)
+            .cloned()
+            .unwrap_or(json!("N/A"))
+    };
     let resume = profile::resume_attachment(profile);
     let extension = resume.and_then(profile::attachment_extension);
-    let url = resume.and_then(|a| a.get("public_url")).and_then(Value::as_str);
+    let url = resume
+        .and_then(|a| a.get("public_url"))
+        .and_then(Value::as_str);
     let resume = match (url, extension) {
         (Some(url), ext) => json!({
             "fileName": format!("resume{}", ext.as_deref().map(|e| format!(".{e}")).unwrap_or_default()),
@@ -22,7 +28,9 @@ pub fn body(profile: &Value) -> Value {
             "url": url,
         }),
         // As 0.2.0 does when no file exists.
-        (None, _) => json!({"fileName": "resume.pdf", "contentType": "application/octet-stream", "data": null}),
+        (None, _) => {
+            json!({"fileName": "resume.pdf", "contentType": "application/octet-stream", "data": null})
+        }
     };
     json!({
         "firstname": name("first_name"),
@@ -59,6 +67,9 @@ mod tests {
         assert_eq!(b["resume"]["url"], "https://f/cv.docx");
         assert_eq!(b["lastname"], "N/A");
         assert_eq!(b["vacancy"], "vac");
-        assert_eq!(complete(json!({"vacancy": "mine"}), "vac")["vacancy"], "mine");
+        assert_eq!(
+            complete(json!({"vacancy": "mine"}), "vac")["vacancy"],
+            "mine"
+        );
     }
 }

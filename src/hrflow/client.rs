@@ -17,7 +17,12 @@ pub struct HrflowClient {
 
 impl HrflowClient {
     pub fn new(http: reqwest::Client, api_url: &str, api_key: Secret, user_email: String) -> Self {
-        Self { http, api_url: api_url.trim_end_matches('/').to_string(), api_key, user_email }
+        Self {
+            http,
+            api_url: api_url.trim_end_matches('/').to_string(),
+            api_key,
+            user_email,
+        }
     }
 
     /// `GET /profile/indexing`: the profile in `data`, or a classified failure.
@@ -59,7 +64,9 @@ impl HrflowClient {
         }
         match body.get("data") {
             Some(data @ Value::Object(_)) => Ok(data.clone()),
-            _ => Err(Failure::permanent(format!("HrFlow returned no profile for {key}"))),
+            _ => Err(Failure::permanent(format!(
+                "HrFlow returned no profile for {key}"
+            ))),
         }
     }
 }

@@ -38,7 +38,9 @@ pub fn parse(payload: &[u8]) -> Result<Event, ApiError> {
         None | Some(Value::Null) => return Ok(Event::NoProfile { event_type }),
         Some(Value::Object(p)) => p,
         Some(_) => {
-            return Err(ApiError::bad_request("invalid event").field("profile", "must be an object"));
+            return Err(
+                ApiError::bad_request("invalid event").field("profile", "must be an object")
+            );
         }
     };
     let key = non_empty_string(profile.get("key"));
@@ -76,11 +78,17 @@ mod tests {
         let e = parse(br#"{"type":"profile.parsing.success","origin":"api","profile":{"key":"k","source":{"key":"s"}}}"#).unwrap();
         assert_eq!(
             e,
-            Event::Profile(ProfileEvent { event_type: "profile.parsing.success".into(), profile_key: "k".into(), source_key: "s".into() })
+            Event::Profile(ProfileEvent {
+                event_type: "profile.parsing.success".into(),
+                profile_key: "k".into(),
+                source_key: "s".into()
+            })
         );
         assert_eq!(
             parse(br#"{"type":"job.parsing.success","job":{"key":"j"}}"#).unwrap(),
-            Event::NoProfile { event_type: "job.parsing.success".into() }
+            Event::NoProfile {
+                event_type: "job.parsing.success".into()
+            }
         );
     }
 
@@ -91,6 +99,11 @@ mod tests {
         assert!(err.fields.contains_key("profile.source.key"));
         assert!(parse(b"not json").is_err());
         assert!(parse(b"[1]").is_err());
-        assert!(parse(br#"{"profile": 3}"#).unwrap_err().fields.contains_key("profile"));
+        assert!(
+            parse(br#"{"profile": 3}"#)
+                .unwrap_err()
+                .fields
+                .contains_key("profile")
+        );
     }
 }

@@ -90,13 +90,20 @@ mod tests {
     use super::*;
 
     const SECRET: &[u8] = b"whsec_test";
-    const BODY: &[u8] = br#"{"type":"profile.parsing.success","profile":{"key":"k","source":{"key":"s"}}}"#;
+    const BODY: &[u8] =
+        br#"{"type":"profile.parsing.success","profile":{"key":"k","source":{"key":"s"}}}"#;
 
     #[test]
     fn body_form_accepts_right_and_rejects_wrong() {
         let sig = hex_hmac(SECRET, BODY);
-        assert_eq!(verify(SignatureMode::Auto, SECRET, Some(&sig), BODY).unwrap(), BODY);
-        assert_eq!(verify(SignatureMode::BodyHex, SECRET, Some(&sig), BODY).unwrap(), BODY);
+        assert_eq!(
+            verify(SignatureMode::Auto, SECRET, Some(&sig), BODY).unwrap(),
+            BODY
+        );
+        assert_eq!(
+            verify(SignatureMode::BodyHex, SECRET, Some(&sig), BODY).unwrap(),
+            BODY
+        );
         assert_eq!(
             verify(SignatureMode::Auto, b"other", Some(&sig), BODY),
             Err(SignatureError::Mismatch)
@@ -107,7 +114,10 @@ mod tests {
             verify(SignatureMode::Auto, SECRET, Some(&sig), &tampered),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(verify(SignatureMode::Auto, SECRET, None, BODY), Err(SignatureError::Missing));
+        assert_eq!(
+            verify(SignatureMode::Auto, SECRET, None, BODY),
+            Err(SignatureError::Missing)
+        );
         assert_eq!(
             verify(SignatureMode::Auto, SECRET, Some("zz-not-hex"), BODY),
             Err(SignatureError::Malformed)
@@ -124,14 +134,24 @@ mod tests {
             hex_hmac(SECRET, BODY)
         );
         // The payload comes from the header; the body may be anything.
-        assert_eq!(verify(SignatureMode::Auto, SECRET, Some(&header), b"ignored").unwrap(), BODY);
-        assert_eq!(verify(SignatureMode::Sdk, SECRET, Some(&header), b"").unwrap(), BODY);
+        assert_eq!(
+            verify(SignatureMode::Auto, SECRET, Some(&header), b"ignored").unwrap(),
+            BODY
+        );
+        assert_eq!(
+            verify(SignatureMode::Sdk, SECRET, Some(&header), b"").unwrap(),
+            BODY
+        );
         assert_eq!(
             verify(SignatureMode::Sdk, b"wrong", Some(&header), b""),
             Err(SignatureError::Mismatch)
         );
         // A tampered payload inside the header no longer matches its signature.
-        let forged = format!("{}.{}", sig, URL_SAFE.encode(br#"{"profile":{"key":"evil"}}"#));
+        let forged = format!(
+            "{}.{}",
+            sig,
+            URL_SAFE.encode(br#"{"profile":{"key":"evil"}}"#)
+        );
         assert_eq!(
             verify(SignatureMode::Sdk, SECRET, Some(&forged), b""),
             Err(SignatureError::Mismatch)
@@ -142,6 +162,9 @@ mod tests {
         );
         // Python's urlsafe_b64encode pads; unpadded input is accepted too.
         let unpadded = header.replace('=', "");
-        assert_eq!(verify(SignatureMode::Sdk, SECRET, Some(&unpadded), b"").unwrap(), BODY);
+        assert_eq!(
+            verify(SignatureMode::Sdk, SECRET, Some(&unpadded), b"").unwrap(),
+            BODY
+        );
     }
 }

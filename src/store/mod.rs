@@ -112,10 +112,17 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) and migrates the database.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).ok_or(StoreError::Url)?;
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or(StoreError::Url)?;
         let path = path.split('?').next().unwrap_or_default();
-        if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
+        if let Some(parent) = std::path::Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
         }
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -140,7 +147,12 @@ impl Store {
 
     /// Stores the event and one job per route in one transaction, unless the same body was
     /// accepted within `window_ms`.
-    pub async fn ingest(&self, event: &NewEvent, routes: &[String], window_ms: i64) -> Result<Ingested, StoreError> {
+    pub async fn ingest(
+        &self,
+        event: &NewEvent,
+        routes: &[String],
+        window_ms: i64,
+    ) -> Result<Ingested, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         // A write first, so SQLite takes its write lock at once (and waits on busy_timeout).
@@ -157,10 +169,11 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if fresh.is_none() {
-            let original: String = sqlx::query_scalar("SELECT event_id FROM event_dedupe WHERE body_hash = ?1")
-                .bind(&event.body_hash)
-                .fetch_one(&mut *tx)
-                .await?;
+            let original: String =
+                sqlx::query_scalar("SELECT event_id FROM event_dedupe WHERE body_hash = ?1")
+                    .bind(&event.body_hash)
+                    .fetch_one(&mut *tx)
+                    .await?;
             tx.rollback().await?;
             return Ok(Ingested::Duplicate { event_id: original });
         }
@@ -187,12 +200,19 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(Ingested::Accepted { event_id: event.id.clone(), jobs: routes.len() })
+        Ok(Ingested::Accepted {
+            event_id: event.id.clone(),
+            jobs: routes.len(),
+        })
     }
 
     /// Leases the next due job. A job whose lease expired (its worker died) is due again. Two
     /// jobs of the same route and profile never run at once, so the push-once check is serial.
-    pub async fn claim(&self, owner: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
+    pub async fn claim(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
         let now = now_ms();
         let row = sqlx::query(
             "UPDATE jobs SET lease_until = ?2, lease_owner = ?3, attempts = attempts + 1, updated_at = ?1
@@ -227,12 +247,14 @@ impl Store {
 
     /// Checkpoint: the profile was fetched.
     pub async fn save_profile(&self, job_id: i64, profile: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE jobs SET profile = ?2, step = 'fetched', updated_at = ?3 WHERE id = ?1")
-            .bind(job_id)
-            .bind(profile)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET profile = ?2, step = 'fetched', updated_at = ?3 WHERE id = ?1",
+        )
+        .bind(job_id)
+        .bind(profile)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -247,15 +269,27 @@ impl Store {
     }
 
     /// `None`, `Some("sending")` (outcome unknown) or `Some("pushed")`.
-    pub async fn push_state(&self, route: &str, profile_key: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT state FROM pushes WHERE route = ?1 AND profile_key = ?2")
-            .bind(route)
-            .bind(profile_key)
-            .fetch_optional(&self.pool)
-            .await?)
+    pub async fn push_state(
+        &self,
+        route: &str,
+        profile_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT state FROM pushes WHERE route = ?1 AND profile_key = ?2")
+                .bind(route)
+                .bind(profile_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
-    pub async fn set_push_state(&self, route: &str, profile_key: &str, state: &str, job_id: i64) -> Result<(), StoreError> {
+    pub async fn set_push_state(
+        &self,
+        route: &str,
+        profile_key: &str,
+        state: &str,
+        job_id: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (route, profile_key) DO UPDATE SET state = excluded.state, job_id = excluded.job_id, updated_at = excluded.updated_at",
@@ -272,16 +306,24 @@ impl Store {
 
     /// Forgets a push that certainly did not create a candidate (refused, or never sent).
     pub async fn clear_push(&self, route: &str, profile_key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM pushes WHERE route = ?1 AND profile_key = ?2 AND state = 'sending'")
-            .bind(route)
-            .bind(profile_key)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "DELETE FROM pushes WHERE route = ?1 AND profile_key = ?2 AND state = 'sending'",
+        )
+        .bind(route)
+        .bind(profile_key)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Records the attempt and moves the job on, if this worker still holds its lease.
-    pub async fn finish(&self, job_id: i64, owner: &str, finish: &Finish, attempt: &AttemptRecord) -> Result<bool, StoreError> {
+    pub async fn finish(
+        &self,
+        job_id: i64,
+        owner: &str,
+        finish: &Finish,
+        attempt: &AttemptRecord,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let (status, next, reason) = match finish {
             Finish::Delivered => (status::DELIVERED, now, None),
@@ -330,11 +372,15 @@ impl Store {
 
     /// Pending jobs, and the age in seconds of the oldest one.
     pub async fn queue_stats(&self) -> Result<(i64, f64), StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         let oldest: Option<i64> = row.get("oldest");
-        let age = oldest.map(|t| (now_ms() - t).max(0) as f64 / 1000.0).unwrap_or(0.0);
+        let age = oldest
+            .map(|t| (now_ms() - t).max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
         Ok((row.get("n"), age))
     }
 
@@ -397,38 +443,96 @@ mod tests {
     }
 
     fn event(id: &str, hash: &str) -> NewEvent {
-        NewEvent { id: id.into(), body_hash: hash.into(), event_type: "t".into(), profile_key: "p".into(), source_key: "s".into() }
+        NewEvent {
+            id: id.into(),
+            body_hash: hash.into(),
+            event_type: "t".into(),
+            profile_key: "p".into(),
+            source_key: "s".into(),
+        }
     }
 
     #[tokio::test]
     async fn dedupe_window_and_jobs() {
         let (s, _d) = store().await;
         let routes = vec!["a".to_string(), "b".to_string()];
-        assert_eq!(s.ingest(&event("e1", "h"), &routes, 60_000).await.unwrap(), Ingested::Accepted { event_id: "e1".into(), jobs: 2 });
-        assert_eq!(s.ingest(&event("e2", "h"), &routes, 60_000).await.unwrap(), Ingested::Duplicate { event_id: "e1".into() });
+        assert_eq!(
+            s.ingest(&event("e1", "h"), &routes, 60_000).await.unwrap(),
+            Ingested::Accepted {
+                event_id: "e1".into(),
+                jobs: 2
+            }
+        );
+        assert_eq!(
+            s.ingest(&event("e2", "h"), &routes, 60_000).await.unwrap(),
+            Ingested::Duplicate {
+                event_id: "e1".into()
+            }
+        );
         // Outside the window (0 ms) the same body is a new event.
-        assert_eq!(s.ingest(&event("e3", "h"), &routes, -1).await.unwrap(), Ingested::Accepted { event_id: "e3".into(), jobs: 2 });
+        assert_eq!(
+            s.ingest(&event("e3", "h"), &routes, -1).await.unwrap(),
+            Ingested::Accepted {
+                event_id: "e3".into(),
+                jobs: 2
+            }
+        );
         assert_eq!(s.queue_stats().await.unwrap().0, 4);
     }
 
     #[tokio::test]
     async fn claim_leases_and_expired_leases_come_back() {
         let (s, _d) = store().await;
-        s.ingest(&event("e1", "h1"), &["a".into()], 0).await.unwrap();
-        s.ingest(&event("e2", "h2"), &["a".into()], 0).await.unwrap();
-        let j = s.claim("w1", Duration::from_secs(60)).await.unwrap().unwrap();
+        s.ingest(&event("e1", "h1"), &["a".into()], 0)
+            .await
+            .unwrap();
+        s.ingest(&event("e2", "h2"), &["a".into()], 0)
+            .await
+            .unwrap();
+        let j = s
+            .claim("w1", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(j.attempts, 1);
         // The second job is for the same route and profile: it waits for the first.
-        assert!(s.claim("w2", Duration::from_secs(60)).await.unwrap().is_none());
+        assert!(
+            s.claim("w2", Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_none()
+        );
         // A lease that has expired is taken back by another worker.
-        sqlx::query("UPDATE jobs SET lease_until = 0 WHERE id = ?1").bind(j.id).execute(s.pool()).await.unwrap();
-        let again = s.claim("w2", Duration::from_secs(60)).await.unwrap().unwrap();
+        sqlx::query("UPDATE jobs SET lease_until = 0 WHERE id = ?1")
+            .bind(j.id)
+            .execute(s.pool())
+            .await
+            .unwrap();
+        let again = s
+            .claim("w2", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(again.id, j.id);
         assert_eq!(again.attempts, 2);
         // The old owner can no longer finish it.
-        let rec = AttemptRecord { started_at: 0, duration_ms: 1, step: "new".into(), http_status: None, error: None };
-        assert!(!s.finish(j.id, "w1", &Finish::Delivered, &rec).await.unwrap());
-        assert!(s.finish(j.id, "w2", &Finish::Delivered, &rec).await.unwrap());
+        let rec = AttemptRecord {
+            started_at: 0,
+            duration_ms: 1,
+            step: "new".into(),
+            http_status: None,
+            error: None,
+        };
+        assert!(
+            !s.finish(j.id, "w1", &Finish::Delivered, &rec)
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.finish(j.id, "w2", &Finish::Delivered, &rec)
+                .await
+                .unwrap()
+        );
         assert_eq!(s.jobs(Some("delivered"), 10).await.unwrap().len(), 1);
         assert_eq!(s.attempts(j.id).await.unwrap().len(), 2);
     }

@@ -1,0 +1,316 @@
+//! The pipeline of a job, from event to Flatchr, against fakes.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use mockito::Matcher;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const RESUME: &[u8] = b"%PDF-1.4 a resume";
+
+/// An HrFlow + file host serving the profile `n`; returns the server and the profile.
+async fn hrflow_with(n: usize) -> (mockito::ServerGuard, Value) {
+    let mut server = mockito::Server::new_async().await;
+    let profile = with_files(fixture(n), &server.url());
+    hrflow_serving(&mut server, &profile).await;
+    server
+        .mock("GET", Matcher::Regex(r"^/sources/.*".into()))
+        .with_status(200)
+        .with_body(RESUME)
+        .create_async()
+        .await;
+    (server, profile)
+}
+
+fn key(p: &Value) -> &str {
+    p["key"].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn accepted_pushed_and_enriched_field_for_field() {
+    let (hrflow, profile) = hrflow_with(0).await;
+    let mut flatchr = mockito::Server::new_async().await;
+    let push = flatchr
+        .mock("POST", "/vacancy/candidate/json")
+        .match_header("authorization", format!("Bearer {FLATCHR_KEY}").as_str())
+        .match_header("content-type", "application/json")
+        .match_body(Matcher::Json(json!({
+            "vacancy": "k0M5O9ylKZnxbQBy", "firstname": "Margaret", "lastname": "Dijkstra", "type": "document",
+            "email": "ded23fd432@example.org",
+            "resume": {"fileName": "resume.pdf", "contentType": "application/pdf", "data": base64::engine::general_purpose::STANDARD.encode(RESUME)},
+            "token": FLATCHR_KEY,
+        })))
+        .with_status(200)
+        .with_body(r#"{"status": 200, "response": "applicant created"}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let enrich = flatchr
+        .mock("POST", "/company/LEZBvp5b4LdMoVmg/search/candidate")
+        .match_header("authorization", format!("Bearer {FLATCHR_KEY}").as_str())
+        .match_body(Matcher::PartialJson(json!({
+            "app_name": "HRMatch", "reference": "ded23fd432@example.org", "name": "parsing", "type": "applicants",
+            "value": {"name": {"formattedName": "Margaret Dijkstra", "given": "Margaret", "family": "Dijkstra"},
+                      "experience": 22, "position": ["Backend Engineer", "Разработчик", "Data Scientist"]}
+        })))
+        .with_status(200)
+        .expect(1)
+        .create_async()
+        .await;
+    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url())).await;
+    assert_eq!(app.post_event(&event_for(&profile)).await.status(), 202);
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+    assert_eq!(jobs[0].step, "enriched");
+    push.assert_async().await;
+    enrich.assert_async().await;
+    let attempts = app.attempts(jobs[0].id).await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].outcome, "delivered");
+}
+
+#[tokio::test]
+async fn a_filtered_profile_names_its_logic_and_sends_nothing() {
+    let (hrflow, profile) = hrflow_with(11).await; // 2.26 years of experience
+    let flatchr = FakeFlatchr::start().await;
+    let config = base_config(&hrflow.url(), &flatchr.url).replace(
+        "vacancy = \"k0M5O9ylKZnxbQBy\"",
+        "vacancy = \"k0M5O9ylKZnxbQBy\"\nlogics = [\"has_email\", \"senior_only\"]",
+    );
+    let app = TestApp::spawn(&config).await;
+    app.post_event(&event_for(&profile)).await;
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert_eq!(jobs[0].status, "filtered");
+    assert!(
+        jobs[0].reason.as_deref().unwrap().contains("senior_only"),
+        "{jobs:?}"
+    );
+    assert!(flatchr.candidates().is_empty() && flatchr.enriched().is_empty());
+}
+
+#[tokio::test]
+async fn permanent_failures_end_dead_at_once_with_a_reason() {
+    let mut hrflow = mockito::Server::new_async().await;
+    let no_email = with_files(fixture(16), &hrflow.url());
+    hrflow_serving(&mut hrflow, &no_email).await;
+    let refused = with_files(fixture(4), &hrflow.url());
+    hrflow_serving(&mut hrflow, &refused).await;
+    hrflow
+        .mock("GET", Matcher::Regex(r"^/sources/.*".into()))
+        .with_body(RESUME)
+        .create_async()
+        .await;
+    hrflow
+        .mock("GET", "/profile/indexing")
+        .match_query(Matcher::UrlEncoded("key".into(), "missing".into()))
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"code": 400, "message": "Profile not found"}"#)
+        .create_async()
+        .await;
+    let flatchr = FakeFlatchr::start().await;
+    flatchr.faults(vec![Fault::Status(400, None)], vec![]);
+    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url)).await;
+    app.post_event(&event_for(&refused)).await;
+    app.settle(Duration::from_secs(10)).await;
+    app.post_event(&event_for(&no_email)).await;
+    app.post_event(&event_body("missing", SOURCE)).await;
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    let reason = |k: &str| {
+        let j = jobs.iter().find(|j| j.profile_key == k).unwrap();
+        assert_eq!(j.status, "dead");
+        assert_eq!(j.attempts, 1, "permanent: no retry");
+        j.reason.clone().unwrap()
+    };
+    assert!(reason(key(&no_email)).contains("no email"));
+    assert!(reason(key(&refused)).contains("HTTP 400"));
+    assert!(reason("missing").contains("Profile not found"));
+    assert!(flatchr.candidates().is_empty());
+}
+
+#[tokio::test]
+async fn a_script_error_is_permanent_and_names_the_function() {
+    let (hrflow, profile) = hrflow_with(1).await;
+    let flatchr = FakeFlatchr::start().await;
+    let config = base_config(&hrflow.url(), &flatchr.url).replace(
+        "vacancy = \"k0M5O9ylKZnxbQBy\"",
+        "vacancy = \"k0M5O9ylKZnxbQBy\"\nlogics = [\"broken\"]",
+    );
+    let app = TestApp::spawn(&config).await;
+    app.post_event(&event_for(&profile)).await;
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert_eq!(jobs[0].status, "dead");
+    assert!(
+        jobs[0].reason.as_deref().unwrap().contains("broken"),
+        "{jobs:?}"
+    );
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_delivered() {
+    let (hrflow, profile) = hrflow_with(2).await;
+    let flatchr = FakeFlatchr::start().await;
+    // 503, then 429 asking for 1 s, then a hang past the 500 ms timeout, then success.
+    flatchr.faults(
+        vec![
+            Fault::Status(503, None),
+            Fault::Status(429, Some(1)),
+            Fault::Hang(Duration::from_secs(2)),
+        ],
+        vec![Fault::Status(502, None)],
+    );
+    let config = base_config(&hrflow.url(), &flatchr.url).replace(
+        r#"retry_schedule = ["100ms", "100ms", "100ms"]"#,
+        r#"retry_schedule = ["100ms", "100ms", "100ms", "100ms", "100ms"]"#,
+    );
+    let app = TestApp::spawn(&config).await;
+    app.post_event(&event_for(&profile)).await;
+    let jobs = app.settle(Duration::from_secs(20)).await;
+    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+    let attempts = app.attempts(jobs[0].id).await;
+    let statuses: Vec<_> = attempts.iter().map(|a| a.http_status).collect();
+    assert_eq!(
+        statuses,
+        [Some(503), Some(429), None, Some(502), None],
+        "{attempts:?}"
+    );
+    assert!(
+        attempts[2].error.as_deref().unwrap().contains("timed out"),
+        "{attempts:?}"
+    );
+    let s = flatchr.state.lock().unwrap();
+    // Retry-After: 1 was honoured although the schedule said 100 ms.
+    assert!(
+        s.push_times[2] - s.push_times[1] >= Duration::from_millis(950),
+        "{:?}",
+        s.push_times[2] - s.push_times[1]
+    );
+    // After the hang, the relay searched before pushing again; one candidate in all.
+    assert!(s.searches >= 1);
+    assert_eq!(s.candidates.len(), 1);
+    assert_eq!(s.enriched.len(), 1);
+    // The enrich retry did not push again.
+    assert_eq!(s.push_requests, 4);
+}
+
+#[tokio::test]
+async fn a_transient_file_host_failure_is_retried() {
+    let mut hrflow = mockito::Server::new_async().await;
+    let profile = with_files(fixture(3), &hrflow.url());
+    hrflow_serving(&mut hrflow, &profile).await;
+    let failing = hrflow
+        .mock("GET", Matcher::Regex(r"^/sources/.*".into()))
+        .with_status(503)
+        .create_async()
+        .await;
+    let flatchr = FakeFlatchr::start().await;
+    let config = base_config(&hrflow.url(), &flatchr.url).replace(
+        r#"retry_schedule = ["100ms", "100ms", "100ms"]"#,
+        r#"retry_schedule = ["1s", "1s"]"#,
+    );
+    let app = TestApp::spawn(&config).await;
+    app.post_event(&event_for(&profile)).await;
+    let started = std::time::Instant::now();
+    while !failing.matched_async().await {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    failing.remove_async().await;
+    hrflow
+        .mock("GET", Matcher::Regex(r"^/sources/.*".into()))
+        .with_body(RESUME)
+        .create_async()
+        .await;
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+    assert_eq!(app.attempts(jobs[0].id).await[0].http_status, Some(503));
+    assert_eq!(
+        flatchr.candidates()[0]["resume"]["data"],
+        base64::engine::general_purpose::STANDARD.encode(RESUME)
+    );
+}
+
+#[tokio::test]
+async fn an_exhausted_schedule_ends_dead() {
+    let (hrflow, profile) = hrflow_with(5).await;
+    let flatchr = FakeFlatchr::start().await;
+    flatchr.faults(vec![Fault::Status(500, None); 4], vec![]);
+    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url)).await;
+    app.post_event(&event_for(&profile)).await;
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert_eq!(jobs[0].status, "dead");
+    assert_eq!(jobs[0].attempts, 4);
+    assert!(
+        jobs[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("retry schedule exhausted after 4 attempts"),
+        "{jobs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_profile_is_pushed_once_per_route_and_enriched_again() {
+    let (hrflow, profile) = hrflow_with(6).await;
+    let flatchr = FakeFlatchr::start().await;
+    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url)).await;
+    let body = event_for(&profile);
+    app.post_event(&body).await;
+    app.post_event(&body.replace("parsing.success", "storing.update"))
+        .await;
+    app.post_event(&body.replace("parsing.success", "parsing.update"))
+        .await;
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert!(jobs.iter().all(|j| j.status == "delivered"), "{jobs:?}");
+    assert_eq!(flatchr.candidates().len(), 1);
+    assert_eq!(flatchr.enriched().len(), 3);
+}
+
+/// Accepts connections and never answers.
+async fn silent_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_restart_resumes_pending_jobs() {
+    let silent = silent_server().await;
+    let flatchr = FakeFlatchr::start().await;
+    // First life: HrFlow never answers, and shutdown does not wait for it.
+    let config = base_config(&silent, &flatchr.url)
+        .replace("request_timeout = \"500ms\"", "request_timeout = \"30s\"")
+        .replace("lease = \"3s\"", "lease = \"5m\"")
+        .replace("shutdown_grace = \"5s\"", "shutdown_grace = \"200ms\"");
+    let app = TestApp::spawn(&config).await;
+    for n in [7, 8, 9] {
+        assert_eq!(app.post_event(&event_for(&fixture(n))).await.status(), 202);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dir = app.stop().await;
+
+    // Second life on the same database, HrFlow back.
+    let mut hrflow = mockito::Server::new_async().await;
+    for n in [7, 8, 9] {
+        let profile = with_files(fixture(n), &hrflow.url());
+        hrflow_serving(&mut hrflow, &profile).await;
+    }
+    hrflow
+        .mock("GET", Matcher::Regex(r"^/sources/.*".into()))
+        .with_body(RESUME)
+        .create_async()
+        .await;
+    let app = TestApp::spawn_in(&base_config(&hrflow.url(), &flatchr.url), dir).await;
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert_eq!(jobs.len(), 3);
+    assert!(jobs.iter().all(|j| j.status == "delivered"), "{jobs:?}");
+    assert_eq!(flatchr.candidates().len(), 3);
+}

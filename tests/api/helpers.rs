@@ -1,0 +1,370 @@
+//! Spawning the relay on a fresh database, fakes for HrFlow, the file host and Flatchr.
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use hrflow_relay::config::Settings;
+use hrflow_relay::startup::{Application, RunningApp};
+use hrflow_relay::store::{AttemptView, JobView};
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "whsec_test_secret";
+pub const FLATCHR_KEY: &str = "flatchr-key-123";
+pub const HRFLOW_KEY: &str = "hrflow-key-456";
+pub const SOURCE: &str = "ae22a26e3b02afe717f49bb77fc221b4e21f700f";
+
+pub fn fixture(n: usize) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/profiles/profile-{n:03}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Points a profile's file URLs at `files`.
+pub fn with_files(mut profile: Value, files: &str) -> Value {
+    if let Some(atts) = profile["attachments"].as_array_mut() {
+        for a in atts {
+            if let Some(u) = a["public_url"].as_str() {
+                a["public_url"] = json!(u.replace("https://files.example.test", files));
+            }
+        }
+    }
+    profile
+}
+
+pub fn event_body(profile_key: &str, source_key: &str) -> String {
+    json!({"type": "profile.parsing.success", "origin": "api", "message": "Profile parsed",
+           "profile": {"key": profile_key, "source": {"key": source_key}}})
+    .to_string()
+}
+
+/// The event HrFlow sends for this profile.
+pub fn event_for(profile: &Value) -> String {
+    event_body(
+        profile["key"].as_str().unwrap(),
+        profile["source"]["key"].as_str().unwrap(),
+    )
+}
+
+pub fn sign(body: &str) -> String {
+    hrflow_relay::hrflow::signature::hex_hmac(SECRET.as_bytes(), body.as_bytes())
+}
+
+/// The configuration tests start from: everything local, fast retries.
+pub fn base_config(hrflow: &str, flatchr: &str) -> String {
+    format!(
+        r#"
+[server]
+port = 0
+shutdown_grace = "5s"
+[hrflow]
+api_url = "{hrflow}"
+api_key = "{HRFLOW_KEY}"
+user_email = "ops@example.org"
+webhook_secret = "{SECRET}"
+[flatchr]
+careers_url = "{flatchr}"
+api_url = "{flatchr}"
+api_key = "{FLATCHR_KEY}"
+company = "LEZBvp5b4LdMoVmg"
+[logic]
+script = "{script}"
+timeout = "500ms"
+[worker]
+concurrency = 4
+request_timeout = "500ms"
+retry_schedule = ["100ms", "100ms", "100ms"]
+poll_interval = "50ms"
+lease = "3s"
+
+[[routes]]
+name = "flatchr"
+destination = "flatchr"
+vacancy = "k0M5O9ylKZnxbQBy"
+"#,
+        script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/logic.rhai"),
+    )
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub app: Option<RunningApp>,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    pub config_path: std::path::PathBuf,
+}
+
+impl TestApp {
+    pub async fn spawn(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(config, dir).await
+    }
+
+    /// Starts the relay on the database in `dir` (a restart when it already holds one).
+    pub async fn spawn_in(config: &str, dir: tempfile::TempDir) -> Self {
+        let config_path = dir.path().join("relay.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let env = HashMap::from([(
+            "RELAY__DATABASE__URL".to_string(),
+            format!("sqlite://{}/relay.db", dir.path().display()),
+        )]);
+        let settings = Settings::load_from(Some(&config_path), env).unwrap();
+        let app = Application::build(settings).await.unwrap().spawn();
+        Self {
+            address: format!("http://127.0.0.1:{}", app.port),
+            app: Some(app),
+            dir,
+            http: reqwest::Client::new(),
+            config_path,
+        }
+    }
+
+    pub fn store(&self) -> &hrflow_relay::store::Store {
+        &self.app.as_ref().unwrap().store
+    }
+
+    pub async fn post_event(&self, body: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/hrflow/events", self.address))
+            .header("Content-Type", "application/json")
+            .header("HTTP-HRFLOW-SIGNATURE", sign(body))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn jobs(&self) -> Vec<JobView> {
+        self.store().jobs(None, 10_000).await.unwrap()
+    }
+
+    pub async fn attempts(&self, job: i64) -> Vec<AttemptView> {
+        self.store().attempts(job).await.unwrap()
+    }
+
+    /// Waits until no job is pending; fails the test after `limit`.
+    pub async fn settle(&self, limit: Duration) -> Vec<JobView> {
+        let started = Instant::now();
+        loop {
+            let jobs = self.jobs().await;
+            if !jobs.is_empty() && jobs.iter().all(|j| j.status != "pending") {
+                return jobs;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "jobs still pending after {limit:?}: {jobs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Graceful stop; keeps the database for a restart.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+        self.dir
+    }
+}
+
+pub fn assert_error_shape(body: &Value) {
+    let errors = body
+        .get("errors")
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| panic!("no errors object in {body}"));
+    let common = errors
+        .get("common")
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("no errors.common in {body}"));
+    assert!(
+        !common.is_empty() && common.iter().all(Value::is_string),
+        "{body}"
+    );
+    for (_, v) in errors {
+        assert!(
+            v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+            "{body}"
+        );
+    }
+}
+
+/// HrFlow's answer for a profile.
+pub fn hrflow_answer(profile: &Value) -> String {
+    json!({"code": 200, "message": "Profile retrieved", "data": profile}).to_string()
+}
+
+/// A mockito HrFlow that serves `profile` and a file host serving its resume.
+pub async fn hrflow_serving(server: &mut mockito::ServerGuard, profile: &Value) -> mockito::Mock {
+    server
+        .mock("GET", "/profile/indexing")
+        .match_query(mockito::Matcher::AllOf(vec![
+            mockito::Matcher::UrlEncoded("key".into(), profile["key"].as_str().unwrap().into()),
+            mockito::Matcher::UrlEncoded(
+                "source_key".into(),
+                profile["source"]["key"].as_str().unwrap().into(),
+            ),
+        ]))
+        .match_header("X-API-KEY", HRFLOW_KEY)
+        .match_header("X-USER-EMAIL", "ops@example.org")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(hrflow_answer(profile))
+        .create_async()
+        .await
+}
+
+/// What the fake Flatchr does with the next push.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    Status(u16, Option<u64>),
+    /// Answers after this long (past the relay's timeout: a hang).
+    Hang(Duration),
+    /// Creates the candidate, then hangs: the relay cannot know it succeeded.
+    CreateThenHang(Duration),
+}
+
+#[derive(Default)]
+pub struct FlatchrState {
+    pub candidates: Vec<Value>,
+    pub enriched: Vec<Value>,
+    pub searches: usize,
+    pub push_requests: usize,
+    pub push_faults: VecDeque<Fault>,
+    pub enrich_faults: VecDeque<Fault>,
+    pub authorizations: Vec<String>,
+    pub push_times: Vec<Instant>,
+}
+
+/// A stateful Flatchr stand-in: candidates are created by push and found by search.
+pub struct FakeFlatchr {
+    pub url: String,
+    pub state: Arc<Mutex<FlatchrState>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl FakeFlatchr {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(FlatchrState::default()));
+        let data = web::Data::from(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::JsonConfig::default().limit(64 << 20))
+                .route("/vacancy/candidate/json", web::post().to(push))
+                .route(
+                    "/company/{company}/search/candidate",
+                    web::post().to(enrich),
+                )
+                .route(
+                    "/company/{company}/search/applicants",
+                    web::post().to(search),
+                )
+        })
+        .workers(2)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            state,
+            handle,
+        }
+    }
+
+    pub fn faults(&self, push: Vec<Fault>, enrich: Vec<Fault>) {
+        let mut s = self.state.lock().unwrap();
+        s.push_faults = push.into();
+        s.enrich_faults = enrich.into();
+    }
+
+    pub fn candidates(&self) -> Vec<Value> {
+        self.state.lock().unwrap().candidates.clone()
+    }
+
+    pub fn enriched(&self) -> Vec<Value> {
+        self.state.lock().unwrap().enriched.clone()
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+async fn fault_answer(fault: Option<Fault>) -> Option<HttpResponse> {
+    match fault? {
+        Fault::Status(code, retry_after) => {
+            let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap());
+            if let Some(s) = retry_after {
+                r.insert_header(("Retry-After", s.to_string()));
+            }
+            Some(r.json(json!({"error": "injected"})))
+        }
+        Fault::Hang(d) | Fault::CreateThenHang(d) => {
+            tokio::time::sleep(d).await;
+            Some(HttpResponse::GatewayTimeout().finish())
+        }
+    }
+}
+
+async fn push(
+    req: actix_web::HttpRequest,
+    body: web::Json<Value>,
+    state: web::Data<Mutex<FlatchrState>>,
+) -> HttpResponse {
+    let fault = {
+        let mut s = state.lock().unwrap();
+        s.push_requests += 1;
+        s.push_times.push(Instant::now());
+        if let Some(a) = req.headers().get("authorization") {
+            s.authorizations.push(a.to_str().unwrap_or("").to_string());
+        }
+        let fault = s.push_faults.pop_front();
+        if matches!(fault, None | Some(Fault::CreateThenHang(_))) {
+            s.candidates.push(body.0.clone());
+        }
+        fault
+    };
+    if let Some(r) = fault_answer(fault).await {
+        return r;
+    }
+    HttpResponse::Ok().json(json!({"status": 200, "response": "applicant created"}))
+}
+
+async fn enrich(body: web::Json<Value>, state: web::Data<Mutex<FlatchrState>>) -> HttpResponse {
+    let fault = {
+        let mut s = state.lock().unwrap();
+        let fault = s.enrich_faults.pop_front();
+        if fault.is_none() {
+            s.enriched.push(body.0.clone());
+        }
+        fault
+    };
+    if let Some(r) = fault_answer(fault).await {
+        return r;
+    }
+    HttpResponse::Ok().json(
+        json!({"statusCode": 200, "message": {"resource_type": "attribute", "action": "created"}}),
+    )
+}
+
+async fn search(body: web::Json<Value>, state: web::Data<Mutex<FlatchrState>>) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.searches += 1;
+    let email = body.get("email").and_then(Value::as_str).unwrap_or("");
+    let found: Vec<Value> = s
+        .candidates
+        .iter()
+        .filter(|c| c["email"] == email)
+        .map(|c| json!({"applicant": "a1", "vacancy": c["vacancy"], "firstname": c["firstname"], "lastname": c["lastname"], "email": c["email"]}))
+        .collect();
+    HttpResponse::Ok().json(found)
+}

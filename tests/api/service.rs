@@ -1,0 +1,224 @@
+//! Health, readiness, metrics, OpenAPI, and the CLI commands.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_metrics_and_openapi() {
+    let app = TestApp::spawn(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9")).await;
+    let live = app
+        .http
+        .get(format!("{}/health/live", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = app
+        .http
+        .get(format!("{}/health/ready", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let report: Value = ready.json().await.unwrap();
+    assert_eq!(report["database"]["status"], "ok");
+    assert_eq!(report["worker"]["status"], "ok");
+
+    app.post_event(&event_body("metrics-profile", SOURCE)).await;
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "relay_events_total",
+        "relay_jobs_pending",
+        "relay_oldest_pending_job_age_seconds",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+
+    let doc: Value = app
+        .http
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/hrflow/events",
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+        // Every documented path is served (no 404 from the router).
+        let method = doc["paths"][path]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .to_uppercase();
+        let r = app
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn losing_the_database_fails_readiness_and_refuses_events() {
+    let app = TestApp::spawn(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9")).await;
+    let address = app.address.clone();
+    let store = app.store().clone();
+    let http = app.http.clone();
+    store.pool().close().await;
+    let r = http
+        .get(format!("{address}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["database"]["status"], "down");
+    // And the event endpoint refuses with 503 rather than a 202 it cannot keep.
+    let r = app.post_event(&event_body("p", SOURCE)).await;
+    assert_eq!(r.status(), 503);
+    assert_error_shape(&r.json().await.unwrap());
+}
+
+fn relay(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+        .args(args)
+        .env("RELAY_CONFIG", config)
+        .env("RELAY__FLATCHR__API_KEY", "sk_live_very_secret")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_config_lists_every_problem_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        base_config("http://127.0.0.1:9", "http://127.0.0.1:9"),
+    )
+    .unwrap();
+    let out = relay(&["check-config"], &good);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("configuration OK") && stdout.contains("flatchr -> flatchr"));
+
+    let bad = dir.path().join("bad.toml");
+    let config = base_config("not-a-url", "http://127.0.0.1:9").replace(
+        "vacancy = \"k0M5O9ylKZnxbQBy\"",
+        "logics = [\"nope\"]\n[[routes]]\nname = \"x\"\ndestination = \"ftp\"",
+    );
+    std::fs::write(&bad, config).unwrap();
+    let out = relay(&["check-config"], &bad);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "hrflow.api_url",
+        "has no vacancy",
+        "\"nope\"",
+        "unknown destination \"ftp\"",
+    ] {
+        assert!(stderr.contains(needle), "{needle} missing from:\n{stderr}");
+    }
+    let all = format!("{stderr}{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !all.contains("sk_live_very_secret") && !all.contains(SECRET) && !all.contains(HRFLOW_KEY)
+    );
+}
+
+#[test]
+fn preview_prints_bodies_or_the_dropping_logic() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    let toml = base_config("http://127.0.0.1:9", "http://127.0.0.1:9").replace(
+        "vacancy = \"k0M5O9ylKZnxbQBy\"",
+        "vacancy = \"k0M5O9ylKZnxbQBy\"\nlogics = [\"shout\", \"senior_only\"]",
+    );
+    std::fs::write(&config, toml).unwrap();
+    let profile = format!(
+        "{}/tests/fixtures/profiles/profile-000.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = relay(
+        &["preview", "--profile", &profile, "--route", "flatchr"],
+        &config,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "send");
+    assert_eq!(v["push"]["lastname"], "DIJKSTRA");
+    assert_eq!(v["push"]["token"], "<flatchr.api_key>");
+    assert!(
+        v["push"]["resume"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://files.example.test/")
+    );
+    assert_eq!(v["enrich"]["value"]["name"]["family"], "DIJKSTRA");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("sk_live_very_secret"));
+
+    let junior = format!(
+        "{}/tests/fixtures/profiles/profile-011.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = relay(&["preview", "--profile", &junior], &config);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "filtered");
+    assert_eq!(v["logic"], "senior_only");
+
+    let out = relay(
+        &["preview", "--profile", &junior, "--route", "nope"],
+        &config,
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn probe_answers_for_the_health_check() {
+    let app = TestApp::spawn(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9")).await;
+    let port = app.address.rsplit(':').next().unwrap().to_string();
+    // tokio's Command: a blocking wait would stall the server sharing this test's runtime.
+    let run = |port: String| async move {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+            .arg("probe")
+            .env("RELAY__SERVER__PORT", port)
+            .env("RELAY__SERVER__HOST", "0.0.0.0")
+            .status()
+            .await
+            .unwrap()
+    };
+    assert!(run(port).await.success());
+    assert!(!run("9".into()).await.success());
+}
