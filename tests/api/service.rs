@@ -222,3 +222,57 @@ async fn probe_answers_for_the_health_check() {
     assert!(run(port).await.success());
     assert!(!run("9".into()).await.success());
 }
+
+/// What the Dockerfile relies on: configuration by environment alone, 0.0.0.0, an absolute
+/// SQLite path under the data volume, `probe` as the health check, SIGTERM to stop.
+#[tokio::test]
+async fn runs_as_the_container_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+        .env("RELAY__SERVER__HOST", "0.0.0.0")
+        .env("RELAY__SERVER__PORT", &port)
+        .env(
+            "RELAY__DATABASE__URL",
+            format!("sqlite://{}/data/relay.db", dir.path().display()),
+        )
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let probe = tokio::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+            .args(["probe", "--path", "/health/ready"])
+            .env("RELAY__SERVER__PORT", &port)
+            .env("RELAY__SERVER__HOST", "0.0.0.0")
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        if probe.success() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(dir.path().join("data/relay.db").exists());
+    tokio::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
