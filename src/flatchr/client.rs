@@ -56,6 +56,13 @@ impl FlatchrClient {
         if !status.is_success() {
             let failure = Failure::from_status(upstream, &response);
             let text = response.text().await.unwrap_or_default();
+            // An error body may echo the request, token included: never keep the key.
+            let key = self.api_key.expose();
+            let text = if key.is_empty() {
+                text
+            } else {
+                text.replace(key, "***")
+            };
             return Err(failure.with_body(&text));
         }
         let text = response

@@ -314,3 +314,24 @@ async fn a_restart_resumes_pending_jobs() {
     assert!(jobs.iter().all(|j| j.status == "delivered"), "{jobs:?}");
     assert_eq!(flatchr.candidates().len(), 3);
 }
+
+#[tokio::test]
+async fn an_error_body_echoing_the_token_does_not_leak_it() {
+    let (hrflow, profile) = hrflow_with(12).await;
+    let mut flatchr = mockito::Server::new_async().await;
+    flatchr
+        .mock("POST", "/vacancy/candidate/json")
+        .with_status(422)
+        .with_body_from_request(|req| req.body().unwrap().clone())
+        .create_async()
+        .await;
+    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url())).await;
+    app.post_event(&event_for(&profile)).await;
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    let reason = jobs[0].reason.clone().unwrap();
+    assert!(
+        reason.contains("HTTP 422") && reason.contains("***"),
+        "{reason}"
+    );
+    assert!(!reason.contains(FLATCHR_KEY), "{reason}");
+}
