@@ -169,6 +169,9 @@ pub fn preview_route(
     route: &crate::config::Route,
     profile: Value,
 ) -> Value {
+    if route.destination == "careers" {
+        return preview_response(scripts, route, profile);
+    }
     match scripts.apply(route, profile) {
         Ok(Applied::Dropped(logic)) => {
             json!({"route": route.name, "outcome": "filtered", "logic": logic})
@@ -192,6 +195,44 @@ pub fn preview_route(
             out
         }
         Err(e) => json!({"route": route.name, "outcome": "dead", "reason": e.to_string()}),
+    }
+}
+
+/// A careers route: the response item (0.1 form, without id and created) and its letters.
+fn preview_response(
+    scripts: &crate::logic::Scripts,
+    route: &crate::config::Route,
+    profile: Value,
+) -> Value {
+    use crate::careers::mapping;
+    use crate::logic::Filtered;
+    let dead = |reason: String| json!({"route": route.name, "outcome": "dead", "reason": reason});
+    let profile = match scripts.filter(route, profile) {
+        Ok(Filtered::Kept(p)) => p,
+        Ok(Filtered::Dropped(logic)) => {
+            return json!({"route": route.name, "outcome": "filtered", "logic": logic});
+        }
+        Err(e) => return dead(e.to_string()),
+    };
+    let mapped = match scripts.format(route, &profile) {
+        Ok(Some(v)) => mapping::from_format(&route.format, v),
+        Ok(None) => mapping::from_profile(&profile),
+        Err(e) => return dead(e.to_string()),
+    };
+    let mapped = match mapped {
+        Ok(m) => m,
+        Err(e) => return dead(e),
+    };
+    let letters: Vec<Value> = mapped
+        .letters
+        .iter()
+        .map(|l| json!({"type": l.kind, "comment": l.comment, "author": l.author}))
+        .collect();
+    match mapping::vacancy_id(route, &profile) {
+        Ok(vacancy) => {
+            json!({"route": route.name, "outcome": "send", "vacancy": vacancy, "response": mapped.item, "letters": letters})
+        }
+        Err(e) => dead(e),
     }
 }
 

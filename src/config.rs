@@ -279,6 +279,15 @@ impl Settings {
                 problems.push("hrflow.user_email is empty: profiles cannot be fetched".into());
             }
         }
+        let path = &self.careers.path;
+        if !path.starts_with('/')
+            || path.trim_end_matches('/').is_empty()
+            || path.contains(['?', '#', '{', '}'])
+        {
+            problems.push(format!(
+                "careers.path = {path:?} must be a path such as \"/careers\""
+            ));
+        }
         let mut names = std::collections::HashSet::new();
         for (i, route) in self.routes.iter().enumerate() {
             let label = if route.name.is_empty() {
@@ -297,7 +306,9 @@ impl Settings {
                         problems.push(format!("{label} sends to flatchr but has no vacancy"));
                     }
                     if self.flatchr.api_key.is_empty() {
-                        problems.push(format!("{label} sends to flatchr but flatchr.api_key is empty"));
+                        problems.push(format!(
+                            "{label} sends to flatchr but flatchr.api_key is empty"
+                        ));
                     }
                     if self.flatchr.company.is_empty() {
                         problems.push(format!(
@@ -305,9 +316,14 @@ impl Settings {
                         ));
                     }
                 }
-                "careers" => problems.push(format!(
-                    "{label}: destination \"careers\" (the Huntflow response platform) is not available in this version"
-                )),
+                "careers" => {
+                    if route.vacancy_tag.is_empty() && route.vacancy.trim().parse::<i64>().is_err()
+                    {
+                        problems.push(format!(
+                            "{label} sends to careers but has neither a vacancy id (an integer) nor a vacancy_tag"
+                        ));
+                    }
+                }
                 other => problems.push(format!(
                     "{label} has unknown destination {other:?} (expected flatchr or careers)"
                 )),

@@ -27,7 +27,15 @@ pub enum LogicError {
     },
 }
 
-/// What a route's script steps made of a profile.
+/// What a route's logics left of a profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filtered {
+    Kept(Value),
+    /// The logic named dropped the profile.
+    Dropped(String),
+}
+
+/// What a Flatchr route's script steps made of a profile.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
     /// The logic named dropped the profile.
@@ -172,16 +180,16 @@ impl Scripts {
         })
     }
 
-    /// Runs the route's logics in order, then its format (or the built-in mapping).
-    pub fn apply(&self, route: &Route, mut profile: Value) -> Result<Applied, LogicError> {
+    /// Runs the route's logics in order: the profile they leave, or the logic that dropped it.
+    pub fn filter(&self, route: &Route, mut profile: Value) -> Result<Filtered, LogicError> {
         for logic in &route.logics {
             let result = self.call(logic, &profile)?;
             if result.is_unit() {
-                return Ok(Applied::Dropped(logic.clone()));
+                return Ok(Filtered::Dropped(logic.clone()));
             }
             if let Ok(keep) = result.as_bool() {
                 if !keep {
-                    return Ok(Applied::Dropped(logic.clone()));
+                    return Ok(Filtered::Dropped(logic.clone()));
                 }
                 continue;
             }
@@ -195,35 +203,52 @@ impl Scripts {
                 expected: "true/false, a profile map or ()",
             });
         }
-        let (push, enrich) = if route.format.is_empty() {
-            (
+        Ok(Filtered::Kept(profile))
+    }
+
+    /// The route's format function applied to the profile, or `None` when it has none.
+    pub fn format(&self, route: &Route, profile: &Value) -> Result<Option<Value>, LogicError> {
+        if route.format.is_empty() {
+            return Ok(None);
+        }
+        let result = self.call(&route.format, profile)?;
+        if !result.is_map() {
+            return Err(LogicError::Returned {
+                function: route.format.clone(),
+                found: result.type_name().into(),
+                expected: "a map",
+            });
+        }
+        to_json(&route.format, &result).map(Some)
+    }
+
+    /// For a Flatchr route: the logics, then the format (or the built-in mapping).
+    pub fn apply(&self, route: &Route, profile: Value) -> Result<Applied, LogicError> {
+        let profile = match self.filter(route, profile)? {
+            Filtered::Dropped(logic) => return Ok(Applied::Dropped(logic)),
+            Filtered::Kept(p) => p,
+        };
+        let (push, enrich) = match self.format(route, &profile)? {
+            None => (
                 flatchr::push::body(&profile),
                 flatchr::enrich::body(&profile),
-            )
-        } else {
-            let result = self.call(&route.format, &profile)?;
-            if !result.is_map() {
-                return Err(LogicError::Returned {
-                    function: route.format.clone(),
-                    found: result.type_name().into(),
-                    expected: "a map (the push body, or {push, enrich})",
+            ),
+            Some(body) => {
+                // `{push: ..., enrich: ...}` sets both bodies; any other map is the push body.
+                let split = body.as_object().is_some_and(|m| {
+                    m.keys().all(|k| k == "push" || k == "enrich")
+                        && m.get("push").is_some_and(Value::is_object)
                 });
-            }
-            let body = to_json(&route.format, &result)?;
-            // `{push: ..., enrich: ...}` sets both bodies; any other map is the push body.
-            let split = body.as_object().is_some_and(|m| {
-                m.keys().all(|k| k == "push" || k == "enrich")
-                    && m.get("push").is_some_and(Value::is_object)
-            });
-            if split {
-                let enrich = body
-                    .get("enrich")
-                    .cloned()
-                    .filter(Value::is_object)
-                    .unwrap_or_else(|| flatchr::enrich::body(&profile));
-                (body["push"].clone(), enrich)
-            } else {
-                (body, flatchr::enrich::body(&profile))
+                if split {
+                    let enrich = body
+                        .get("enrich")
+                        .cloned()
+                        .filter(Value::is_object)
+                        .unwrap_or_else(|| flatchr::enrich::body(&profile));
+                    (body["push"].clone(), enrich)
+                } else {
+                    (body, flatchr::enrich::body(&profile))
+                }
             }
         };
         Ok(Applied::Bodies {

@@ -64,6 +64,9 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let scripts = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
+        if settings.careers.tokens.is_empty() && settings.careers.basic_users.is_empty() {
+            tracing::warn!(path = %settings.careers.path, "the careers API has no credentials configured ([careers].tokens, basic_users): every request to it is refused");
+        }
         if settings.hrflow.webhook_secret.is_empty() {
             tracing::warn!("hrflow.webhook_secret is empty: event signatures are NOT checked");
         }
@@ -111,6 +114,7 @@ impl Application {
                 )
             })?;
         let port = listener.local_addr()?.port();
+        let careers_path = settings.careers.path.clone();
         let state = web::Data::new(AppState {
             store: store.clone(),
             settings: settings.clone(),
@@ -147,6 +151,7 @@ impl Application {
                         .route(web::get().to(api::service::openapi))
                         .default_service(web::to(error::method_not_allowed)),
                 )
+                .configure(crate::careers::configure(&careers_path))
                 .default_service(web::to(error::not_found))
         })
         .disable_signals()

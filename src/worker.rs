@@ -11,11 +11,12 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::careers::mapping;
 use crate::config::{Settings, Timings};
 use crate::flatchr::FlatchrClient;
 use crate::hrflow::client::HrflowClient;
 use crate::job::{self, Failure, Outcome, step};
-use crate::logic::{Applied, Scripts};
+use crate::logic::{Applied, Filtered, Scripts};
 use crate::store::{AttemptRecord, ClaimedJob, Finish, Store, now_ms};
 
 /// When the worker last looked for work: readiness fails when it stops.
@@ -225,6 +226,9 @@ impl Worker {
             }
         };
         progress.step = step::FETCHED;
+        if route.destination == "careers" {
+            return self.deliver_response(job, &route, profile).await;
+        }
 
         // 2. Logics and format, off the async threads: scripts are CPU work under a time limit.
         let scripts = self.scripts.clone();
@@ -283,6 +287,72 @@ impl Worker {
                 .map_err(db)?;
             progress.step = step::ENRICHED;
         }
+        Ok(Outcome::Delivered)
+    }
+
+    /// A careers route: the profile becomes (or updates) a response on its vacancy.
+    async fn deliver_response(
+        &self,
+        job: &ClaimedJob,
+        route: &crate::config::Route,
+        profile: Value,
+    ) -> Result<Outcome, Failure> {
+        let scripts = self.scripts.clone();
+        let script_route = route.clone();
+        let scripted =
+            tokio::task::spawn_blocking(move || -> Result<_, crate::logic::LogicError> {
+                match scripts.filter(&script_route, profile)? {
+                    Filtered::Dropped(logic) => Ok(Err(logic)),
+                    Filtered::Kept(p) => {
+                        let formatted = scripts.format(&script_route, &p)?;
+                        Ok(Ok((p, formatted)))
+                    }
+                }
+            })
+            .await
+            .map_err(|e| Failure::permanent(format!("script task failed: {e}")))?
+            .map_err(|e| Failure::permanent(e.to_string()))?;
+        let (profile, formatted) = match scripted {
+            Err(logic) => return Ok(Outcome::Filtered(logic)),
+            Ok(kept) => kept,
+        };
+        let mapped = match formatted {
+            Some(v) => mapping::from_format(&route.format, v),
+            None => mapping::from_profile(&profile),
+        }
+        .map_err(Failure::permanent)?;
+        let vacancy_id = mapping::vacancy_id(route, &profile).map_err(Failure::permanent)?;
+        let db = |e: crate::store::StoreError| Failure::transient(format!("store: {e}"));
+        match self.store.vacancy(vacancy_id).await.map_err(db)? {
+            None => {
+                return Err(Failure::permanent(format!(
+                    "vacancy {vacancy_id} is unknown: Huntflow has not published it here"
+                )));
+            }
+            Some(v) if !v.published => {
+                return Err(Failure::permanent(format!(
+                    "vacancy {vacancy_id} is unpublished"
+                )));
+            }
+            Some(_) => {}
+        }
+        let response_id = self
+            .store
+            .upsert_response(
+                vacancy_id,
+                &job.profile_key,
+                &mapped.item,
+                &mapped.letters,
+                job.created_at,
+            )
+            .await
+            .map_err(db)?;
+        tracing::info!(
+            vacancy_id,
+            response_id,
+            letters = mapped.letters.len(),
+            "response stored"
+        );
         Ok(Outcome::Delivered)
     }
 

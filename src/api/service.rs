@@ -48,8 +48,15 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-pub async fn openapi() -> HttpResponse {
+/// The document, with the careers routes under the configured mount point.
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    let path = state.settings.careers.path.trim_end_matches('/');
+    let body = if path == "/careers" {
+        OPENAPI.to_string()
+    } else {
+        OPENAPI.replace("\"/careers/", &format!("\"{path}/"))
+    };
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(OPENAPI)
+        .body(body)
 }

@@ -9,6 +9,8 @@ use sqlx::{Row, SqlitePool};
 
 use crate::job::status;
 
+pub mod careers;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -154,8 +156,8 @@ impl Store {
         window_ms: i64,
     ) -> Result<Ingested, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        // A write first, so SQLite takes its write lock at once (and waits on busy_timeout).
+        // IMMEDIATE: take the write lock now (waiting on busy_timeout), never upgrade later.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let fresh = sqlx::query(
             "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
@@ -331,7 +333,7 @@ impl Store {
             Finish::Dead(r) => (status::DEAD, now, Some(r.as_str())),
             Finish::Retry { at, reason } => (status::PENDING, *at, Some(reason.as_str())),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
             "UPDATE jobs SET status = ?2, next_attempt_at = ?3, reason = ?4, lease_until = NULL, lease_owner = NULL, updated_at = ?5
              WHERE id = ?1 AND lease_owner = ?6",

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod careers;
 mod crash;
 mod delivery;
 mod events;

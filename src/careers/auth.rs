@@ -1,0 +1,112 @@
+//! Careers authentication: `Bearer`/`Token` against `[careers].tokens`, HTTP Basic against
+//! `[careers].basic_users`, all compared in constant time. No credentials configured: every
+//! request is refused.
+
+use std::future::{Ready, ready};
+
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, web};
+use base64::Engine as _;
+
+use crate::api::AppState;
+use crate::config::Secret;
+use crate::error::ApiError;
+
+/// Proof that the request carried valid credentials; handlers take it first.
+pub struct Authorized;
+
+fn refuse(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, message).header(
+        "WWW-Authenticate",
+        r#"Bearer realm="careers", Basic realm="careers", charset="UTF-8""#,
+    )
+}
+
+/// True when `presented` equals one of `secrets`; every secret is compared, so the time taken
+/// does not tell which (or whether one) matched.
+fn any_matches(secrets: &[Secret], presented: &[u8]) -> bool {
+    secrets
+        .iter()
+        .fold(false, |found, s| s.matches(presented) | found)
+}
+
+pub fn check(
+    header: Option<&str>,
+    tokens: &[Secret],
+    basic_users: &[Secret],
+) -> Result<(), ApiError> {
+    if tokens.is_empty() && basic_users.is_empty() {
+        return Err(refuse(
+            "the careers API has no credentials configured: every request is refused",
+        ));
+    }
+    let header = header.ok_or_else(|| refuse("credentials are required"))?;
+    let (scheme, value) = header
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| refuse("the Authorization header is malformed"))?;
+    let value = value.trim();
+    let ok = match scheme.to_ascii_lowercase().as_str() {
+        "bearer" | "token" => any_matches(tokens, value.as_bytes()),
+        "basic" => match base64::engine::general_purpose::STANDARD.decode(value) {
+            Ok(decoded) => any_matches(basic_users, &decoded),
+            Err(_) => false,
+        },
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(refuse("the credentials are not valid"))
+    }
+}
+
+impl FromRequest for Authorized {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return ready(Err(ApiError::unavailable("the service is not ready")));
+        };
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let careers = &state.settings.careers;
+        ready(check(header, &careers.tokens, &careers.basic_users).map(|()| Authorized))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_and_refusals() {
+        let tokens = [Secret::new("t0k3n")];
+        let users = [Secret::new("huntflow:pa55")];
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("huntflow:pa55")
+        );
+        assert!(check(Some("Bearer t0k3n"), &tokens, &users).is_ok());
+        assert!(check(Some("Token t0k3n"), &tokens, &users).is_ok());
+        assert!(check(Some(&basic), &tokens, &users).is_ok());
+        for bad in [
+            "Bearer nope",
+            "Basic !!!",
+            "t0k3n",
+            "Digest t0k3n",
+            "Basic dXNlcg==",
+            "",
+        ] {
+            let err = check(Some(bad), &tokens, &users).unwrap_err();
+            assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+            assert!(err.headers.iter().any(|(h, _)| *h == "WWW-Authenticate"));
+        }
+        assert!(check(None, &tokens, &users).is_err());
+        // Nothing configured: closed, never open.
+        assert!(check(Some("Bearer t0k3n"), &[], &[]).is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! Vacancies, responses and letters of the Huntflow response platform.
+
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{Store, StoreError, now_ms};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vacancy {
+    pub id: i64,
+    pub fields: Value,
+    pub published: bool,
+    pub responses: i64,
+}
+
+/// A stored response item: the mapped fields, plus its id and creation time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    pub id: i64,
+    pub item: Value,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLetter {
+    pub kind: String,
+    pub comment: String,
+    pub author: Option<Value>,
+    pub created_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLetter {
+    pub id: i64,
+    pub kind: String,
+    pub comment: String,
+    pub author: Option<Value>,
+    pub created_at: i64,
+}
+
+/// One page and the total it was cut from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub found: i64,
+}
+
+impl Store {
+    pub async fn publish_vacancy(&self, fields: &Value) -> Result<i64, StoreError> {
+        let now = now_ms();
+        Ok(sqlx::query_scalar("INSERT INTO vacancies (fields, created_at, updated_at) VALUES (?1, ?2, ?2) RETURNING id")
+            .bind(fields.to_string())
+            .bind(now)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    pub async fn vacancy(&self, id: i64) -> Result<Option<Vacancy>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, fields, published, responses_count FROM vacancies WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| Vacancy {
+            id: r.get("id"),
+            fields: serde_json::from_str(r.get::<&str, _>("fields")).unwrap_or(Value::Null),
+            published: r.get::<i64, _>("published") != 0,
+            responses: r.get("responses_count"),
+        }))
+    }
+
+    /// Replaces the fields of a published vacancy; false when there is none.
+    pub async fn edit_vacancy(&self, id: i64, fields: &Value) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE vacancies SET fields = ?2, updated_at = ?3 WHERE id = ?1 AND published = 1",
+        )
+        .bind(id)
+        .bind(fields.to_string())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Marks a vacancy unpublished, keeping its responses; false when it never existed.
+    pub async fn unpublish_vacancy(&self, id: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE vacancies SET published = 0, updated_at = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Creates or updates the response of a profile on a vacancy, with its letters, in one
+    /// transaction. An update keeps the response's id and its earliest `created`.
+    pub async fn upsert_response(
+        &self,
+        vacancy_id: i64,
+        profile_key: &str,
+        item: &Value,
+        letters: &[NewLetter],
+        accepted_at: i64,
+    ) -> Result<i64, StoreError> {
+        let now = now_ms();
+        // Whole seconds, as `created` is shown: the order served is the order Huntflow sees.
+        let accepted_at = accepted_at - accepted_at.rem_euclid(1000);
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT id, created_at FROM responses WHERE vacancy_id = ?1 AND profile_key = ?2",
+        )
+        .bind(vacancy_id)
+        .bind(profile_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (id, created_at) = match existing {
+            Some((id, created)) => {
+                let created = created.min(accepted_at);
+                sqlx::query("UPDATE responses SET item = ?2, created_at = ?3, updated_at = ?4 WHERE id = ?1")
+                    .bind(id)
+                    .bind(item.to_string())
+                    .bind(created)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                (id, created)
+            }
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO responses (vacancy_id, profile_key, item, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                )
+                .bind(vacancy_id)
+                .bind(profile_key)
+                .bind(item.to_string())
+                .bind(accepted_at)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE vacancies SET responses_count = responses_count + 1 WHERE id = ?1",
+                )
+                .bind(vacancy_id)
+                .execute(&mut *tx)
+                .await?;
+                (id, accepted_at)
+            }
+        };
+        for (ordinal, letter) in letters.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO letters (response_id, ordinal, type, comment, author, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (response_id, ordinal) DO UPDATE SET type = excluded.type, comment = excluded.comment, author = excluded.author",
+            )
+            .bind(id)
+            .bind(ordinal as i64)
+            .bind(&letter.kind)
+            .bind(&letter.comment)
+            .bind(letter.author.as_ref().map(Value::to_string))
+            .bind(letter.created_at.unwrap_or(created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM letters WHERE response_id = ?1 AND ordinal >= ?2")
+            .bind(id)
+            .bind(letters.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Responses newest first (ties: the higher id first), `limit` from `offset`.
+    pub async fn responses_page(
+        &self,
+        vacancy: &Vacancy,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<StoredResponse>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, item, created_at FROM responses WHERE vacancy_id = ?1
+             ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+        )
+        .bind(vacancy.id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| StoredResponse {
+                id: r.get("id"),
+                item: serde_json::from_str(r.get::<&str, _>("item")).unwrap_or(Value::Null),
+                created_at: r.get("created_at"),
+            })
+            .collect();
+        Ok(Page {
+            items,
+            found: vacancy.responses,
+        })
+    }
+
+    /// The response `id` if it belongs to vacancy `vacancy_id`.
+    pub async fn response_of(&self, vacancy_id: i64, id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM responses WHERE id = ?1 AND vacancy_id = ?2")
+                .bind(id)
+                .bind(vacancy_id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    pub async fn letters_page(
+        &self,
+        response_id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<StoredLetter>, StoreError> {
+        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM letters WHERE response_id = ?1")
+            .bind(response_id)
+            .fetch_one(self.pool())
+            .await?;
+        let rows = sqlx::query(
+            "SELECT id, type, comment, author, created_at FROM letters WHERE response_id = ?1
+             ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+        )
+        .bind(response_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| StoredLetter {
+                id: r.get("id"),
+                kind: r.get("type"),
+                comment: r.get("comment"),
+                author: r
+                    .get::<Option<&str>, _>("author")
+                    .and_then(|a| serde_json::from_str(a).ok()),
+                created_at: r.get("created_at"),
+            })
+            .collect();
+        Ok(Page { items, found })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn upsert_keeps_id_created_and_letter_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::connect(&format!("sqlite://{}/r.db", dir.path().display()), 2)
+            .await
+            .unwrap();
+        let v = s
+            .publish_vacancy(&json!({"position": "Dev"}))
+            .await
+            .unwrap();
+        let letter = |c: &str| NewLetter {
+            kind: "response".into(),
+            comment: c.into(),
+            author: None,
+            created_at: None,
+        };
+        let id = s
+            .upsert_response(v, "p", &json!({"first_name": "A"}), &[letter("one")], 2_000)
+            .await
+            .unwrap();
+        let again = s
+            .upsert_response(v, "p", &json!({"first_name": "B"}), &[letter("two")], 5_000)
+            .await
+            .unwrap();
+        assert_eq!(id, again);
+        let vacancy = s.vacancy(v).await.unwrap().unwrap();
+        assert_eq!(vacancy.responses, 1);
+        let page = s.responses_page(&vacancy, 0, 10).await.unwrap();
+        assert_eq!(page.items[0].item["first_name"], "B");
+        assert_eq!(page.items[0].created_at, 2_000);
+        let other = s
+            .upsert_response(v, "q", &json!({"first_name": "C"}), &[], 2_999)
+            .await
+            .unwrap();
+        let page = s
+            .responses_page(&s.vacancy(v).await.unwrap().unwrap(), 0, 10)
+            .await
+            .unwrap();
+        // Same second: the higher id first.
+        assert_eq!(
+            page.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [other, id]
+        );
+        let letters = s.letters_page(id, 0, 10).await.unwrap();
+        assert_eq!(letters.found, 1);
+        assert_eq!(letters.items[0].comment, "two");
+        assert!(s.unpublish_vacancy(v).await.unwrap());
+        assert!(!s.edit_vacancy(v, &json!({"position": "x"})).await.unwrap());
+        assert!(!s.unpublish_vacancy(v + 1).await.unwrap());
+    }
+}
