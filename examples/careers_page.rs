@@ -18,16 +18,30 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let responses = args.first().copied().unwrap_or(100_000);
     let reads = args.get(1).copied().unwrap_or(500);
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("relay.toml");
-    std::fs::write(&config, format!("[server]\nport = 0\n[database]\nurl = \"sqlite://{}/relay.db\"\n[careers]\ntokens = [\"t\"]\n", dir.path().display()))?;
-    let app = Application::build(Settings::load_from(Some(&config), HashMap::new())?).await?.spawn();
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = 0\n[database]\nurl = \"sqlite://{}/relay.db\"\n[careers]\ntokens = [\"t\"]\n",
+            dir.path().display()
+        ),
+    )?;
+    let app = Application::build(Settings::load_from(Some(&config), HashMap::new())?)
+        .await?
+        .spawn();
 
     let filled = Instant::now();
-    let vacancy = app.store.publish_vacancy(&json!({"position": "Bench"})).await?;
+    let vacancy = app
+        .store
+        .publish_vacancy(&json!({"position": "Bench"}))
+        .await?;
     let item = json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", "phone": "+33100000000",
                       "resumes": [{"files": [{"name": "resume.pdf", "url": "https://files.example.test/r.pdf"}], "data": {"body": "Summary"}}]})
     .to_string();
@@ -42,29 +56,53 @@ async fn main() -> anyhow::Result<()> {
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query("UPDATE vacancies SET responses_count = ?2 WHERE id = ?1").bind(vacancy).bind(responses as i64).execute(&mut *tx).await?;
+    sqlx::query("UPDATE vacancies SET responses_count = ?2 WHERE id = ?1")
+        .bind(vacancy)
+        .bind(responses as i64)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
-    println!("filled {responses} responses in {:.1} s", filled.elapsed().as_secs_f64());
+    println!(
+        "filled {responses} responses in {:.1} s",
+        filled.elapsed().as_secs_f64()
+    );
 
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{}/careers", app.port);
     let deep = (responses / 20 / 2).max(1);
     for (label, path) in [
-        ("0.1  page 1, per_page 20 ", format!("/vacancies/{vacancy}/responses?page=1&per_page=20")),
-        ("seed page 1, per_page 100", format!("/vacancy/{vacancy}/response?page=1&per_page=100")),
-        ("0.1  middle page (20)    ", format!("/vacancies/{vacancy}/responses?page={deep}&per_page=20")),
+        (
+            "0.1  page 1, per_page 20 ",
+            format!("/vacancies/{vacancy}/responses?page=1&per_page=20"),
+        ),
+        (
+            "seed page 1, per_page 100",
+            format!("/vacancy/{vacancy}/response?page=1&per_page=100"),
+        ),
+        (
+            "0.1  middle page (20)    ",
+            format!("/vacancies/{vacancy}/responses?page={deep}&per_page=20"),
+        ),
     ] {
         let mut times = Vec::with_capacity(reads);
         for _ in 0..reads {
             let t = Instant::now();
-            let r = http.get(format!("{base}{path}")).header("Authorization", "Bearer t").send().await?;
+            let r = http
+                .get(format!("{base}{path}"))
+                .header("Authorization", "Bearer t")
+                .send()
+                .await?;
             assert_eq!(r.status(), 200);
             let _ = r.bytes().await?;
             times.push(t.elapsed());
         }
         times.sort();
-        println!("{label}: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({reads} reads)",
-            percentile(&times, 0.5).as_secs_f64() * 1e3, percentile(&times, 0.99).as_secs_f64() * 1e3, times[times.len() - 1].as_secs_f64() * 1e3);
+        println!(
+            "{label}: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({reads} reads)",
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.99).as_secs_f64() * 1e3,
+            times[times.len() - 1].as_secs_f64() * 1e3
+        );
     }
     app.stop().await;
     Ok(())

@@ -137,6 +137,19 @@ fn check_config(settings: &Settings) -> ExitCode {
                     "  warning: hrflow.webhook_secret is empty, so event signatures are not checked"
                 );
             }
+            if settings.careers.tokens.is_empty() && settings.careers.basic_users.is_empty() {
+                println!(
+                    "  warning: the careers API ({}) has no tokens or basic_users, so it refuses every request",
+                    settings.careers.path
+                );
+            } else {
+                println!(
+                    "  careers: {} ({} token(s), {} basic user(s))",
+                    settings.careers.path,
+                    settings.careers.tokens.len(),
+                    settings.careers.basic_users.len()
+                );
+            }
             println!("  routes: {}", settings.routes.len());
             for r in &settings.routes {
                 println!(

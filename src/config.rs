@@ -439,6 +439,12 @@ logics = ["x"]
 [[routes]]
 name = "b"
 destination = "ftp"
+[[routes]]
+name = "c"
+destination = "careers"
+vacancy = "abc"
+[careers]
+path = "careers"
 "#,
         )
         .unwrap();
@@ -453,6 +459,8 @@ destination = "ftp"
             "logic.script is empty",
             "unknown destination \"ftp\"",
             "hrflow.api_key is empty",
+            "route \"c\" sends to careers but has neither a vacancy id",
+            "careers.path = \"careers\"",
         ] {
             assert!(
                 problems.contains(needle),
