@@ -62,6 +62,7 @@ pub struct Server {
 pub struct Database {
     pub url: Secret,
     pub max_connections: u32,
+    pub connect_timeout: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,6 +221,7 @@ impl Settings {
         };
         duration("server.shutdown_grace", &self.server.shutdown_grace);
         duration("hrflow.dedupe_window", &self.hrflow.dedupe_window);
+        duration("database.connect_timeout", &self.database.connect_timeout);
         duration("logic.timeout", &self.logic.timeout);
         duration("worker.request_timeout", &self.worker.request_timeout);
         duration("worker.poll_interval", &self.worker.poll_interval);
@@ -361,6 +363,7 @@ pub struct Timings {
     pub lease: Duration,
     pub logic_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub connect_timeout: Duration,
 }
 
 impl Timings {
@@ -375,6 +378,7 @@ impl Timings {
             lease: d(&s.worker.lease, 180),
             logic_timeout: d(&s.logic.timeout, 1),
             shutdown_grace: d(&s.server.shutdown_grace, 25),
+            connect_timeout: d(&s.database.connect_timeout, 60),
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Failure {
     pub retry_after: Option<Duration>,
     /// The request may have reached the server (a timeout after sending): its effect is unknown.
     pub maybe_applied: bool,
+    /// Not a failure of the attempt: another job holds what it needs; it waits, uncounted.
+    pub busy: bool,
 }
 
 impl Failure {
@@ -34,6 +36,14 @@ impl Failure {
             http_status: None,
             retry_after: None,
             maybe_applied: false,
+            busy: false,
+        }
+    }
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self {
+            busy: true,
+            transient: true,
+            ..Self::permanent(message)
         }
     }
     pub fn transient(message: impl Into<String>) -> Self {

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -21,6 +22,7 @@ use crate::worker::{Heartbeat, Worker};
 
 pub struct Application {
     port: u16,
+    fatal: tokio::sync::oneshot::Receiver<anyhow::Error>,
     server: Server,
     handle: ServerHandle,
     shutdown: watch::Sender<bool>,
@@ -72,12 +74,27 @@ impl Application {
         }
         crate::telemetry::metrics();
         let timings = Timings::from_settings(&settings);
-        let store = Store::connect(
+        let store = Store::lazy(
             settings.database.url.expose(),
             settings.database.max_connections,
         )
-        .await
         .context("cannot open the database")?;
+        let schema = Arc::new(AtomicBool::new(false));
+        let (fatal_tx, fatal) = tokio::sync::oneshot::channel();
+        // The common case migrates here; an unreachable database is retried in the background,
+        // with readiness at 503, until `database.connect_timeout` runs out.
+        match store.migrate().await {
+            Ok(()) => schema.store(true, Ordering::Release),
+            Err(e) => {
+                tracing::warn!(error = %e, "database not ready; retrying");
+                tokio::spawn(migrate_with_backoff(
+                    store.clone(),
+                    schema.clone(),
+                    timings.connect_timeout,
+                    fatal_tx,
+                ));
+            }
+        }
         let http = http_client()?;
         let settings = Arc::new(settings);
         let wake = Arc::new(Notify::new());
@@ -102,6 +119,7 @@ impl Application {
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
             wake: wake.clone(),
             heartbeat: heartbeat.clone(),
+            schema: schema.clone(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let worker = tokio::spawn(worker.run(shutdown_rx));
@@ -116,6 +134,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let careers_path = settings.careers.path.clone();
         let state = web::Data::new(AppState {
+            schema,
             store: store.clone(),
             settings: settings.clone(),
             timings,
@@ -166,6 +185,7 @@ impl Application {
         );
         Ok(Self {
             port,
+            fatal,
             server,
             handle,
             shutdown,
@@ -185,16 +205,20 @@ impl Application {
             handle,
             shutdown,
             worker,
+            fatal,
             ..
         } = self;
         let server = tokio::spawn(server);
-        wait_for_signal().await;
+        let failed = tokio::select! {
+            _ = wait_for_signal() => None,
+            Ok(e) = fatal => Some(e),
+        };
         tracing::info!("shutting down: no new events or claims; finishing jobs in flight");
         let _ = shutdown.send(true);
         handle.stop(true).await;
         let _ = server.await;
         let _ = worker.await;
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// Runs the server in the background; for tests.
@@ -206,6 +230,7 @@ impl Application {
             shutdown,
             worker,
             store,
+            ..
         } = self;
         tokio::spawn(server);
         RunningApp {
@@ -232,6 +257,37 @@ impl RunningApp {
         let _ = self.shutdown.send(true);
         self.handle.stop(true).await;
         let _ = self.worker.await;
+    }
+}
+
+async fn migrate_with_backoff(
+    store: Store,
+    schema: Arc<AtomicBool>,
+    limit: std::time::Duration,
+    fatal: tokio::sync::oneshot::Sender<anyhow::Error>,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    let mut delay = std::time::Duration::from_millis(200);
+    loop {
+        tokio::time::sleep(delay).await;
+        match store.migrate().await {
+            Ok(()) => {
+                schema.store(true, Ordering::Release);
+                tracing::info!("database ready");
+                return;
+            }
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not ready; retrying");
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "database still unreachable: giving up");
+                let _ = fatal.send(anyhow::anyhow!(
+                    "the database was not reachable within {limit:?}: {e}"
+                ));
+                return;
+            }
+        }
     }
 }
 

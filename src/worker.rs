@@ -17,7 +17,7 @@ use crate::flatchr::FlatchrClient;
 use crate::hrflow::client::HrflowClient;
 use crate::job::{self, Failure, Outcome, step};
 use crate::logic::{Applied, Filtered, Scripts};
-use crate::store::{AttemptRecord, ClaimedJob, Finish, Store, now_ms};
+use crate::store::{AttemptRecord, ClaimedJob, Finish, PushSlot, Store, now_ms};
 
 /// When the worker last looked for work: readiness fails when it stops.
 #[derive(Default)]
@@ -43,6 +43,7 @@ pub struct Worker {
     pub owner: String,
     pub wake: Arc<Notify>,
     pub heartbeat: Arc<Heartbeat>,
+    pub schema: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What an attempt reached, for the attempt record.
@@ -56,6 +57,12 @@ impl Worker {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let permits = Arc::new(Semaphore::new(self.settings.worker.concurrency));
         let mut tasks = JoinSet::new();
+        while !self.schema.load(std::sync::atomic::Ordering::Acquire) {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
         self.heartbeat.beat();
         'outer: loop {
             let permit = loop {
@@ -141,6 +148,7 @@ impl Worker {
                 Finish::Filtered(r) => tracing::info!(outcome = "filtered", reason = %r, "profile filtered"),
                 Finish::Dead(r) => tracing::warn!(outcome = "dead", reason = %r, "job dead"),
                 Finish::Retry { at, reason } => tracing::warn!(outcome = "retry", retry_in_ms = at - now_ms(), reason = %reason, "attempt failed; will retry"),
+                Finish::Defer { reason, .. } => tracing::info!(outcome = "deferred", reason = %reason, "waiting for another job"),
             }
             crate::telemetry::job(finish.label(), &job.route);
             match self.store.finish(job.id, &self.owner, &finish, &record).await {
@@ -160,6 +168,18 @@ impl Worker {
             Outcome::Filtered(logic) => {
                 (Finish::Filtered(format!("dropped by logic {logic}")), None)
             }
+            Outcome::Failed(f) if f.busy => (
+                Finish::Defer {
+                    at: now_ms()
+                        + self
+                            .timings
+                            .poll_interval
+                            .max(Duration::from_millis(500))
+                            .as_millis() as i64,
+                    reason: f.message.clone(),
+                },
+                None,
+            ),
             Outcome::Failed(f) if !f.transient => (Finish::Dead(f.message.clone()), Some(f)),
             Outcome::Failed(f) => {
                 let finish = match job::next_delay(
@@ -243,33 +263,7 @@ impl Worker {
         };
 
         // 3. PushProfile, at most once per route and profile.
-        match self
-            .store
-            .push_state(&route.name, &job.profile_key)
-            .await
-            .map_err(db)?
-            .as_deref()
-        {
-            Some("pushed") => tracing::info!("already pushed for this route: enriching only"),
-            Some(_) => {
-                // An earlier push went out and its outcome is unknown: ask Flatchr first.
-                let email = push
-                    .get("email")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                if !email.is_empty() && self.flatchr.applicant_exists(&email).await? {
-                    tracing::info!("earlier push had reached Flatchr: not pushing again");
-                    self.store
-                        .set_push_state(&route.name, &job.profile_key, step::PUSHED, job.id)
-                        .await
-                        .map_err(db)?;
-                } else {
-                    self.push(job, &route.name, push).await?;
-                }
-            }
-            None => self.push(job, &route.name, push).await?,
-        }
+        self.push(job, &route.name, push).await?;
         if job.step != step::PUSHED {
             self.store
                 .set_step(job.id, step::PUSHED)
@@ -356,28 +350,65 @@ impl Worker {
         Ok(Outcome::Delivered)
     }
 
+    /// Pushes unless this route already pushed the profile. The push slot (a row under a
+    /// primary key) makes this hold across workers and replicas.
     async fn push(&self, job: &ClaimedJob, route: &str, body: Value) -> Result<(), Failure> {
         let db = |e: crate::store::StoreError| Failure::transient(format!("store: {e}"));
-        let ready = self.flatchr.prepare_push(body).await?;
-        // Written before the request: after a crash, `sending` says "look before pushing again".
-        self.store
-            .set_push_state(route, &job.profile_key, "sending", job.id)
+        match self
+            .store
+            .acquire_push(route, &job.profile_key, job.id)
             .await
-            .map_err(db)?;
-        match self.flatchr.send_push(&ready).await {
-            Ok(_) => {
+            .map_err(db)?
+        {
+            PushSlot::Pushed => {
+                tracing::info!("already pushed for this route: enriching only");
+                return Ok(());
+            }
+            PushSlot::Busy => {
+                return Err(Failure::busy(
+                    "another job is pushing this profile for this route",
+                ));
+            }
+            PushSlot::Unknown => {
+                // An earlier push went out and its outcome is unknown: ask Flatchr first.
+                let email = body
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                if !email.is_empty() && self.flatchr.applicant_exists(&email).await? {
+                    tracing::info!("the earlier push had reached Flatchr: not pushing again");
+                    return self
+                        .store
+                        .mark_pushed(route, &job.profile_key, job.id)
+                        .await
+                        .map_err(db);
+                }
+            }
+            PushSlot::Free => {}
+        }
+        let ready = match self.flatchr.prepare_push(body).await {
+            Ok(ready) => ready,
+            Err(f) => {
+                // Nothing was sent: free the slot for whoever comes next.
                 self.store
-                    .set_push_state(route, &job.profile_key, step::PUSHED, job.id)
+                    .clear_push(route, &job.profile_key, job.id)
                     .await
                     .map_err(db)?;
-                Ok(())
+                return Err(f);
             }
+        };
+        match self.flatchr.send_push(&ready).await {
+            Ok(_) => self
+                .store
+                .mark_pushed(route, &job.profile_key, job.id)
+                .await
+                .map_err(db),
             Err(f) => {
                 // A 4xx answer, or a request that never left, certainly created nothing.
-                let refused = f.http_status.is_some_and(|s| s < 500) || !f.maybe_applied;
-                if refused {
+                if f.http_status.is_some_and(|s| s < 500) || !f.maybe_applied {
                     self.store
-                        .clear_push(route, &job.profile_key)
+                        .clear_push(route, &job.profile_key, job.id)
                         .await
                         .map_err(db)?;
                 }

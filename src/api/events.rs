@@ -43,6 +43,12 @@ async fn handle(
     payload: web::Payload,
     state: &AppState,
 ) -> Result<HttpResponse, ApiError> {
+    if !state.schema.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(ApiError::unavailable(
+            "starting: the database is not reachable yet; try again later",
+        )
+        .header("Retry-After", "5"));
+    }
     check_content_type(req)?;
     let body = read_body(req, payload, state.settings.server.max_body_bytes).await?;
 

@@ -13,6 +13,8 @@ use crate::worker::Heartbeat;
 
 /// What handlers share.
 pub struct AppState {
+    /// True once the schema is migrated: until then events answer 503 and readiness fails.
+    pub schema: Arc<std::sync::atomic::AtomicBool>,
     pub store: Store,
     pub settings: Arc<Settings>,
     pub timings: Timings,

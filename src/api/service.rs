@@ -13,7 +13,11 @@ pub async fn live() -> HttpResponse {
 
 /// Ready when the database answers and the worker has polled within the last few seconds.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let migrated = state.schema.load(std::sync::atomic::Ordering::Acquire);
     let database = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) if !migrated => {
+            json!({"status": "down", "error": "the schema is not migrated yet"})
+        }
         Ok(Ok(())) => json!({"status": "ok"}),
         Ok(Err(e)) => json!({"status": "down", "error": e.to_string()}),
         Err(_) => json!({"status": "down", "error": "no answer within 2s"}),

@@ -48,7 +48,7 @@ pub struct Page<T> {
 impl Store {
     pub async fn publish_vacancy(&self, fields: &Value) -> Result<i64, StoreError> {
         let now = now_ms();
-        Ok(sqlx::query_scalar("INSERT INTO vacancies (fields, created_at, updated_at) VALUES (?1, ?2, ?2) RETURNING id")
+        Ok(sqlx::query_scalar(&self.sql("INSERT INTO vacancies (fields, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id"))
             .bind(fields.to_string())
             .bind(now)
             .fetch_one(self.pool())
@@ -57,14 +57,14 @@ impl Store {
 
     pub async fn vacancy(&self, id: i64) -> Result<Option<Vacancy>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, fields, published, responses_count FROM vacancies WHERE id = ?1",
+            &self.sql("SELECT id, fields, published, responses_count FROM vacancies WHERE id = $1"),
         )
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|r| Vacancy {
             id: r.get("id"),
-            fields: serde_json::from_str(r.get::<&str, _>("fields")).unwrap_or(Value::Null),
+            fields: serde_json::from_str(&r.get::<String, _>("fields")).unwrap_or(Value::Null),
             published: r.get::<i64, _>("published") != 0,
             responses: r.get("responses_count"),
         }))
@@ -72,9 +72,9 @@ impl Store {
 
     /// Replaces the fields of a published vacancy; false when there is none.
     pub async fn edit_vacancy(&self, id: i64, fields: &Value) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "UPDATE vacancies SET fields = ?2, updated_at = ?3 WHERE id = ?1 AND published = 1",
-        )
+        let n = sqlx::query(&self.sql(
+            "UPDATE vacancies SET fields = $2, updated_at = $3 WHERE id = $1 AND published = 1",
+        ))
         .bind(id)
         .bind(fields.to_string())
         .bind(now_ms())
@@ -86,12 +86,14 @@ impl Store {
 
     /// Marks a vacancy unpublished, keeping its responses; false when it never existed.
     pub async fn unpublish_vacancy(&self, id: i64) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE vacancies SET published = 0, updated_at = ?2 WHERE id = ?1")
-            .bind(id)
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            &self.sql("UPDATE vacancies SET published = 0, updated_at = $2 WHERE id = $1"),
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
         Ok(n == 1)
     }
 
@@ -108,50 +110,47 @@ impl Store {
         let now = now_ms();
         // Whole seconds, as `created` is shown: the order served is the order Huntflow sees.
         let accepted_at = accepted_at - accepted_at.rem_euclid(1000);
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let existing: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT id, created_at FROM responses WHERE vacancy_id = ?1 AND profile_key = ?2",
-        )
+        let mut tx = self.begin().await?;
+        // Insert, or (on the unique key) update in place: safe when replicas race.
+        let inserted: Option<(i64, i64)> = sqlx::query_as(&self.sql(
+            "INSERT INTO responses (vacancy_id, profile_key, item, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (vacancy_id, profile_key) DO NOTHING RETURNING id, created_at",
+        ))
         .bind(vacancy_id)
         .bind(profile_key)
+        .bind(item.to_string())
+        .bind(accepted_at)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        let (id, created_at) = match existing {
-            Some((id, created)) => {
-                let created = created.min(accepted_at);
-                sqlx::query("UPDATE responses SET item = ?2, created_at = ?3, updated_at = ?4 WHERE id = ?1")
-                    .bind(id)
-                    .bind(item.to_string())
-                    .bind(created)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                (id, created)
+        let (id, created_at) = match inserted {
+            Some(row) => {
+                sqlx::query(&self.sql(
+                    "UPDATE vacancies SET responses_count = responses_count + 1 WHERE id = $1",
+                ))
+                .bind(vacancy_id)
+                .execute(&mut *tx)
+                .await?;
+                row
             }
             None => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO responses (vacancy_id, profile_key, item, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-                )
+                sqlx::query_as(&self.sql(
+                    "UPDATE responses SET item = $3, updated_at = $5,
+                            created_at = CASE WHEN created_at < $4 THEN created_at ELSE $4 END
+                     WHERE vacancy_id = $1 AND profile_key = $2 RETURNING id, created_at",
+                ))
                 .bind(vacancy_id)
                 .bind(profile_key)
                 .bind(item.to_string())
                 .bind(accepted_at)
                 .bind(now)
                 .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE vacancies SET responses_count = responses_count + 1 WHERE id = ?1",
-                )
-                .bind(vacancy_id)
-                .execute(&mut *tx)
-                .await?;
-                (id, accepted_at)
+                .await?
             }
         };
         for (ordinal, letter) in letters.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO letters (response_id, ordinal, type, comment, author, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (response_id, ordinal) DO UPDATE SET type = excluded.type, comment = excluded.comment, author = excluded.author",
+            sqlx::query(&self.sql("INSERT INTO letters (response_id, ordinal, type, comment, author, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (response_id, ordinal) DO UPDATE SET type = excluded.type, comment = excluded.comment, author = excluded.author"),
             )
             .bind(id)
             .bind(ordinal as i64)
@@ -162,7 +161,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("DELETE FROM letters WHERE response_id = ?1 AND ordinal >= ?2")
+        sqlx::query(&self.sql("DELETE FROM letters WHERE response_id = $1 AND ordinal >= $2"))
             .bind(id)
             .bind(letters.len() as i64)
             .execute(&mut *tx)
@@ -178,10 +177,10 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Page<StoredResponse>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, item, created_at FROM responses WHERE vacancy_id = ?1
-             ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
-        )
+        let rows = sqlx::query(&self.sql(
+            "SELECT id, item, created_at FROM responses WHERE vacancy_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        ))
         .bind(vacancy.id)
         .bind(limit)
         .bind(offset)
@@ -191,7 +190,7 @@ impl Store {
             .into_iter()
             .map(|r| StoredResponse {
                 id: r.get("id"),
-                item: serde_json::from_str(r.get::<&str, _>("item")).unwrap_or(Value::Null),
+                item: serde_json::from_str(&r.get::<String, _>("item")).unwrap_or(Value::Null),
                 created_at: r.get("created_at"),
             })
             .collect();
@@ -203,13 +202,13 @@ impl Store {
 
     /// The response `id` if it belongs to vacancy `vacancy_id`.
     pub async fn response_of(&self, vacancy_id: i64, id: i64) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM responses WHERE id = ?1 AND vacancy_id = ?2")
-                .bind(id)
-                .bind(vacancy_id)
-                .fetch_optional(self.pool())
-                .await?,
+        Ok(sqlx::query_scalar(
+            &self.sql("SELECT id FROM responses WHERE id = $1 AND vacancy_id = $2"),
         )
+        .bind(id)
+        .bind(vacancy_id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     pub async fn letters_page(
@@ -218,14 +217,15 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Page<StoredLetter>, StoreError> {
-        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM letters WHERE response_id = ?1")
-            .bind(response_id)
-            .fetch_one(self.pool())
-            .await?;
-        let rows = sqlx::query(
-            "SELECT id, type, comment, author, created_at FROM letters WHERE response_id = ?1
-             ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
-        )
+        let found: i64 =
+            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM letters WHERE response_id = $1"))
+                .bind(response_id)
+                .fetch_one(self.pool())
+                .await?;
+        let rows = sqlx::query(&self.sql(
+            "SELECT id, type, comment, author, created_at FROM letters WHERE response_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        ))
         .bind(response_id)
         .bind(limit)
         .bind(offset)

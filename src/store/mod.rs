@@ -1,11 +1,12 @@
 //! The durable spine: events, jobs, attempts and push checkpoints. The store is the queue.
 //! Every operation is a short statement or transaction; none spans a network call.
 
-use std::str::FromStr;
+use std::borrow::Cow;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Executor, Row};
 
 use crate::job::status;
 
@@ -19,7 +20,7 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder {0}: {1}")]
     Folder(String, std::io::Error),
-    #[error("unsupported database url (expected sqlite:...)")]
+    #[error("unsupported database url (expected sqlite:... or postgres://...)")]
     Url,
 }
 
@@ -61,7 +62,15 @@ pub enum Finish {
     Delivered,
     Filtered(String),
     Dead(String),
-    Retry { at: i64, reason: String },
+    Retry {
+        at: i64,
+        reason: String,
+    },
+    /// Not an attempt: another job holds what this one needs; run again at `at`.
+    Defer {
+        at: i64,
+        reason: String,
+    },
 }
 
 impl Finish {
@@ -71,6 +80,7 @@ impl Finish {
             Finish::Filtered(_) => status::FILTERED,
             Finish::Dead(_) => status::DEAD,
             Finish::Retry { .. } => "retry",
+            Finish::Defer { .. } => "deferred",
         }
     }
 }
@@ -106,40 +116,142 @@ pub struct AttemptView {
     pub duration_ms: i64,
 }
 
+/// The database behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::Url)
+        }
+    }
+}
+
+/// What a job may do about the push of its (route, profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushSlot {
+    /// Nobody pushed it: this job holds the slot and pushes.
+    Free,
+    /// An earlier push went out and its outcome is unknown: this job holds the slot, and must
+    /// ask Flatchr before pushing again.
+    Unknown,
+    /// Already pushed: enrich only.
+    Pushed,
+    /// Another live job is pushing it right now.
+    Busy,
+}
+
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Queries are written with `$1` placeholders; SQLite gets `?1`, which binds by number too.
+fn dialect(backend: Backend, sql: &str) -> Cow<'_, str> {
+    if backend == Backend::Postgres {
+        return Cow::Borrowed(sql);
+    }
+    Cow::Owned(sql.replace('$', "?"))
 }
 
 impl Store {
-    /// Opens (creating if missing) and migrates the database.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .ok_or(StoreError::Url)?;
-        let path = path.split('?').next().unwrap_or_default();
-        if let Some(parent) = std::path::Path::new(path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
-        }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit survives power loss, which is what a 202 promises.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+    /// A pool that connects on first use; `migrate` makes the schema. SQLite files (and their
+    /// folder) are created if missing.
+    pub fn lazy(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of(url)?;
+        let mut url = url.to_string();
+        let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+            .acquire_timeout(Duration::from_secs(5));
+        if backend == Backend::Sqlite {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or_default();
+            if let Some(parent) = std::path::Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
+            }
+            if !url.contains("mode=") {
+                url.push_str(if url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
+            }
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL for concurrent readers; FULL: a commit survives power loss, which is
+                    // what a 202 promises; a writer waits for the lock instead of failing.
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = FULL",
+                        "PRAGMA busy_timeout = 10000",
+                        "PRAGMA foreign_keys = ON",
+                    ] {
+                        conn.execute(pragma).await?;
+                    }
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect_lazy(&url)?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies the migrations of the backend. On PostgreSQL the migrator holds an advisory
+    /// lock, so replicas starting together migrate once.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens and migrates at once (tools and tests).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let store = Self::lazy(url, max_connections)?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn sql<'a>(&self, sql: &'a str) -> Cow<'a, str> {
+        dialect(self.backend, sql)
+    }
+
+    /// A write transaction. SQLite takes its write lock at once (IMMEDIATE), waiting on
+    /// busy_timeout rather than failing on a later upgrade.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -148,7 +260,7 @@ impl Store {
     }
 
     /// Stores the event and one job per route in one transaction, unless the same body was
-    /// accepted within `window_ms`.
+    /// accepted within `window_ms` (a unique key, so this holds across replicas).
     pub async fn ingest(
         &self,
         event: &NewEvent,
@@ -156,14 +268,13 @@ impl Store {
         window_ms: i64,
     ) -> Result<Ingested, StoreError> {
         let now = now_ms();
-        // IMMEDIATE: take the write lock now (waiting on busy_timeout), never upgrade later.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let fresh = sqlx::query(
-            "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES (?1, ?2, ?3)
+        let mut tx = self.begin().await?;
+        let fresh = sqlx::query(&self.sql(
+            "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES ($1, $2, $3)
              ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
-             WHERE event_dedupe.received_at < ?4
+             WHERE event_dedupe.received_at < $4
              RETURNING event_id",
-        )
+        ))
         .bind(&event.body_hash)
         .bind(&event.id)
         .bind(now)
@@ -171,15 +282,16 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if fresh.is_none() {
-            let original: String =
-                sqlx::query_scalar("SELECT event_id FROM event_dedupe WHERE body_hash = ?1")
-                    .bind(&event.body_hash)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let original: String = sqlx::query_scalar(
+                &self.sql("SELECT event_id FROM event_dedupe WHERE body_hash = $1"),
+            )
+            .bind(&event.body_hash)
+            .fetch_one(&mut *tx)
+            .await?;
             tx.rollback().await?;
             return Ok(Ingested::Duplicate { event_id: original });
         }
-        sqlx::query("INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        sqlx::query(&self.sql("INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES ($1, $2, $3, $4, $5, $6)"))
             .bind(&event.id)
             .bind(&event.body_hash)
             .bind(&event.event_type)
@@ -189,10 +301,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for route in routes {
-            sqlx::query(
+            sqlx::query(&self.sql(
                 "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
-            )
+                 VALUES ($1, $2, $3, $4, $5, $5, $5)",
+            ))
             .bind(&event.id)
             .bind(route)
             .bind(&event.profile_key)
@@ -209,31 +321,38 @@ impl Store {
     }
 
     /// Leases the next due job. A job whose lease expired (its worker died) is due again. Two
-    /// jobs of the same route and profile never run at once, so the push-once check is serial.
+    /// jobs of the same route and profile are not started together where this can see it; the
+    /// push slot enforces it in any case. PostgreSQL skips rows other replicas are claiming.
     pub async fn claim(
         &self,
         owner: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedJob>, StoreError> {
         let now = now_ms();
-        let row = sqlx::query(
-            "UPDATE jobs SET lease_until = ?2, lease_owner = ?3, attempts = attempts + 1, updated_at = ?1
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE jobs SET lease_until = $2, lease_owner = $3, attempts = attempts + 1, updated_at = $1
              WHERE id = (
                 SELECT j.id FROM jobs j
-                WHERE j.status = 'pending' AND j.next_attempt_at <= ?1
-                  AND (j.lease_until IS NULL OR j.lease_until < ?1)
+                WHERE j.status = 'pending' AND j.next_attempt_at <= $1
+                  AND (j.lease_until IS NULL OR j.lease_until < $1)
                   AND NOT EXISTS (
                     SELECT 1 FROM jobs o
                     WHERE o.route = j.route AND o.profile_key = j.profile_key AND o.status = 'pending'
-                      AND o.id <> j.id AND o.lease_until >= ?1)
-                ORDER BY j.next_attempt_at, j.id LIMIT 1)
-             RETURNING id, event_id, route, profile_key, source_key, step, attempts, profile, created_at",
-        )
-        .bind(now)
-        .bind(now + lease.as_millis() as i64)
-        .bind(owner)
-        .fetch_optional(&self.pool)
-        .await?;
+                      AND o.id <> j.id AND o.lease_until >= $1)
+                ORDER BY j.next_attempt_at, j.id LIMIT 1 {lock})
+               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $1)
+             RETURNING id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
+        );
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(now)
+            .bind(now + lease.as_millis() as i64)
+            .bind(owner)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| ClaimedJob {
             id: r.get("id"),
             event_id: r.get("event_id"),
@@ -250,7 +369,9 @@ impl Store {
     /// Checkpoint: the profile was fetched.
     pub async fn save_profile(&self, job_id: i64, profile: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE jobs SET profile = ?2, step = 'fetched', updated_at = ?3 WHERE id = ?1",
+            &self.sql(
+                "UPDATE jobs SET profile = $2, step = 'fetched', updated_at = $3 WHERE id = $1",
+            ),
         )
         .bind(job_id)
         .bind(profile)
@@ -261,7 +382,7 @@ impl Store {
     }
 
     pub async fn set_step(&self, job_id: i64, step: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE jobs SET step = ?2, updated_at = ?3 WHERE id = ?1")
+        sqlx::query(&self.sql("UPDATE jobs SET step = $2, updated_at = $3 WHERE id = $1"))
             .bind(job_id)
             .bind(step)
             .bind(now_ms())
@@ -270,52 +391,119 @@ impl Store {
         Ok(())
     }
 
-    /// `None`, `Some("sending")` (outcome unknown) or `Some("pushed")`.
+    /// Takes the push slot of (route, profile) for `job_id`. The slot is a row under a primary
+    /// key, so two jobs (on any replicas) never both push the same profile for a route.
+    pub async fn acquire_push(
+        &self,
+        route: &str,
+        profile_key: &str,
+        job_id: i64,
+    ) -> Result<PushSlot, StoreError> {
+        let now = now_ms();
+        let inserted = sqlx::query(&self.sql(
+            "INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
+             ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id",
+        ))
+        .bind(route)
+        .bind(profile_key)
+        .bind(job_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if inserted.is_some() {
+            return Ok(PushSlot::Free);
+        }
+        let row = sqlx::query(&self.sql(
+            "SELECT p.state, p.job_id, j.status, j.lease_until FROM pushes p LEFT JOIN jobs j ON j.id = p.job_id
+             WHERE p.route = $1 AND p.profile_key = $2",
+        ))
+        .bind(route)
+        .bind(profile_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            // Cleared between the two statements: try again on the next attempt.
+            return Ok(PushSlot::Busy);
+        };
+        let state: String = row.get("state");
+        let holder: i64 = row.get("job_id");
+        if state == "pushed" {
+            return Ok(PushSlot::Pushed);
+        }
+        if holder == job_id {
+            return Ok(PushSlot::Unknown);
+        }
+        let holder_live = row.get::<Option<String>, _>("status").as_deref() == Some("pending")
+            && row
+                .get::<Option<i64>, _>("lease_until")
+                .is_some_and(|l| l >= now);
+        if holder_live {
+            return Ok(PushSlot::Busy);
+        }
+        // The holder died or ended mid-push: take the slot over, if nobody else just did.
+        let taken = sqlx::query(&self.sql(
+            "UPDATE pushes SET job_id = $3, updated_at = $5 WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $4",
+        ))
+        .bind(route)
+        .bind(profile_key)
+        .bind(job_id)
+        .bind(holder)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(if taken == 1 {
+            PushSlot::Unknown
+        } else {
+            PushSlot::Busy
+        })
+    }
+
+    /// The push of (route, profile) reached Flatchr.
+    pub async fn mark_pushed(
+        &self,
+        route: &str,
+        profile_key: &str,
+        job_id: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&self.sql("UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2"))
+            .bind(route)
+            .bind(profile_key)
+            .bind(job_id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Frees a slot whose push certainly created nothing (refused, or never sent).
+    pub async fn clear_push(
+        &self,
+        route: &str,
+        profile_key: &str,
+        job_id: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&self.sql("DELETE FROM pushes WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $3"))
+            .bind(route)
+            .bind(profile_key)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn push_state(
         &self,
         route: &str,
         profile_key: &str,
     ) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT state FROM pushes WHERE route = ?1 AND profile_key = ?2")
-                .bind(route)
-                .bind(profile_key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    pub async fn set_push_state(
-        &self,
-        route: &str,
-        profile_key: &str,
-        state: &str,
-        job_id: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (route, profile_key) DO UPDATE SET state = excluded.state, job_id = excluded.job_id, updated_at = excluded.updated_at",
+        Ok(sqlx::query_scalar(
+            &self.sql("SELECT state FROM pushes WHERE route = $1 AND profile_key = $2"),
         )
         .bind(route)
         .bind(profile_key)
-        .bind(state)
-        .bind(job_id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Forgets a push that certainly did not create a candidate (refused, or never sent).
-    pub async fn clear_push(&self, route: &str, profile_key: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM pushes WHERE route = ?1 AND profile_key = ?2 AND state = 'sending'",
-        )
-        .bind(route)
-        .bind(profile_key)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Records the attempt and moves the job on, if this worker still holds its lease.
@@ -331,45 +519,56 @@ impl Store {
             Finish::Delivered => (status::DELIVERED, now, None),
             Finish::Filtered(r) => (status::FILTERED, now, Some(r.as_str())),
             Finish::Dead(r) => (status::DEAD, now, Some(r.as_str())),
-            Finish::Retry { at, reason } => (status::PENDING, *at, Some(reason.as_str())),
+            Finish::Retry { at, reason } | Finish::Defer { at, reason } => {
+                (status::PENDING, *at, Some(reason.as_str()))
+            }
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let updated = sqlx::query(
-            "UPDATE jobs SET status = ?2, next_attempt_at = ?3, reason = ?4, lease_until = NULL, lease_owner = NULL, updated_at = ?5
-             WHERE id = ?1 AND lease_owner = ?6",
-        )
+        // A deferral was not an attempt: give the count back.
+        let refund = i64::from(matches!(finish, Finish::Defer { .. }));
+        let mut tx = self.begin().await?;
+        let updated = sqlx::query(&self.sql(
+            "UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
+                             attempts = attempts - $7
+             WHERE id = $1 AND lease_owner = $6",
+        ))
         .bind(job_id)
         .bind(status)
         .bind(next)
         .bind(reason)
         .bind(now)
         .bind(owner)
+        .bind(refund)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query(
-            "INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(job_id)
-        .bind(attempt.started_at)
-        .bind(attempt.duration_ms)
-        .bind(&attempt.step)
-        .bind(attempt.http_status.map(i64::from))
-        .bind(finish.label())
-        .bind(&attempt.error)
-        .execute(&mut *tx)
-        .await?;
+        if refund == 0 {
+            sqlx::query(&self.sql(
+                "INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            ))
+            .bind(job_id)
+            .bind(attempt.started_at)
+            .bind(attempt.duration_ms)
+            .bind(&attempt.step)
+            .bind(attempt.http_status.map(i64::from))
+            .bind(finish.label())
+            .bind(&attempt.error)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(updated == 1)
     }
 
     /// Gives back the leases this worker holds (graceful shutdown): the jobs are due again at once.
     pub async fn release(&self, owner: &str) -> Result<u64, StoreError> {
-        Ok(sqlx::query("UPDATE jobs SET lease_until = NULL, lease_owner = NULL, attempts = MAX(attempts - 1, 0) WHERE lease_owner = ?1 AND status = 'pending'")
-            .bind(owner)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        Ok(sqlx::query(&self.sql(
+            "UPDATE jobs SET lease_until = NULL, lease_owner = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+             WHERE lease_owner = $1 AND status = 'pending'",
+        ))
+        .bind(owner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     /// Pending jobs, and the age in seconds of the oldest one.
@@ -387,10 +586,10 @@ impl Store {
     }
 
     pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobView>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT id, event_id, route, profile_key, status, step, attempts, next_attempt_at, reason FROM jobs
-             WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2",
-        )
+             WHERE (CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT)) ORDER BY id DESC LIMIT $2",
+        ))
         .bind(status)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -412,7 +611,7 @@ impl Store {
     }
 
     pub async fn attempts(&self, job_id: i64) -> Result<Vec<AttemptView>, StoreError> {
-        let rows = sqlx::query("SELECT step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = ?1 ORDER BY id")
+        let rows = sqlx::query(&self.sql("SELECT step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id"))
             .bind(job_id)
             .fetch_all(&self.pool)
             .await?;
@@ -429,7 +628,7 @@ impl Store {
     }
 
     /// For tests and operators: run raw SQL against the store (e.g. to simulate a crash state).
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 }
