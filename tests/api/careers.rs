@@ -119,7 +119,7 @@ fn profile_tag(p: &Value) -> Option<i64> {
 #[tokio::test]
 async fn huntflow_publishes_collects_pages_and_reads_letters_on_both_forms() {
     let hrflow = hrflow_serving_all().await;
-    let app = TestApp::spawn(&careers_config(&hrflow.url(), "")).await;
+    let app = spawn!(&careers_config(&hrflow.url(), ""));
     let seed = Huntflow {
         app: &app,
         auth: format!("Bearer {TOKEN}"),
@@ -292,7 +292,7 @@ async fn huntflow_publishes_collects_pages_and_reads_letters_on_both_forms() {
 
 #[tokio::test]
 async fn authentication_schemes_and_refusals() {
-    let app = TestApp::spawn(&careers_config("http://127.0.0.1:9", "")).await;
+    let app = spawn!(&careers_config("http://127.0.0.1:9", ""));
     for auth in [format!("Bearer {TOKEN}"), format!("Token {TOKEN}"), basic()] {
         assert_eq!(Huntflow { app: &app, auth }.get("/version").await.0, 200);
     }
@@ -322,7 +322,7 @@ async fn authentication_schemes_and_refusals() {
     let closed = careers_config("http://127.0.0.1:9", "")
         .replace(&format!("tokens = [\"{TOKEN}\"]"), "tokens = []")
         .replace(&format!("basic_users = [\"{BASIC}\"]"), "basic_users = []");
-    let app = TestApp::spawn(&closed).await;
+    let app = spawn!(&closed);
     let r = app
         .http
         .get(format!("{}/careers/version", app.address))
@@ -335,7 +335,7 @@ async fn authentication_schemes_and_refusals() {
 
 #[tokio::test]
 async fn validation_edit_unpublish_and_404s() {
-    let app = TestApp::spawn(&careers_config("http://127.0.0.1:9", "")).await;
+    let app = spawn!(&careers_config("http://127.0.0.1:9", ""));
     let h = Huntflow {
         app: &app,
         auth: format!("Bearer {TOKEN}"),
@@ -521,7 +521,7 @@ async fn unknown_or_unpublished_vacancies_and_nameless_profiles_end_dead() {
         .with_status(404)
         .create_async()
         .await;
-    let app = TestApp::spawn(&careers_config(&hrflow.url(), "")).await;
+    let app = spawn!(&careers_config(&hrflow.url(), ""));
     let h = Huntflow {
         app: &app,
         auth: format!("Bearer {TOKEN}"),
@@ -557,7 +557,7 @@ async fn unknown_or_unpublished_vacancies_and_nameless_profiles_end_dead() {
 async fn a_format_function_returns_the_item_and_its_letters() {
     let mut hrflow = mockito::Server::new_async().await;
     hrflow_serving(&mut hrflow, &fixture(17)).await;
-    let app = TestApp::spawn(&careers_config(&hrflow.url(), "format = \"huntflow_item\"")).await;
+    let app = spawn!(&careers_config(&hrflow.url(), "format = \"huntflow_item\""));
     let h = Huntflow {
         app: &app,
         auth: format!("Token {TOKEN}"),

@@ -62,8 +62,10 @@ async fn a_crash_between_push_and_checkpoint_does_not_push_twice() {
     // The first push creates the candidate and never answers.
     flatchr.faults(vec![Fault::CreateThenHang(Duration::from_secs(30))], vec![]);
 
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("relay.toml");
+    let Some(testdb) = TestDb::fresh().await else {
+        return;
+    };
+    let config = testdb.dir.path().join("relay.toml");
     std::fs::write(
         &config,
         base_config(&hrflow.url(), &flatchr.url)
@@ -71,7 +73,7 @@ async fn a_crash_between_push_and_checkpoint_does_not_push_twice() {
             .replace("lease = \"3s\"", "lease = \"2m\""),
     )
     .unwrap();
-    let db = format!("sqlite://{}/relay.db", dir.path().display());
+    let db = testdb.url.clone();
 
     let (mut first, port) = start(&config, &db);
     let http = reqwest::Client::new();

@@ -59,7 +59,7 @@ async fn accepted_pushed_and_enriched_field_for_field() {
         .expect(1)
         .create_async()
         .await;
-    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url())).await;
+    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url()));
     assert_eq!(app.post_event(&event_for(&profile)).await.status(), 202);
     let jobs = app.settle(Duration::from_secs(10)).await;
     assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
@@ -79,7 +79,7 @@ async fn a_filtered_profile_names_its_logic_and_sends_nothing() {
         "vacancy = \"k0M5O9ylKZnxbQBy\"",
         "vacancy = \"k0M5O9ylKZnxbQBy\"\nlogics = [\"has_email\", \"senior_only\"]",
     );
-    let app = TestApp::spawn(&config).await;
+    let app = spawn!(&config);
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
     assert_eq!(jobs[0].status, "filtered");
@@ -111,7 +111,7 @@ async fn permanent_failures_end_dead_at_once_with_a_reason() {
         .await;
     let flatchr = FakeFlatchr::start().await;
     flatchr.faults(vec![Fault::Status(400, None)], vec![]);
-    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url)).await;
+    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
     app.post_event(&event_for(&refused)).await;
     app.settle(Duration::from_secs(10)).await;
     app.post_event(&event_for(&no_email)).await;
@@ -137,7 +137,7 @@ async fn a_script_error_is_permanent_and_names_the_function() {
         "vacancy = \"k0M5O9ylKZnxbQBy\"",
         "vacancy = \"k0M5O9ylKZnxbQBy\"\nlogics = [\"broken\"]",
     );
-    let app = TestApp::spawn(&config).await;
+    let app = spawn!(&config);
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
     assert_eq!(jobs[0].status, "dead");
@@ -164,7 +164,7 @@ async fn transient_failures_are_retried_until_delivered() {
         r#"retry_schedule = ["100ms", "100ms", "100ms"]"#,
         r#"retry_schedule = ["100ms", "100ms", "100ms", "100ms", "100ms"]"#,
     );
-    let app = TestApp::spawn(&config).await;
+    let app = spawn!(&config);
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(20)).await;
     assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
@@ -209,7 +209,7 @@ async fn a_transient_file_host_failure_is_retried() {
         r#"retry_schedule = ["100ms", "100ms", "100ms"]"#,
         r#"retry_schedule = ["1s", "1s"]"#,
     );
-    let app = TestApp::spawn(&config).await;
+    let app = spawn!(&config);
     app.post_event(&event_for(&profile)).await;
     let started = std::time::Instant::now();
     while !failing.matched_async().await {
@@ -236,7 +236,7 @@ async fn an_exhausted_schedule_ends_dead() {
     let (hrflow, profile) = hrflow_with(5).await;
     let flatchr = FakeFlatchr::start().await;
     flatchr.faults(vec![Fault::Status(500, None); 4], vec![]);
-    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url)).await;
+    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
     assert_eq!(jobs[0].status, "dead");
@@ -255,7 +255,7 @@ async fn an_exhausted_schedule_ends_dead() {
 async fn a_profile_is_pushed_once_per_route_and_enriched_again() {
     let (hrflow, profile) = hrflow_with(6).await;
     let flatchr = FakeFlatchr::start().await;
-    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url)).await;
+    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
     let body = event_for(&profile);
     app.post_event(&body).await;
     app.post_event(&body.replace("parsing.success", "storing.update"))
@@ -290,12 +290,12 @@ async fn a_restart_resumes_pending_jobs() {
         .replace("request_timeout = \"500ms\"", "request_timeout = \"30s\"")
         .replace("lease = \"3s\"", "lease = \"5m\"")
         .replace("shutdown_grace = \"5s\"", "shutdown_grace = \"200ms\"");
-    let app = TestApp::spawn(&config).await;
+    let app = spawn!(&config);
     for n in [7, 8, 9] {
         assert_eq!(app.post_event(&event_for(&fixture(n))).await.status(), 202);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let dir = app.stop().await;
+    let db = app.stop().await;
 
     // Second life on the same database, HrFlow back.
     let mut hrflow = mockito::Server::new_async().await;
@@ -308,7 +308,7 @@ async fn a_restart_resumes_pending_jobs() {
         .with_body(RESUME)
         .create_async()
         .await;
-    let app = TestApp::spawn_in(&base_config(&hrflow.url(), &flatchr.url), dir).await;
+    let app = TestApp::spawn_on(&base_config(&hrflow.url(), &flatchr.url), db).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
     assert_eq!(jobs.len(), 3);
     assert!(jobs.iter().all(|j| j.status == "delivered"), "{jobs:?}");
@@ -325,7 +325,7 @@ async fn an_error_body_echoing_the_token_does_not_leak_it() {
         .with_body_from_request(|req| req.body().unwrap().clone())
         .create_async()
         .await;
-    let app = TestApp::spawn(&base_config(&hrflow.url(), &flatchr.url())).await;
+    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url()));
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
     let reason = jobs[0].reason.clone().unwrap();

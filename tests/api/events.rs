@@ -5,14 +5,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn app() -> TestApp {
-    // Nothing is delivered in these tests: upstreams point at a closed port.
-    TestApp::spawn(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9")).await
+/// Nothing is delivered in these tests: upstreams point at a closed port.
+fn closed_config() -> String {
+    base_config("http://127.0.0.1:9", "http://127.0.0.1:9")
 }
 
 #[tokio::test]
 async fn accepted_then_duplicate_within_the_window() {
-    let app = app().await;
+    let app = spawn!(&closed_config());
     let body = event_body("p1", SOURCE);
     let r = app.post_event(&body).await;
     assert_eq!(r.status(), 202);
@@ -35,7 +35,7 @@ async fn accepted_then_duplicate_within_the_window() {
 
 #[tokio::test]
 async fn sdk_signature_carries_the_event_in_the_header() {
-    let app = app().await;
+    let app = spawn!(&closed_config());
     let payload = event_body("p-sdk", SOURCE);
     let header = hrflow_relay::hrflow::signature::sdk_header(SECRET.as_bytes(), payload.as_bytes());
     for name in ["HTTP-HRFLOW-SIGNATURE", "HRFLOW-SIGNATURE"] {
@@ -77,13 +77,11 @@ async fn sdk_signature_carries_the_event_in_the_header() {
 
 #[tokio::test]
 async fn ignored_without_profile_or_route() {
-    let app = TestApp::spawn(
-        &base_config("http://127.0.0.1:9", "http://127.0.0.1:9").replace(
-            "vacancy = \"k0M5O9ylKZnxbQBy\"",
-            "vacancy = \"k0M5O9ylKZnxbQBy\"\nsources = [\"only-this-source\"]",
-        ),
-    )
-    .await;
+    let config = closed_config().replace(
+        "vacancy = \"k0M5O9ylKZnxbQBy\"",
+        "vacancy = \"k0M5O9ylKZnxbQBy\"\nsources = [\"only-this-source\"]",
+    );
+    let app = spawn!(&config);
     let r = app
         .post_event(r#"{"type": "job.parsing.success", "job": {"key": "j"}}"#)
         .await;
@@ -101,7 +99,7 @@ async fn ignored_without_profile_or_route() {
 
 #[tokio::test]
 async fn every_client_error_has_the_errors_shape() {
-    let app = app().await;
+    let app = spawn!(&closed_config());
     let url = format!("{}/hrflow/events", app.address);
     let cases: Vec<(u16, reqwest::RequestBuilder)> = vec![
         (
@@ -176,7 +174,7 @@ async fn without_a_secret_signatures_are_not_checked() {
         &format!("webhook_secret = \"{SECRET}\""),
         "webhook_secret = \"\"",
     );
-    let app = TestApp::spawn(&config).await;
+    let app = spawn!(&config);
     let r = app
         .http
         .post(format!("{}/hrflow/events", app.address))

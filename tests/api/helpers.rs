@@ -91,34 +91,108 @@ vacancy = "k0M5O9ylKZnxbQBy"
     )
 }
 
+/// Which database the suites of this test crate run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the PostgreSQL half uses; `RELAY_TEST_POSTGRES_URL` overrides it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("RELAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Creates a fresh PostgreSQL database, or says loudly that the PostgreSQL half is not run.
+/// Under CI an unreachable PostgreSQL is a failure, never a silent skip.
+pub async fn fresh_postgres() -> Option<String> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let admin = postgres_admin_url();
+    let conn =
+        tokio::time::timeout(Duration::from_secs(5), sqlx::AnyConnection::connect(&admin)).await;
+    let mut conn = match conn {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return unavailable(&admin, &e.to_string()),
+        Err(_) => return unavailable(&admin, "no answer within 5 s"),
+    };
+    let name = format!("relay_t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    Some(format!("{base}/{name}"))
+}
+
+fn unavailable(url: &str, why: &str) -> Option<String> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "CI=true: the PostgreSQL half of the suites needs PostgreSQL at {url}, which is not reachable: {why}"
+        );
+    }
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        use std::io::Write;
+        // Written past the test harness's capture, so it is always seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** PostgreSQL at {url} is not reachable ({why}): the PostgreSQL half of the suites was NOT run. ***\n"
+        );
+    });
+    None
+}
+
+/// A fresh database for one test, on this crate's backend, with a folder for its files.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn fresh() -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match crate::BACKEND {
+            Backend::Sqlite => format!("sqlite://{}/relay.db", dir.path().display()),
+            Backend::Postgres => fresh_postgres().await?,
+        };
+        Some(Self { url, dir })
+    }
+}
+
+/// Spawns the relay on a fresh database; returns from the test when the backend is not there.
+#[macro_export]
+macro_rules! spawn {
+    ($config:expr) => {
+        match $crate::helpers::TestDb::fresh().await {
+            Some(db) => $crate::helpers::TestApp::spawn_on($config, db).await,
+            None => return,
+        }
+    };
+}
+
 pub struct TestApp {
     pub address: String,
     pub app: Option<RunningApp>,
-    pub dir: tempfile::TempDir,
+    pub db: TestDb,
     pub http: reqwest::Client,
     pub config_path: std::path::PathBuf,
 }
 
 impl TestApp {
-    pub async fn spawn(config: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Self::spawn_in(config, dir).await
-    }
-
-    /// Starts the relay on the database in `dir` (a restart when it already holds one).
-    pub async fn spawn_in(config: &str, dir: tempfile::TempDir) -> Self {
-        let config_path = dir.path().join("relay.toml");
+    /// Starts the relay on `db` (a restart when it already holds data).
+    pub async fn spawn_on(config: &str, db: TestDb) -> Self {
+        let config_path = db.dir.path().join("relay.toml");
         std::fs::write(&config_path, config).unwrap();
-        let env = HashMap::from([(
-            "RELAY__DATABASE__URL".to_string(),
-            format!("sqlite://{}/relay.db", dir.path().display()),
-        )]);
+        let env = HashMap::from([("RELAY__DATABASE__URL".to_string(), db.url.clone())]);
         let settings = Settings::load_from(Some(&config_path), env).unwrap();
         let app = Application::build(settings).await.unwrap().spawn();
         Self {
             address: format!("http://127.0.0.1:{}", app.port),
             app: Some(app),
-            dir,
+            db,
             http: reqwest::Client::new(),
             config_path,
         }
@@ -164,11 +238,11 @@ impl TestApp {
     }
 
     /// Graceful stop; keeps the database for a restart.
-    pub async fn stop(mut self) -> tempfile::TempDir {
+    pub async fn stop(mut self) -> TestDb {
         if let Some(app) = self.app.take() {
             app.stop().await;
         }
-        self.dir
+        self.db
     }
 }
 

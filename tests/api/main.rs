@@ -1,6 +1,10 @@
 //! End-to-end tests through HTTP on port 0, with every external service faked.
 
+#[macro_use]
 mod helpers;
+
+/// The database these suites run on; tests/api_postgres runs them on PostgreSQL.
+pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod careers;
 mod crash;
@@ -8,3 +12,4 @@ mod delivery;
 mod events;
 mod mapping;
 mod service;
+mod store;

@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn health_metrics_and_openapi() {
-    let app = TestApp::spawn(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9")).await;
+    let app = spawn!(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9"));
     let live = app
         .http
         .get(format!("{}/health/live", app.address))
@@ -85,7 +85,7 @@ async fn health_metrics_and_openapi() {
 
 #[tokio::test]
 async fn losing_the_database_fails_readiness_and_refuses_events() {
-    let app = TestApp::spawn(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9")).await;
+    let app = spawn!(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9"));
     let address = app.address.clone();
     let store = app.store().clone();
     let http = app.http.clone();
@@ -207,7 +207,7 @@ fn preview_prints_bodies_or_the_dropping_logic() {
 
 #[tokio::test]
 async fn probe_answers_for_the_health_check() {
-    let app = TestApp::spawn(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9")).await;
+    let app = spawn!(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9"));
     let port = app.address.rsplit(':').next().unwrap().to_string();
     // tokio's Command: a blocking wait would stall the server sharing this test's runtime.
     let run = |port: String| async move {

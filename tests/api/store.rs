@@ -1,0 +1,298 @@
+//! The store on this crate's backend: dedupe, claims and leases, the push slot, responses.
+
+use std::time::Duration;
+
+use hrflow_relay::store::careers::NewLetter;
+use hrflow_relay::store::{AttemptRecord, Finish, Ingested, NewEvent, PushSlot, Store};
+use serde_json::json;
+
+use crate::helpers::TestDb;
+
+async fn store() -> Option<(Store, TestDb)> {
+    let db = TestDb::fresh().await?;
+    Some((Store::connect(&db.url, 4).await.unwrap(), db))
+}
+
+fn event(id: &str, hash: &str) -> NewEvent {
+    NewEvent {
+        id: id.into(),
+        body_hash: hash.into(),
+        event_type: "t".into(),
+        profile_key: "p".into(),
+        source_key: "s".into(),
+    }
+}
+
+fn record() -> AttemptRecord {
+    AttemptRecord {
+        started_at: 0,
+        duration_ms: 1,
+        step: "new".into(),
+        http_status: None,
+        error: None,
+    }
+}
+
+#[tokio::test]
+async fn dedupe_window_and_jobs() {
+    let Some((s, _db)) = store().await else {
+        return;
+    };
+    let routes = vec!["a".to_string(), "b".to_string()];
+    assert_eq!(
+        s.ingest(&event("e1", "h"), &routes, 60_000).await.unwrap(),
+        Ingested::Accepted {
+            event_id: "e1".into(),
+            jobs: 2
+        }
+    );
+    assert_eq!(
+        s.ingest(&event("e2", "h"), &routes, 60_000).await.unwrap(),
+        Ingested::Duplicate {
+            event_id: "e1".into()
+        }
+    );
+    // Outside the window the same body is a new event.
+    assert_eq!(
+        s.ingest(&event("e3", "h"), &routes, -1).await.unwrap(),
+        Ingested::Accepted {
+            event_id: "e3".into(),
+            jobs: 2
+        }
+    );
+    assert_eq!(s.queue_stats().await.unwrap().0, 4);
+}
+
+#[tokio::test]
+async fn concurrent_redeliveries_create_one_event() {
+    let Some((s, _db)) = store().await else {
+        return;
+    };
+    let routes = vec!["a".to_string()];
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                s.ingest(&event(&format!("e{i}"), "same"), &routes, 60_000)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut accepted = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), Ingested::Accepted { .. }) {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 1);
+    assert_eq!(s.jobs(None, 100).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn claims_lease_and_expired_leases_come_back() {
+    let Some((s, _db)) = store().await else {
+        return;
+    };
+    s.ingest(&event("e1", "h1"), &["a".into()], 0)
+        .await
+        .unwrap();
+    s.ingest(&event("e2", "h2"), &["a".into()], 0)
+        .await
+        .unwrap();
+    let j = s
+        .claim("w1", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(j.attempts, 1);
+    // The second job is for the same route and profile: it waits for the first.
+    assert!(
+        s.claim("w2", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    sqlx::query("UPDATE jobs SET lease_until = 0")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let again = s
+        .claim("w2", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (j.id, 2));
+    // The old owner can no longer finish it.
+    assert!(
+        !s.finish(j.id, "w1", &Finish::Delivered, &record())
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.finish(j.id, "w2", &Finish::Delivered, &record())
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.jobs(Some("delivered"), 10).await.unwrap().len(), 1);
+    assert_eq!(s.attempts(j.id).await.unwrap().len(), 2);
+    // A deferral does not count as an attempt.
+    let k = s
+        .claim("w3", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        s.finish(
+            k.id,
+            "w3",
+            &Finish::Defer {
+                at: 0,
+                reason: "busy".into()
+            },
+            &record()
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        s.claim("w3", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap()
+            .attempts,
+        1
+    );
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_share_a_job() {
+    let Some((s, _db)) = store().await else {
+        return;
+    };
+    for i in 0..40 {
+        let mut e = event(&format!("e{i}"), &format!("h{i}"));
+        e.profile_key = format!("p{i}");
+        s.ingest(&e, &["a".into()], 0).await.unwrap();
+    }
+    let tasks: Vec<_> = (0..4)
+        .map(|w| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(j) = s
+                    .claim(&format!("w{w}"), Duration::from_secs(60))
+                    .await
+                    .unwrap()
+                {
+                    mine.push(j.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!((before, all.len()), (40, 40));
+}
+
+#[tokio::test]
+async fn the_push_slot_admits_one_job() {
+    let Some((s, _db)) = store().await else {
+        return;
+    };
+    s.ingest(&event("e1", "h1"), &["a".into()], 0)
+        .await
+        .unwrap();
+    s.ingest(&event("e2", "h2"), &["a".into()], 0)
+        .await
+        .unwrap();
+    let first = s
+        .claim("w1", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.acquire_push("a", "p", first.id).await.unwrap(),
+        PushSlot::Free
+    );
+    // The same job asking again (a retry) finds its own unknown push.
+    assert_eq!(
+        s.acquire_push("a", "p", first.id).await.unwrap(),
+        PushSlot::Unknown
+    );
+    // Another job, while the holder's lease is live: busy.
+    let other = first.id + 1;
+    assert_eq!(
+        s.acquire_push("a", "p", other).await.unwrap(),
+        PushSlot::Busy
+    );
+    // The holder died (lease expired): the slot is taken over, outcome unknown.
+    sqlx::query("UPDATE jobs SET lease_until = 0")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.acquire_push("a", "p", other).await.unwrap(),
+        PushSlot::Unknown
+    );
+    s.mark_pushed("a", "p", other).await.unwrap();
+    assert_eq!(
+        s.acquire_push("a", "p", first.id).await.unwrap(),
+        PushSlot::Pushed
+    );
+}
+
+#[tokio::test]
+async fn responses_upsert_in_place_and_page_newest_first() {
+    let Some((s, _db)) = store().await else {
+        return;
+    };
+    let v = s
+        .publish_vacancy(&json!({"position": "Dev"}))
+        .await
+        .unwrap();
+    let letter = |c: &str| NewLetter {
+        kind: "response".into(),
+        comment: c.into(),
+        author: None,
+        created_at: None,
+    };
+    let id = s
+        .upsert_response(v, "p", &json!({"first_name": "A"}), &[letter("one")], 2_000)
+        .await
+        .unwrap();
+    let again = s
+        .upsert_response(v, "p", &json!({"first_name": "B"}), &[letter("two")], 5_000)
+        .await
+        .unwrap();
+    assert_eq!(id, again);
+    let other = s
+        .upsert_response(v, "q", &json!({"first_name": "C"}), &[], 2_999)
+        .await
+        .unwrap();
+    let vacancy = s.vacancy(v).await.unwrap().unwrap();
+    assert_eq!(vacancy.responses, 2);
+    let page = s.responses_page(&vacancy, 0, 10).await.unwrap();
+    // Same second: the higher id first; an update keeps the first `created`.
+    assert_eq!(
+        page.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [other, id]
+    );
+    assert_eq!(page.items[1].item["first_name"], "B");
+    assert_eq!(page.items[1].created_at, 2_000);
+    let letters = s.letters_page(id, 0, 10).await.unwrap();
+    assert_eq!(
+        (letters.found, letters.items[0].comment.as_str()),
+        (1, "two")
+    );
+    assert!(s.unpublish_vacancy(v).await.unwrap());
+    assert!(!s.edit_vacancy(v, &json!({"position": "x"})).await.unwrap());
+    assert!(!s.unpublish_vacancy(v + 1).await.unwrap());
+}

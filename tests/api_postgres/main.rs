@@ -1,0 +1,21 @@
+//! The same end-to-end suites as tests/api, on PostgreSQL (a fresh database per test), plus
+//! the replica test. Without PostgreSQL they say so; under CI=true that is a failure.
+
+#[macro_use]
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
+
+#[path = "../api/careers.rs"]
+mod careers;
+#[path = "../api/crash.rs"]
+mod crash;
+#[path = "../api/delivery.rs"]
+mod delivery;
+#[path = "../api/events.rs"]
+mod events;
+#[path = "../api/service.rs"]
+mod service;
+#[path = "../api/store.rs"]
+mod store;
