@@ -64,6 +64,7 @@ impl Worker {
             }
         }
         self.heartbeat.beat();
+        let replicas = tokio::spawn(self.clone().share_rate(shutdown.clone()));
         'outer: loop {
             let permit = loop {
                 tokio::select! {
@@ -117,12 +118,45 @@ impl Worker {
         if drained.is_err() {
             tasks.abort_all();
         }
+        let _ = replicas.await;
         match self.store.release(&self.owner).await {
             Ok(n) => tracing::info!(released = n, "worker stopped"),
             Err(e) => {
                 tracing::error!(error = %e, "could not release leases; they expire on their own")
             }
         }
+    }
+
+    /// Heartbeats this replica and takes its share of `[flatchr].requests_per_second`: the
+    /// deployment's figure divided by the replicas seen in the last 10 s.
+    async fn share_rate(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let total = f64::from(self.settings.flatchr.requests_per_second);
+        loop {
+            match self
+                .store
+                .heartbeat_replica(&self.owner, Duration::from_secs(10))
+                .await
+            {
+                Ok(live) if total > 0.0 => {
+                    let share = total / live.max(1) as f64;
+                    if (share - self.flatchr.rate.rate()).abs() > f64::EPSILON {
+                        tracing::info!(
+                            replicas = live,
+                            requests_per_second = share,
+                            "Flatchr rate share"
+                        );
+                        self.flatchr.rate.set_rate(share);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "replica heartbeat failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        let _ = self.store.remove_replica(&self.owner).await;
     }
 
     async fn process(&self, job: ClaimedJob) {

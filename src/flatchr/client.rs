@@ -19,6 +19,8 @@ pub struct FlatchrClient {
     company: String,
     pub timeout: Duration,
     pub max_resume_bytes: u64,
+    /// This replica's share of `[flatchr].requests_per_second`.
+    pub rate: std::sync::Arc<super::rate::RateLimiter>,
 }
 
 impl FlatchrClient {
@@ -37,10 +39,14 @@ impl FlatchrClient {
             company: settings.company.clone(),
             timeout,
             max_resume_bytes,
+            rate: std::sync::Arc::new(super::rate::RateLimiter::new(f64::from(
+                settings.requests_per_second,
+            ))),
         }
     }
 
     async fn post(&self, upstream: &str, url: &str, body: &Value) -> Result<Value, Failure> {
+        self.rate.wait().await;
         let response = self
             .http
             .post(url)

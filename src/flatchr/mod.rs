@@ -4,5 +4,6 @@
 pub mod client;
 pub mod enrich;
 pub mod push;
+pub mod rate;
 
 pub use client::FlatchrClient;

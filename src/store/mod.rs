@@ -632,3 +632,37 @@ impl Store {
         &self.pool
     }
 }
+
+impl Store {
+    /// Records that replica `id` is alive; answers how many replicas were seen within `window`.
+    pub async fn heartbeat_replica(&self, id: &str, window: Duration) -> Result<i64, StoreError> {
+        let now = now_ms();
+        sqlx::query(&self.sql(
+            "INSERT INTO replicas (id, last_seen) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen",
+        ))
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let cutoff = now - window.as_millis() as i64;
+        sqlx::query(&self.sql("DELETE FROM replicas WHERE last_seen < $1"))
+            .bind(cutoff - 3_600_000)
+            .execute(&self.pool)
+            .await?;
+        Ok(
+            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM replicas WHERE last_seen >= $1"))
+                .bind(cutoff)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// A replica leaving gracefully: the others take its share of the rate at once.
+    pub async fn remove_replica(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query(&self.sql("DELETE FROM replicas WHERE id = $1"))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -296,3 +296,29 @@ async fn responses_upsert_in_place_and_page_newest_first() {
     assert!(!s.edit_vacancy(v, &json!({"position": "x"})).await.unwrap());
     assert!(!s.unpublish_vacancy(v + 1).await.unwrap());
 }
+
+#[tokio::test]
+async fn replicas_are_counted_while_they_heartbeat() {
+    let Some((s, _db)) = store().await else {
+        return;
+    };
+    assert_eq!(
+        s.heartbeat_replica("a", Duration::from_secs(10))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.heartbeat_replica("b", Duration::from_secs(10))
+            .await
+            .unwrap(),
+        2
+    );
+    s.remove_replica("a").await.unwrap();
+    assert_eq!(
+        s.heartbeat_replica("b", Duration::from_secs(10))
+            .await
+            .unwrap(),
+        1
+    );
+}
