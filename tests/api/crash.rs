@@ -1,52 +1,11 @@
 //! The real binary, killed with SIGKILL while its push is in flight, then restarted: Flatchr
 //! must not get a second candidate. Then SIGTERM: a graceful exit.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mockito::Matcher;
 
 use crate::helpers::*;
-
-/// Kills the relay if the test fails before it does, so no process outlives the test.
-struct Relay(Child);
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `hrflow-relay serve` and waits for the port it logs.
-fn start(config: &std::path::Path, db: &str) -> (Relay, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .env("RELAY__DATABASE__URL", db)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let port = serde_json::from_str::<serde_json::Value>(&line)
-                .ok()
-                .and_then(|v| v["fields"]["port"].as_u64());
-            if let Some(port) = port {
-                let _ = tx.send(port as u16);
-            }
-        }
-    });
-    let relay = Relay(child);
-    let port = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the relay did not report its port");
-    (relay, port)
-}
 
 #[tokio::test]
 async fn a_crash_between_push_and_checkpoint_does_not_push_twice() {
@@ -75,7 +34,7 @@ async fn a_crash_between_push_and_checkpoint_does_not_push_twice() {
     .unwrap();
     let db = testdb.url.clone();
 
-    let (mut first, port) = start(&config, &db);
+    let (mut first, port) = start_relay(&config, &db);
     let http = reqwest::Client::new();
     let body = event_for(&profile);
     let r = http
@@ -104,7 +63,7 @@ async fn a_crash_between_push_and_checkpoint_does_not_push_twice() {
         .execute(store.pool())
         .await
         .unwrap();
-    let (mut second, port) = start(&config, &db);
+    let (mut second, port) = start_relay(&config, &db);
     let started = Instant::now();
     loop {
         let jobs = store.jobs(None, 10).await.unwrap();
@@ -130,10 +89,7 @@ async fn a_crash_between_push_and_checkpoint_does_not_push_twice() {
         .await
         .unwrap();
     assert_eq!(live.status(), 200);
-    Command::new("kill")
-        .args(["-TERM", &second.0.id().to_string()])
-        .status()
-        .unwrap();
+    second.sigterm();
     let started = Instant::now();
     let status = loop {
         if let Some(s) = second.0.try_wait().unwrap() {

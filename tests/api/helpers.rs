@@ -312,6 +312,18 @@ pub struct FlatchrState {
     pub enrich_faults: VecDeque<Fault>,
     pub authorizations: Vec<String>,
     pub push_times: Vec<Instant>,
+    /// Once the queues are empty: every n-th push (enrich) gets this fault.
+    pub push_pattern: Vec<(usize, Fault)>,
+    pub enrich_pattern: Vec<(usize, Fault)>,
+    pub enrich_requests: usize,
+    pub faults_injected: usize,
+}
+
+fn from_pattern(pattern: &[(usize, Fault)], n: usize) -> Option<Fault> {
+    pattern
+        .iter()
+        .find(|(every, _)| n % every == 0)
+        .map(|(_, f)| f.clone())
 }
 
 /// A stateful Flatchr stand-in: candidates are created by push and found by search.
@@ -401,7 +413,12 @@ async fn push(
         if let Some(a) = req.headers().get("authorization") {
             s.authorizations.push(a.to_str().unwrap_or("").to_string());
         }
-        let fault = s.push_faults.pop_front();
+        let n = s.push_requests;
+        let fault = s
+            .push_faults
+            .pop_front()
+            .or_else(|| from_pattern(&s.push_pattern, n));
+        s.faults_injected += usize::from(fault.is_some());
         if matches!(fault, None | Some(Fault::CreateThenHang(_))) {
             s.candidates.push(body.0.clone());
         }
@@ -416,7 +433,13 @@ async fn push(
 async fn enrich(body: web::Json<Value>, state: web::Data<Mutex<FlatchrState>>) -> HttpResponse {
     let fault = {
         let mut s = state.lock().unwrap();
-        let fault = s.enrich_faults.pop_front();
+        s.enrich_requests += 1;
+        let n = s.enrich_requests;
+        let fault = s
+            .enrich_faults
+            .pop_front()
+            .or_else(|| from_pattern(&s.enrich_pattern, n));
+        s.faults_injected += usize::from(fault.is_some());
         if fault.is_none() {
             s.enriched.push(body.0.clone());
         }
@@ -441,4 +464,108 @@ async fn search(body: web::Json<Value>, state: web::Data<Mutex<FlatchrState>>) -
         .map(|c| json!({"applicant": "a1", "vacancy": c["vacancy"], "firstname": c["firstname"], "lastname": c["lastname"], "email": c["email"]}))
         .collect();
     HttpResponse::Ok().json(found)
+}
+
+/// An HrFlow stand-in serving a profile for any key (fixture 0's shape, the key's own email),
+/// and the resume files it names.
+pub struct FakeHrflow {
+    pub url: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl FakeHrflow {
+    pub async fn start() -> Self {
+        let template = web::Data::new(fixture(0));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(template.clone())
+                .route("/profile/indexing", web::get().to(hrflow_profile))
+                .route(
+                    "/files/{name}",
+                    web::get().to(|| async { HttpResponse::Ok().body(&b"%PDF-1.4 resume"[..]) }),
+                )
+        })
+        .workers(2)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            handle,
+        }
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+async fn hrflow_profile(
+    req: actix_web::HttpRequest,
+    q: web::Query<HashMap<String, String>>,
+    template: web::Data<Value>,
+) -> HttpResponse {
+    let key = q.get("key").cloned().unwrap_or_default();
+    let mut p = template.get_ref().clone();
+    p["key"] = json!(key);
+    p["info"]["email"] = json!(format!("{key}@example.org"));
+    let base = format!("http://{}", req.connection_info().host());
+    p["attachments"] = json!([{"file_name": "resume", "type": "resume", "extension": ".pdf", "public_url": format!("{base}/files/{key}.pdf")}]);
+    HttpResponse::Ok().json(json!({"code": 200, "message": "ok", "data": p}))
+}
+
+/// A relay process; killed (SIGKILL) when dropped, so none outlives a failing test.
+pub struct Relay(pub std::process::Child);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Relay {
+    pub fn sigterm(&self) {
+        std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+    }
+}
+
+/// Starts `hrflow-relay serve` and waits for the port it logs.
+pub fn start_relay(config: &std::path::Path, db: &str) -> (Relay, u16) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("RELAY__DATABASE__URL", db)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let port = serde_json::from_str::<Value>(&line)
+                .ok()
+                .and_then(|v| v["fields"]["port"].as_u64());
+            if let Some(port) = port {
+                let _ = tx.send(port as u16);
+            }
+        }
+    });
+    let relay = Relay(child);
+    let port = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the relay did not report its port");
+    (relay, port)
 }

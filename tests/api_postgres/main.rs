@@ -15,6 +15,7 @@ mod crash;
 mod delivery;
 #[path = "../api/events.rs"]
 mod events;
+mod replicas;
 #[path = "../api/service.rs"]
 mod service;
 #[path = "../api/store.rs"]
