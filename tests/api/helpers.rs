@@ -322,7 +322,7 @@ pub struct FlatchrState {
 fn from_pattern(pattern: &[(usize, Fault)], n: usize) -> Option<Fault> {
     pattern
         .iter()
-        .find(|(every, _)| n % every == 0)
+        .find(|(every, _)| n.is_multiple_of(*every))
         .map(|(_, f)| f.clone())
 }
 
