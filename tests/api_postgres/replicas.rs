@@ -145,42 +145,43 @@ async fn three_replicas_deliver_every_event_exactly_once_through_faults_and_a_ki
     let dead: Vec<_> = jobs.iter().filter(|j| j.status != "delivered").collect();
     assert!(dead.is_empty(), "{dead:?}");
 
-    let s = flatchr.state.lock().unwrap();
-    let mut per_email: HashMap<String, usize> = HashMap::new();
-    for c in &s.candidates {
-        *per_email
-            .entry(c["email"].as_str().unwrap().to_string())
-            .or_default() += 1;
-    }
-    let twice: Vec<_> = per_email.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "pushed more than once: {twice:?}");
-    assert_eq!(
-        per_email.len(),
-        EVENTS,
-        "every event's candidate exists once"
-    );
-    let enriched: std::collections::HashSet<&str> = s
-        .enriched
-        .iter()
-        .filter_map(|e| e["reference"].as_str())
-        .collect();
-    assert_eq!(enriched.len(), EVENTS, "every candidate enriched");
-    let reference: Vec<&Value> = s.enriched.iter().take(1).collect();
-    assert!(reference[0]["value"]["name"]["given"].is_string());
+    {
+        let s = flatchr.state.lock().unwrap();
+        let mut per_email: HashMap<String, usize> = HashMap::new();
+        for c in &s.candidates {
+            *per_email
+                .entry(c["email"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        let twice: Vec<_> = per_email.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "pushed more than once: {twice:?}");
+        assert_eq!(
+            per_email.len(),
+            EVENTS,
+            "every event's candidate exists once"
+        );
+        let enriched: std::collections::HashSet<&str> = s
+            .enriched
+            .iter()
+            .filter_map(|e| e["reference"].as_str())
+            .collect();
+        assert_eq!(enriched.len(), EVENTS, "every candidate enriched");
+        let reference: Vec<&Value> = s.enriched.iter().take(1).collect();
+        assert!(reference[0]["value"]["name"]["given"].is_string());
 
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "replica test: {EVENTS} events ({accepted} accepted, {duplicates} redelivered as duplicate) over 3 replicas; \
-         {} faults injected ({} push requests, {} enrich requests); {kills} SIGKILL + restart; \
-         0 candidates pushed twice; ingest {:.1} s; drained after {:.1} s",
-        s.faults_injected,
-        s.push_requests,
-        s.enrich_requests,
-        ingest.as_secs_f64(),
-        drained.as_secs_f64()
-    );
-    drop(s);
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "replica test: {EVENTS} events ({accepted} accepted, {duplicates} redelivered as duplicate) over 3 replicas; \
+             {} faults injected ({} push requests, {} enrich requests); {kills} SIGKILL + restart; \
+             0 candidates pushed twice; ingest {:.1} s; drained after {:.1} s",
+            s.faults_injected,
+            s.push_requests,
+            s.enrich_requests,
+            ingest.as_secs_f64(),
+            drained.as_secs_f64()
+        );
+    }
     for relay in relays.iter().flatten() {
         relay.sigterm();
     }
