@@ -15,6 +15,7 @@ mod crash;
 mod delivery;
 #[path = "../api/events.rs"]
 mod events;
+mod outage;
 mod replicas;
 #[path = "../api/service.rs"]
 mod service;
