@@ -137,7 +137,10 @@ fn check_config(settings: &Settings) -> ExitCode {
                     "  warning: hrflow.webhook_secret is empty, so event signatures are not checked"
                 );
             }
-            if settings.careers.tokens.is_empty() && settings.careers.basic_users.is_empty() {
+            if !crate::careers::auth::configured(
+                &settings.careers.tokens,
+                &settings.careers.basic_users,
+            ) {
                 println!(
                     "  warning: the careers API ({}) has no tokens or basic_users, so it refuses every request",
                     settings.careers.path

@@ -66,7 +66,10 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let scripts = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
-        if settings.careers.tokens.is_empty() && settings.careers.basic_users.is_empty() {
+        if !crate::careers::auth::configured(
+            &settings.careers.tokens,
+            &settings.careers.basic_users,
+        ) {
             tracing::warn!(path = %settings.careers.path, "the careers API has no credentials configured ([careers].tokens, basic_users): every request to it is refused");
         }
         if settings.hrflow.webhook_secret.is_empty() {

@@ -24,10 +24,17 @@ fn refuse(message: &str) -> ApiError {
 
 /// True when `presented` equals one of `secrets`; every secret is compared, so the time taken
 /// does not tell which (or whether one) matched.
+/// Empty entries (e.g. from an empty environment variable) never match anything.
 fn any_matches(secrets: &[Secret], presented: &[u8]) -> bool {
     secrets
         .iter()
+        .filter(|s| !s.is_empty())
         .fold(false, |found, s| s.matches(presented) | found)
+}
+
+/// Whether any usable credential is configured.
+pub fn configured(tokens: &[Secret], basic_users: &[Secret]) -> bool {
+    tokens.iter().chain(basic_users).any(|s| !s.is_empty())
 }
 
 pub fn check(
@@ -35,7 +42,7 @@ pub fn check(
     tokens: &[Secret],
     basic_users: &[Secret],
 ) -> Result<(), ApiError> {
-    if tokens.is_empty() && basic_users.is_empty() {
+    if !configured(tokens, basic_users) {
         return Err(refuse(
             "the careers API has no credentials configured: every request is refused",
         ));
@@ -106,7 +113,9 @@ mod tests {
             assert!(err.headers.iter().any(|(h, _)| *h == "WWW-Authenticate"));
         }
         assert!(check(None, &tokens, &users).is_err());
-        // Nothing configured: closed, never open.
+        // Nothing configured: closed, never open; an empty entry is nothing.
         assert!(check(Some("Bearer t0k3n"), &[], &[]).is_err());
+        assert!(check(Some("Bearer "), &[Secret::new("")], &[]).is_err());
+        assert!(check(Some("Bearer  "), &[Secret::new(""), Secret::new("x")], &[]).is_err());
     }
 }
