@@ -3,13 +3,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::AppState;
+use super::{AppState, body};
 use crate::config::SignatureMode;
-use crate::error::{ApiError, payload_error};
+use crate::error::ApiError;
 use crate::hrflow::event::{self, Event};
 use crate::hrflow::signature;
 use crate::routes;
@@ -49,8 +48,7 @@ async fn handle(
         )
         .header("Retry-After", "5"));
     }
-    check_content_type(req)?;
-    let body = read_body(req, payload, state.settings.server.max_body_bytes).await?;
+    let body = body::json_bytes(req, payload, state.settings.server.max_body_bytes).await?;
 
     let secret = &state.settings.hrflow.webhook_secret;
     let mode = state.settings.signature_mode();
@@ -122,61 +120,4 @@ async fn handle(
 
 fn ignored(reason: String) -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ignored", "reason": reason}))
-}
-
-/// JSON, or no content type at all (some senders omit it); anything else is 415.
-fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
-    let Some(value) = req.headers().get(actix_web::http::header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let essence = value
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-    {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the body must be JSON (Content-Type: application/json)",
-        )
-        .field("content-type", "must be application/json"))
-    }
-}
-
-/// Reads the body up to `limit` bytes; a larger one (announced or actual) is 413.
-async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Vec<u8>, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {limit} bytes"),
-        )
-    };
-    let announced = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if announced.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    let mut body = Vec::with_capacity(announced.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(payload_error)?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

@@ -1,5 +1,6 @@
 //! HTTP handlers, each file one concern.
 
+pub mod body;
 pub mod events;
 pub mod service;
 

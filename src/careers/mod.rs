@@ -2,7 +2,6 @@
 //! collect responses, in its 2019 (seed) and version 0.1 route forms.
 
 pub mod auth;
-pub mod body;
 pub mod mapping;
 pub mod paging;
 pub mod response;

@@ -4,8 +4,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::auth::Authorized;
-use super::{body, parse_id};
+use super::parse_id;
 use crate::api::AppState;
+use crate::api::body;
 use crate::error::ApiError;
 
 pub(super) fn store_error(e: crate::store::StoreError) -> ApiError {
