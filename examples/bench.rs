@@ -1,0 +1,984 @@
+//! The benchmark: the relay binary against local stand-ins for HrFlow, the file host and
+//! Flatchr, beside HrFlow's own Python connector on the same stand-ins; prints the figures and
+//! whether each target of BENCHMARKS.md holds.
+//!
+//!     cargo build --release && cargo run --release --example bench -- [OPTIONS] [SCENARIOS]
+//!
+//! `scripts/bench.sh` does that and readies the reference's Python 3.8 environment first.
+//! Scenarios: idle, ingest, latency, memory, careers, reference (default: all of them).
+//! The relay runs as a child process (the release binary next to this example), so that its CPU
+//! time and resident memory are its own; the stand-ins and the load run in this process.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use clap::Parser;
+use futures_util::StreamExt;
+use rand::Rng;
+use serde_json::{Value, json};
+
+const SECRET: &str = "bench-webhook-secret-5f2c";
+const HRFLOW_KEY: &str = "bench-hrflow-key-91ab";
+const FLATCHR_KEY: &str = "bench-flatchr-key-77de";
+const CAREERS_TOKEN: &str = "bench-careers-token-3c41";
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Benchmarks hrflow-relay against local stand-ins and HrFlow's connector")]
+struct Args {
+    /// Scenarios to run: idle, ingest, latency, memory, careers, reference, all.
+    scenarios: Vec<String>,
+    /// Runs of each scenario; figures are reported as min / median / max.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Events sent by the ingest scenario (and the reference comparison's relay side).
+    #[arg(long, default_value_t = 2000)]
+    events: usize,
+    /// Concurrent requests from the load generator.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Latency added to every upstream call in the ingest scenario, in ms.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Fraction of Flatchr calls answered with a fault (503, 500 after creating, 429).
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Resume size in bytes, for the ingest scenario.
+    #[arg(long, default_value_t = 40_000)]
+    resume_bytes: usize,
+    /// `[worker].concurrency` of the relay in the ingest scenario.
+    #[arg(long, default_value_t = 16)]
+    worker_concurrency: usize,
+    /// Database: `sqlite` or a PostgreSQL server URL (a fresh database is made on it).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// Profiles the reference connector runs (it is slow).
+    #[arg(long, default_value_t = 200)]
+    reference_profiles: usize,
+    /// Python with hrflow-connectors==0.2.0 installed; the reference is skipped without it.
+    #[arg(long, env = "REFERENCE_PYTHON")]
+    python: Option<PathBuf>,
+    /// The relay binary (default: target/release/hrflow-relay).
+    #[arg(long)]
+    relay: Option<PathBuf>,
+    /// Responses in the careers scenario's vacancy.
+    #[arg(long, default_value_t = 100_000)]
+    responses: usize,
+}
+
+/// What the stand-ins saw.
+#[derive(Default)]
+struct Seen {
+    /// email -> creations; more than one is a candidate pushed twice.
+    created: HashMap<String, usize>,
+    /// profile key -> first enrich.
+    enriched: HashMap<String, Instant>,
+    pushes: usize,
+    enriches: usize,
+    faults: usize,
+    bad_resumes: usize,
+}
+
+struct Upstream {
+    latency: Duration,
+    fault_rate: f64,
+    resume: web::Bytes,
+    templates: Vec<Value>,
+    seen: Mutex<Seen>,
+}
+
+impl Upstream {
+    async fn delay(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+    fn roll(&self) -> f64 {
+        if self.fault_rate > 0.0 {
+            rand::rng().random::<f64>() / self.fault_rate
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+fn key_of(email: &str) -> &str {
+    email.split('@').next().unwrap_or_default()
+}
+
+async fn profile(
+    q: web::Query<HashMap<String, String>>,
+    up: web::Data<Upstream>,
+    req: HttpRequest,
+) -> HttpResponse {
+    up.delay().await;
+    let key = q.get("key").cloned().unwrap_or_default();
+    let n: usize = key
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or(0);
+    let mut p = up.templates[n % up.templates.len()].clone();
+    p["key"] = json!(key);
+    if !p["info"].is_object() {
+        p["info"] = json!({});
+    }
+    p["info"]["email"] = json!(format!("{key}@bench.test"));
+    let base = format!("http://{}", req.connection_info().host());
+    p["attachments"] = json!([{"file_name": "resume", "type": "resume", "extension": ".pdf",
+        "public_url": format!("{base}/files/{key}.pdf")}]);
+    HttpResponse::Ok().json(json!({"code": 200, "message": "ok", "data": p}))
+}
+
+async fn file(up: web::Data<Upstream>) -> HttpResponse {
+    up.delay().await;
+    HttpResponse::Ok()
+        .content_type("application/pdf")
+        .body(up.resume.clone())
+}
+
+#[derive(serde::Deserialize)]
+struct Pushed {
+    email: String,
+    resume: Option<PushedResume>,
+}
+#[derive(serde::Deserialize)]
+struct PushedResume {
+    data: Option<String>,
+}
+
+async fn push(body: web::Bytes, up: web::Data<Upstream>) -> HttpResponse {
+    up.delay().await;
+    let roll = up.roll();
+    if roll < 1.0 / 3.0 {
+        up.seen.lock().unwrap().faults += 1;
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    if (2.0 / 3.0..1.0).contains(&roll) {
+        up.seen.lock().unwrap().faults += 1;
+        return HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", "1"))
+            .finish();
+    }
+    let Ok(p) = serde_json::from_slice::<Pushed>(&body) else {
+        return HttpResponse::BadRequest().body("not a candidate");
+    };
+    // The resume must arrive whole: base64 of exactly the bytes served.
+    let expected = up.resume.len().div_ceil(3) * 4;
+    let whole = p
+        .resume
+        .and_then(|r| r.data)
+        .is_some_and(|d| d.len() == expected);
+    let mut seen = up.seen.lock().unwrap();
+    seen.pushes += 1;
+    if !whole {
+        seen.bad_resumes += 1;
+    }
+    *seen.created.entry(p.email).or_default() += 1;
+    if roll < 2.0 / 3.0 {
+        // Created, but the answer says otherwise: the relay must check before pushing again.
+        seen.faults += 1;
+        return HttpResponse::InternalServerError().finish();
+    }
+    HttpResponse::Ok().json(json!({"status": 200, "response": "applicant created"}))
+}
+
+#[derive(serde::Deserialize)]
+struct Enriched {
+    reference: Option<String>,
+}
+
+async fn enrich(body: web::Json<Enriched>, up: web::Data<Upstream>) -> HttpResponse {
+    up.delay().await;
+    if up.roll() < 0.5 {
+        up.seen.lock().unwrap().faults += 1;
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    let key = key_of(body.reference.as_deref().unwrap_or_default()).to_string();
+    let mut seen = up.seen.lock().unwrap();
+    seen.enriches += 1;
+    seen.enriched.entry(key).or_insert_with(Instant::now);
+    HttpResponse::Ok().json(json!({"statusCode": 200}))
+}
+
+#[derive(serde::Deserialize)]
+struct Search {
+    email: String,
+}
+
+async fn search(body: web::Json<Search>, up: web::Data<Upstream>) -> HttpResponse {
+    up.delay().await;
+    let found = up.seen.lock().unwrap().created.contains_key(&body.email);
+    let items = if found {
+        json!([{"email": body.email}])
+    } else {
+        json!([])
+    };
+    HttpResponse::Ok().json(json!({ "items": items }))
+}
+
+async fn stand_ins(up: web::Data<Upstream>) -> anyhow::Result<String> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(up.clone())
+            .app_data(web::PayloadConfig::new(64 << 20))
+            .route("/profile/indexing", web::get().to(profile))
+            .route("/files/{name}", web::get().to(file))
+            .route("/vacancy/candidate/json", web::post().to(push))
+            .route("/company/{c}/search/candidate", web::post().to(enrich))
+            .route("/company/{c}/search/applicants", web::post().to(search))
+    })
+    .workers(2)
+    .backlog(4096)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))?;
+    let url = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+    tokio::spawn(server.run());
+    Ok(url)
+}
+
+/// Fixture profiles that 0.2.0 can format (its golden file records no crash), so both sides
+/// deliver the same set; keys, emails and attachments are rewritten per generated profile.
+fn templates() -> anyhow::Result<Vec<Value>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut out = Vec::new();
+    for n in 0..40 {
+        let name = format!("profile-{n:03}.json");
+        let golden = std::fs::read_to_string(root.join("golden").join(&name))?;
+        if golden.contains("\"crash\"") {
+            continue;
+        }
+        let p: Value = serde_json::from_str(&std::fs::read_to_string(
+            root.join("fixtures/profiles").join(&name),
+        )?)?;
+        out.push(p.get("data").cloned().unwrap_or(p));
+    }
+    Ok(out)
+}
+
+struct Relay {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Relay {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    /// User + system CPU seconds so far.
+    fn cpu(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit(')').next().unwrap_or_default();
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // utime and stime are fields 14 and 15; USER_HZ is 100 on Linux.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+    /// VmRSS and VmHWM (peak), in MiB.
+    fn memory(&self) -> (f64, f64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let kb = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        (kb("VmRSS:"), kb("VmHWM:"))
+    }
+    fn stop(mut self) -> anyhow::Result<String> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait()?.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Ok(std::fs::read_to_string(&self.log)?)
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn database_url(args: &Args, dir: &Path) -> anyhow::Result<String> {
+    if args.database == "sqlite" {
+        return Ok(format!("sqlite://{}/relay.db", dir.display()));
+    }
+    use sqlx::Connection;
+    let name = format!("relay_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&args.database).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    let mut url = url::Url::parse(&args.database)?;
+    url.set_path(&name);
+    Ok(url.to_string())
+}
+
+struct RelayOptions {
+    upstream: String,
+    worker_concurrency: usize,
+}
+
+async fn start_relay(
+    args: &Args,
+    options: &RelayOptions,
+    prepare: Option<
+        &(dyn Fn(String) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>> + Sync),
+    >,
+) -> anyhow::Result<Relay> {
+    let dir = tempfile::tempdir()?;
+    let db = database_url(args, dir.path()).await?;
+    let port = free_port()?;
+    let upstream = &options.upstream;
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+port = {port}
+max_body_bytes = 1048576
+[database]
+url = "{db}"
+max_connections = 8
+[hrflow]
+api_url = "{upstream}"
+api_key = "{HRFLOW_KEY}"
+user_email = "bench@example.org"
+webhook_secret = "{SECRET}"
+[flatchr]
+careers_url = "{upstream}"
+api_url = "{upstream}"
+api_key = "{FLATCHR_KEY}"
+company = "c"
+requests_per_second = 0
+[worker]
+concurrency = {w}
+request_timeout = "10s"
+retry_schedule = ["200ms", "500ms", "1s", "1s", "2s", "2s", "5s", "5s"]
+poll_interval = "200ms"
+[careers]
+tokens = ["{CAREERS_TOKEN}"]
+[[routes]]
+name = "flatchr"
+destination = "flatchr"
+vacancy = "v"
+"#,
+            w = options.worker_concurrency
+        ),
+    )?;
+    if let Some(prepare) = prepare {
+        prepare(db.clone()).await?;
+    }
+    let binary = match &args.relay {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .and_then(Path::parent)
+            .map(|d| d.join("hrflow-relay"))
+            .ok_or_else(|| anyhow::anyhow!("cannot locate the relay binary"))?,
+    };
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: run `cargo build --release` first",
+        binary.display()
+    );
+    let log = dir.path().join("relay.log");
+    let child = Command::new(&binary)
+        .args(["--config", &config.display().to_string(), "serve"])
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&log)?)
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let relay = Relay {
+        child,
+        port,
+        log,
+        _dir: dir,
+    };
+    let http = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/health/ready");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(&ready).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the relay did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(relay)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Figures of one run: name -> value.
+type Figures = Vec<(String, f64)>;
+
+struct Load {
+    events: usize,
+    concurrency: usize,
+    latency: Duration,
+    fault_rate: f64,
+    resume_bytes: usize,
+    worker_concurrency: usize,
+    key_prefix: &'static str,
+    noop: bool,
+}
+
+struct LoadResult {
+    figures: Figures,
+    upstream: web::Data<Upstream>,
+    wall: f64,
+    cpu: f64,
+}
+
+/// N signed events at concurrency C against a fresh relay; waits for every enrich.
+async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
+    let upstream = web::Data::new(Upstream {
+        latency: load.latency,
+        fault_rate: load.fault_rate,
+        resume: web::Bytes::from(vec![b'%'; load.resume_bytes]),
+        templates: templates()?,
+        seen: Mutex::default(),
+    });
+    let url = stand_ins(upstream.clone()).await?;
+    let relay = start_relay(
+        args,
+        &RelayOptions {
+            upstream: url,
+            worker_concurrency: load.worker_concurrency,
+        },
+        None,
+    )
+    .await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(load.concurrency)
+        .build()?;
+    let base = format!("http://127.0.0.1:{}", relay.port);
+    let mut figures = Figures::new();
+
+    if load.noop {
+        let n = load.events.max(5000);
+        let live = format!("{base}/health/live");
+        let started = Instant::now();
+        let ok = futures_util::stream::iter(0..n)
+            .map(|_| {
+                let http = http.clone();
+                let live = live.clone();
+                async move {
+                    http.get(&live)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200)
+                }
+            })
+            .buffer_unordered(load.concurrency)
+            .filter(|ok| futures_util::future::ready(*ok))
+            .count()
+            .await;
+        figures.push((
+            "noop req/s".into(),
+            ok as f64 / started.elapsed().as_secs_f64(),
+        ));
+    }
+
+    let cpu0 = relay.cpu();
+    let events = format!("{base}/hrflow/events");
+    let started = Instant::now();
+    let sent = Arc::new(Mutex::new(HashMap::<String, Instant>::new()));
+    let acks: Vec<(u16, f64)> = futures_util::stream::iter(0..load.events)
+        .map(|i| {
+            let http = http.clone();
+            let events = events.clone();
+            let sent = sent.clone();
+            async move {
+                let key = format!("{}{i:07}", load.key_prefix);
+                let body = json!({"type": "profile.parsing.success",
+                    "profile": {"key": key, "source": {"key": "s"}}})
+                .to_string();
+                let sig =
+                    hrflow_relay::hrflow::signature::hex_hmac(SECRET.as_bytes(), body.as_bytes());
+                let t = Instant::now();
+                sent.lock().unwrap().insert(key, t);
+                let status = http
+                    .post(&events)
+                    .header("HTTP-HRFLOW-SIGNATURE", sig)
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0);
+                (status, t.elapsed().as_secs_f64() * 1e3)
+            }
+        })
+        .buffer_unordered(load.concurrency)
+        .collect()
+        .await;
+    let ingest = started.elapsed().as_secs_f64();
+    let accepted = acks.iter().filter(|(s, _)| *s == 202).count();
+    let mut ack_ms: Vec<f64> = acks.iter().map(|(_, ms)| *ms).collect();
+    ack_ms.sort_by(f64::total_cmp);
+    figures.push(("ingest req/s".into(), accepted as f64 / ingest));
+    figures.push(("ack p50 ms".into(), percentile(&ack_ms, 0.5)));
+    figures.push(("ack p99 ms".into(), percentile(&ack_ms, 0.99)));
+    if let Some(noop) = figures
+        .first()
+        .filter(|(n, _)| n == "noop req/s")
+        .map(|f| f.1)
+    {
+        figures.push(("ingest/noop".into(), accepted as f64 / ingest / noop));
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while upstream.seen.lock().unwrap().enriched.len() < load.events && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = relay.cpu() - cpu0;
+    let (_, peak) = relay.memory();
+    let sent = sent.lock().unwrap().clone();
+    let seen = upstream.seen.lock().unwrap();
+    let mut e2e: Vec<f64> = seen
+        .enriched
+        .iter()
+        .filter_map(|(k, at)| {
+            sent.get(k)
+                .map(|s| at.duration_since(*s).as_secs_f64() * 1e3)
+        })
+        .collect();
+    e2e.sort_by(f64::total_cmp);
+    let delivered = seen.enriched.len();
+    let twice = seen.created.values().filter(|n| **n > 1).count();
+    figures.push(("e2e p50 ms".into(), percentile(&e2e, 0.5)));
+    figures.push(("e2e p99 ms".into(), percentile(&e2e, 0.99)));
+    figures.push(("delivered/s".into(), delivered as f64 / wall));
+    figures.push(("cpu ms/profile".into(), cpu * 1e3 / delivered.max(1) as f64));
+    figures.push(("peak RSS MiB".into(), peak));
+    figures.push(("lost".into(), (load.events - delivered) as f64));
+    figures.push(("pushed twice".into(), twice as f64));
+    figures.push(("bad resumes".into(), seen.bad_resumes as f64));
+    if load.fault_rate > 0.0 {
+        figures.push(("faults".into(), seen.faults as f64));
+    }
+    drop(seen);
+    let log = relay.stop()?;
+    for secret in [SECRET, HRFLOW_KEY, FLATCHR_KEY, CAREERS_TOKEN] {
+        anyhow::ensure!(
+            !log.contains(secret),
+            "a configured secret appears in the relay's log"
+        );
+    }
+    Ok(LoadResult {
+        figures,
+        upstream,
+        wall,
+        cpu,
+    })
+}
+
+async fn idle(args: &Args) -> anyhow::Result<Figures> {
+    let upstream = "http://127.0.0.1:9".to_string();
+    let relay = start_relay(
+        args,
+        &RelayOptions {
+            upstream,
+            worker_concurrency: 16,
+        },
+        None,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss, _) = relay.memory();
+    relay.stop()?;
+    Ok(vec![("idle RSS MiB".into(), rss)])
+}
+
+async fn careers(args: &Args) -> anyhow::Result<Figures> {
+    let responses = args.responses;
+    let vacancy = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let v = vacancy.clone();
+    let prepare =
+        move |db: String| -> futures_util::future::BoxFuture<'static, anyhow::Result<()>> {
+            let v = v.clone();
+            Box::pin(async move {
+                let store = hrflow_relay::store::Store::connect(&db, 2).await?;
+                let id = store.publish_vacancy(&json!({"position": "Bench"})).await?;
+                v.store(id, Ordering::Relaxed);
+                fill(&store, id, responses).await?;
+                store.pool().close().await;
+                Ok(())
+            })
+        };
+    let relay = start_relay(
+        args,
+        &RelayOptions {
+            upstream: "http://127.0.0.1:9".into(),
+            worker_concurrency: 16,
+        },
+        Some(&prepare),
+    )
+    .await?;
+    let vacancy = vacancy.load(Ordering::Relaxed);
+    let http = reqwest::Client::new();
+    let url = format!(
+        "http://127.0.0.1:{}/careers/vacancies/{vacancy}/responses?page=1&per_page=20",
+        relay.port
+    );
+    let mut times = Vec::new();
+    for i in 0..1100 {
+        let t = Instant::now();
+        let r = http.get(&url).bearer_auth(CAREERS_TOKEN).send().await?;
+        anyhow::ensure!(r.status() == 200, "careers page answered {}", r.status());
+        let body: Value = r.json().await?;
+        anyhow::ensure!(body["items"].as_array().is_some_and(|i| i.len() == 20));
+        if i >= 100 {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    relay.stop()?;
+    times.sort_by(f64::total_cmp);
+    Ok(vec![
+        ("careers p50 ms".into(), percentile(&times, 0.5)),
+        ("careers p99 ms".into(), percentile(&times, 0.99)),
+    ])
+}
+
+/// The vacancy's responses, written in one transaction as the worker would write them.
+async fn fill(store: &hrflow_relay::store::Store, vacancy: i64, n: usize) -> anyhow::Result<()> {
+    let item = json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", "phone": "+33100000000",
+        "resumes": [{"files": [{"name": "resume.pdf", "url": "https://files.example.test/r.pdf"}], "data": {"body": "Summary"}}]})
+    .to_string();
+    let mut tx = store.pool().begin().await?;
+    let start = 1_700_000_000_000i64;
+    let sqlite = store.backend() == hrflow_relay::store::Backend::Sqlite;
+    let sql = match sqlite {
+        true => {
+            "INSERT INTO responses (vacancy_id, profile_key, item, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)"
+        }
+        false => {
+            "INSERT INTO responses (vacancy_id, profile_key, item, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"
+        }
+    };
+    for i in 0..n as i64 {
+        sqlx::query(sql)
+            .bind(vacancy)
+            .bind(format!("p{i}"))
+            .bind(&item)
+            .bind(start + (i / 3) * 1000)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let sql = match sqlite {
+        true => "UPDATE vacancies SET responses_count = ?2 WHERE id = ?1",
+        false => "UPDATE vacancies SET responses_count = $2 WHERE id = $1",
+    };
+    sqlx::query(sql)
+        .bind(vacancy)
+        .bind(n as i64)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The same profiles through the relay and through 0.2.0, on the same stand-ins.
+async fn reference(args: &Args, python: &Path) -> anyhow::Result<Figures> {
+    let n = args.reference_profiles;
+    let relay = run_load(
+        args,
+        &Load {
+            events: n,
+            concurrency: args.concurrency,
+            latency: Duration::ZERO,
+            fault_rate: 0.0,
+            resume_bytes: args.resume_bytes,
+            worker_concurrency: args.worker_concurrency,
+            key_prefix: "c",
+            noop: false,
+        },
+    )
+    .await?;
+    let up = relay.upstream.clone();
+    *up.seen.lock().unwrap() = Seen::default();
+    let url = stand_ins(up.clone()).await?;
+    let dir = tempfile::tempdir()?;
+    let keys = dir.path().join("keys");
+    std::fs::write(
+        &keys,
+        (0..n).map(|i| format!("r{i:07}\n")).collect::<String>(),
+    )?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/reference.py");
+    let started = Instant::now();
+    let out = Command::new(python)
+        .arg(&script)
+        .args([&url, &url, &keys.display().to_string()])
+        .stderr(Stdio::inherit())
+        .output()?;
+    let wall_outer = started.elapsed().as_secs_f64();
+    anyhow::ensure!(out.status.success(), "the reference script failed");
+    let report: Value = serde_json::from_slice(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .unwrap_or_default(),
+    )?;
+    let ok = report["ok"].as_f64().unwrap_or(0.0).max(1.0);
+    let ref_cpu = report["cpu_s"].as_f64().unwrap_or(f64::NAN) * 1e3 / ok;
+    let ref_wall = report["wall_s"].as_f64().unwrap_or(f64::NAN);
+    let relay_cpu = relay.cpu * 1e3 / n as f64;
+    let mut figures = vec![
+        ("relay cpu ms/profile".into(), relay_cpu),
+        ("relay wall s".into(), relay.wall),
+        ("reference cpu ms/profile".into(), ref_cpu),
+        (
+            "reference cpu+startup ms/profile".into(),
+            report["cpu_total_s"].as_f64().unwrap_or(f64::NAN) * 1e3 / ok,
+        ),
+        ("reference wall s".into(), ref_wall),
+        ("reference process wall s".into(), wall_outer),
+        (
+            "reference delivered".into(),
+            up.seen.lock().unwrap().enriched.len() as f64,
+        ),
+        ("cpu ratio reference/relay".into(), ref_cpu / relay_cpu),
+        ("wall ratio reference/relay".into(), ref_wall / relay.wall),
+    ];
+    figures.retain(|(_, v)| !v.is_nan());
+    Ok(figures)
+}
+
+fn summarize(runs: &[Figures]) -> Vec<(String, f64, f64, f64)> {
+    let mut names: Vec<String> = Vec::new();
+    for run in runs {
+        for (n, _) in run {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let mut v: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.iter().find(|(n, _)| *n == name).map(|f| f.1))
+                .collect();
+            v.sort_by(f64::total_cmp);
+            let (min, med, max) = (v[0], v[(v.len() - 1) / 2], v[v.len() - 1]);
+            (name, min, med, max)
+        })
+        .collect()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let all = [
+        "idle",
+        "ingest",
+        "latency",
+        "memory",
+        "careers",
+        "reference",
+    ];
+    let scenarios: Vec<String> =
+        if args.scenarios.is_empty() || args.scenarios.iter().any(|s| s == "all") {
+            all.iter().map(|s| s.to_string()).collect()
+        } else {
+            args.scenarios.clone()
+        };
+    println!(
+        "machine: {} cores, {:.0} GiB; database: {}; {} run(s) per scenario",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        mem_total_gib(),
+        if args.database == "sqlite" {
+            "sqlite"
+        } else {
+            "postgresql"
+        },
+        args.runs
+    );
+    let mut medians: HashMap<String, f64> = HashMap::new();
+    for scenario in &scenarios {
+        let mut runs = Vec::new();
+        for _ in 0..args.runs.max(1) {
+            let figures = match scenario.as_str() {
+                "idle" => idle(&args).await?,
+                "ingest" => {
+                    run_load(
+                        &args,
+                        &Load {
+                            events: args.events,
+                            concurrency: args.concurrency,
+                            latency: Duration::from_millis(args.latency_ms),
+                            fault_rate: args.fault_rate,
+                            resume_bytes: args.resume_bytes,
+                            worker_concurrency: args.worker_concurrency,
+                            key_prefix: "i",
+                            noop: true,
+                        },
+                    )
+                    .await?
+                    .figures
+                }
+                "latency" => {
+                    run_load(
+                        &args,
+                        &Load {
+                            events: 1000,
+                            concurrency: 64,
+                            latency: Duration::from_millis(50),
+                            fault_rate: 0.0,
+                            resume_bytes: args.resume_bytes,
+                            worker_concurrency: 64,
+                            key_prefix: "l",
+                            noop: false,
+                        },
+                    )
+                    .await?
+                    .figures
+                }
+                "memory" => {
+                    run_load(
+                        &args,
+                        &Load {
+                            events: 1000,
+                            concurrency: 64,
+                            latency: Duration::ZERO,
+                            fault_rate: 0.0,
+                            resume_bytes: 1 << 20,
+                            worker_concurrency: 64,
+                            key_prefix: "m",
+                            noop: false,
+                        },
+                    )
+                    .await?
+                    .figures
+                }
+                "careers" => careers(&args).await?,
+                "reference" => match &args.python {
+                    Some(python) => reference(&args, python).await?,
+                    None => {
+                        println!(
+                            "reference: skipped (no --python / REFERENCE_PYTHON; see scripts/bench.sh)"
+                        );
+                        break;
+                    }
+                },
+                other => anyhow::bail!("unknown scenario {other:?}"),
+            };
+            runs.push(figures);
+        }
+        if runs.is_empty() {
+            continue;
+        }
+        println!("\n{scenario}:");
+        println!("  {:<34} {:>10} {:>10} {:>10}", "", "min", "median", "max");
+        for (name, min, med, max) in summarize(&runs) {
+            println!("  {name:<34} {min:>10.2} {med:>10.2} {max:>10.2}");
+            medians.insert(format!("{scenario}/{name}"), med);
+        }
+    }
+
+    println!("\ntargets (medians):");
+    let target = |label: &str, value: Option<f64>, holds: fn(f64) -> bool, shown: &str| match value
+    {
+        Some(v) => println!(
+            "  {label:<62} {v:>9.2} {shown:<10} {}",
+            if holds(v) { "HOLDS" } else { "DOES NOT HOLD" }
+        ),
+        None => println!("  {label:<62} {:>9} {shown:<10} not measured", "-"),
+    };
+    let m = |k: &str| medians.get(k).copied();
+    target(
+        "durable ingest / no-op route req/s, same concurrency",
+        m("ingest/ingest/noop"),
+        |v| v >= 0.5,
+        ">= 0.5",
+    );
+    target(
+        "reference CPU per profile / relay CPU per profile",
+        m("reference/cpu ratio reference/relay"),
+        |v| v >= 20.0,
+        ">= 20",
+    );
+    target(
+        "profiles/s end to end, +50 ms per upstream call, W=64",
+        m("latency/delivered/s"),
+        |v| v >= 150.0,
+        ">= 150",
+    );
+    target(
+        "idle RSS MiB",
+        m("idle/idle RSS MiB"),
+        |v| v <= 20.0,
+        "<= 20",
+    );
+    target(
+        "peak RSS MiB, 1,000 events with 1 MB resumes",
+        m("memory/peak RSS MiB"),
+        |v| v <= 100.0,
+        "<= 100",
+    );
+    target(
+        "careers page p99 ms, 100,000 responses",
+        m("careers/careers p99 ms"),
+        |v| v <= 5.0,
+        "<= 5",
+    );
+    let lost: f64 = medians
+        .iter()
+        .filter(|(k, _)| {
+            k.ends_with("/lost") || k.ends_with("/pushed twice") || k.ends_with("/bad resumes")
+        })
+        .map(|(_, v)| v)
+        .sum();
+    target(
+        "events lost + candidates pushed twice + bad resumes",
+        Some(lost),
+        |v| v == 0.0,
+        "== 0",
+    );
+    Ok(())
+}
+
+fn mem_total_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+        / 1024.0
+}
