@@ -10,17 +10,17 @@ cd "$(dirname "$0")/.."
 if [ -z "${REFERENCE_PYTHON:-}" ]; then
   venv=target/ref38
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import hrflow_connectors' 2>/dev/null; then
-    py38="${PYTHON38:-}"
+    py38=""
+    # The first candidate that really is a 3.8 (a pyenv shim may exist and refuse to run).
+    for c in "${PYTHON38:-}" python3.8 \
+      "$(pyenv root 2>/dev/null)"/versions/3.8*/bin/python /root/.pyenv/versions/3.8*/bin/python; do
+      [ -n "$c" ] || continue
+      if "$c" -c 'import sys; assert sys.version_info[:2] == (3, 8)' 2>/dev/null; then
+        py38="$(command -v "$c")"
+        break
+      fi
+    done
     if [ -z "$py38" ]; then
-      py38="$(command -v python3.8 || true)"
-    fi
-    if [ -z "$py38" ] && command -v pyenv >/dev/null 2>&1; then
-      py38="$(pyenv root)/versions/$(pyenv versions --bare | grep -E '^3\.8' | tail -1)/bin/python"
-    fi
-    if [ -z "$py38" ]; then
-      py38="$(ls -d /root/.pyenv/versions/3.8*/bin/python 2>/dev/null | tail -1 || true)"
-    fi
-    if [ -z "$py38" ] || [ ! -x "$py38" ]; then
       echo "no Python 3.8 found: set PYTHON38=/path/to/python3.8 or REFERENCE_PYTHON" >&2
       exit 2
     fi

@@ -136,9 +136,14 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let careers_path = settings.careers.path.clone();
+        let intake = crate::store::group_commit::GroupCommit::start(
+            store.clone(),
+            timings.dedupe_window.as_millis() as i64,
+        );
         let state = web::Data::new(AppState {
             schema,
             store: store.clone(),
+            intake,
             settings: settings.clone(),
             timings,
             wake,

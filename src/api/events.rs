@@ -93,8 +93,9 @@ async fn handle(
         source_key: event.source_key,
     };
     tracing::Span::current().record("event_id", new.id.as_str());
-    let window = state.timings.dedupe_window.as_millis() as i64;
-    match state.store.ingest(&new, &routes, window).await {
+    // Stored by the group committer with the events that arrive alongside; answered after the
+    // commit that holds it.
+    match state.intake.ingest(new, routes).await {
         Ok(Ingested::Accepted { event_id, jobs }) => {
             telemetry::event("accepted");
             state.wake.notify_waiters();

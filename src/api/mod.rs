@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Settings, Timings};
 use crate::store::Store;
+use crate::store::group_commit::GroupCommit;
 use crate::worker::Heartbeat;
 
 /// What handlers share.
@@ -17,6 +18,8 @@ pub struct AppState {
     /// True once the schema is migrated: until then events answer 503 and readiness fails.
     pub schema: Arc<std::sync::atomic::AtomicBool>,
     pub store: Store,
+    /// The event endpoint's way into the store: events arriving together share a commit.
+    pub intake: GroupCommit,
     pub settings: Arc<Settings>,
     pub timings: Timings,
     pub wake: Arc<Notify>,

@@ -16,7 +16,7 @@ pub(super) fn store_error(e: crate::store::StoreError) -> ApiError {
 
 /// `position` is a required, non-empty string; the HTML fields are strings or null. Every other
 /// field is kept as sent: the field set "is agreed during the integration".
-fn validate(fields: &Map<String, Value>) -> Result<(), ApiError> {
+pub fn validate(fields: &Map<String, Value>) -> Result<(), ApiError> {
     let mut err = ApiError::bad_request("the vacancy is not valid");
     match fields.get("position") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}

@@ -51,7 +51,7 @@ impl Store {
         Ok(sqlx::query_scalar(&self.sql("INSERT INTO vacancies (fields, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id"))
             .bind(fields.to_string())
             .bind(now)
-            .fetch_one(self.pool())
+            .fetch_one(self.writer())
             .await?)
     }
 
@@ -78,7 +78,7 @@ impl Store {
         .bind(id)
         .bind(fields.to_string())
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -91,7 +91,7 @@ impl Store {
         )
         .bind(id)
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)

@@ -11,6 +11,7 @@ use sqlx::{Executor, Row};
 use crate::job::status;
 
 pub mod careers;
+pub mod group_commit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -20,6 +21,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder {0}: {1}")]
     Folder(String, std::io::Error),
+    #[error("the store is shutting down")]
+    Closed,
     #[error("unsupported database url (expected sqlite:... or postgres://...)")]
     Url,
 }
@@ -151,7 +154,11 @@ pub enum PushSlot {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Writes. On SQLite one connection: writers queue in order inside the process instead of
+    /// polling the database lock (SQLite's busy handler sleeps for milliseconds at a time).
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -208,8 +215,20 @@ impl Store {
                 })
             });
         }
-        let pool = options.connect_lazy(&url)?;
-        Ok(Self { pool, backend })
+        let writer = match backend {
+            Backend::Sqlite => options.clone().max_connections(1).connect_lazy(&url)?,
+            Backend::Postgres => options.clone().connect_lazy(&url)?,
+        };
+        let pool = match backend {
+            Backend::Sqlite => options.connect_lazy(&url)?,
+            // One pool: PostgreSQL has no single-writer lock to queue for.
+            Backend::Postgres => writer.clone(),
+        };
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     /// Applies the migrations of the backend. On PostgreSQL the migrator holds an advisory
@@ -218,12 +237,12 @@ impl Store {
         match self.backend {
             Backend::Sqlite => {
                 sqlx::migrate!("./migrations/sqlite")
-                    .run(&self.pool)
+                    .run(&self.writer)
                     .await?
             }
             Backend::Postgres => {
                 sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
+                    .run(&self.writer)
                     .await?
             }
         }
@@ -249,8 +268,8 @@ impl Store {
     /// busy_timeout rather than failing on a later upgrade.
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 
@@ -267,8 +286,42 @@ impl Store {
         routes: &[String],
         window_ms: i64,
     ) -> Result<Ingested, StoreError> {
+        let mut tx = self.begin().await?;
+        let ingested = self
+            .ingest_in(&mut tx, event, routes, now_ms(), window_ms)
+            .await?;
+        tx.commit().await?;
+        Ok(ingested)
+    }
+
+    /// Several events in one transaction (a group commit): one durable write for all of them.
+    /// Each answer stands only once this returns Ok; on an error none was stored.
+    pub async fn ingest_many(
+        &self,
+        events: &[(&NewEvent, &[String])],
+        window_ms: i64,
+    ) -> Result<Vec<Ingested>, StoreError> {
         let now = now_ms();
         let mut tx = self.begin().await?;
+        let mut answers = Vec::with_capacity(events.len());
+        for (event, routes) in events {
+            answers.push(
+                self.ingest_in(&mut tx, event, routes, now, window_ms)
+                    .await?,
+            );
+        }
+        tx.commit().await?;
+        Ok(answers)
+    }
+
+    async fn ingest_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        event: &NewEvent,
+        routes: &[String],
+        now: i64,
+        window_ms: i64,
+    ) -> Result<Ingested, StoreError> {
         let fresh = sqlx::query(&self.sql(
             "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES ($1, $2, $3)
              ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
@@ -279,16 +332,15 @@ impl Store {
         .bind(&event.id)
         .bind(now)
         .bind(now - window_ms)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         if fresh.is_none() {
             let original: String = sqlx::query_scalar(
                 &self.sql("SELECT event_id FROM event_dedupe WHERE body_hash = $1"),
             )
             .bind(&event.body_hash)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
-            tx.rollback().await?;
             return Ok(Ingested::Duplicate { event_id: original });
         }
         sqlx::query(&self.sql("INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES ($1, $2, $3, $4, $5, $6)"))
@@ -298,7 +350,7 @@ impl Store {
             .bind(&event.profile_key)
             .bind(&event.source_key)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         for route in routes {
             sqlx::query(&self.sql(
@@ -310,10 +362,9 @@ impl Store {
             .bind(&event.profile_key)
             .bind(&event.source_key)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(Ingested::Accepted {
             event_id: event.id.clone(),
             jobs: routes.len(),
@@ -329,14 +380,16 @@ impl Store {
         lease: Duration,
     ) -> Result<Option<ClaimedJob>, StoreError> {
         let now = now_ms();
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        // SQLite's planner, without statistics, would take the status index and sort every
+        // pending job on each claim; the due index makes a claim one short range scan.
+        let (hint, lock) = match self.backend {
+            Backend::Sqlite => ("INDEXED BY jobs_due", ""),
+            Backend::Postgres => ("", "FOR UPDATE SKIP LOCKED"),
         };
         let sql = format!(
             "UPDATE jobs SET lease_until = $2, lease_owner = $3, attempts = attempts + 1, updated_at = $1
              WHERE id = (
-                SELECT j.id FROM jobs j
+                SELECT j.id FROM jobs j {hint}
                 WHERE j.status = 'pending' AND j.next_attempt_at <= $1
                   AND (j.lease_until IS NULL OR j.lease_until < $1)
                   AND NOT EXISTS (
@@ -351,7 +404,7 @@ impl Store {
             .bind(now)
             .bind(now + lease.as_millis() as i64)
             .bind(owner)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await?;
         Ok(row.map(|r| ClaimedJob {
             id: r.get("id"),
@@ -376,7 +429,7 @@ impl Store {
         .bind(job_id)
         .bind(profile)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -386,7 +439,7 @@ impl Store {
             .bind(job_id)
             .bind(step)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -408,7 +461,7 @@ impl Store {
         .bind(profile_key)
         .bind(job_id)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         if inserted.is_some() {
             return Ok(PushSlot::Free);
@@ -419,7 +472,7 @@ impl Store {
         ))
         .bind(route)
         .bind(profile_key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         let Some(row) = row else {
             // Cleared between the two statements: try again on the next attempt.
@@ -449,7 +502,7 @@ impl Store {
         .bind(job_id)
         .bind(holder)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(if taken == 1 {
@@ -471,7 +524,7 @@ impl Store {
             .bind(profile_key)
             .bind(job_id)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -487,7 +540,7 @@ impl Store {
             .bind(route)
             .bind(profile_key)
             .bind(job_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -566,7 +619,7 @@ impl Store {
              WHERE lease_owner = $1 AND status = 'pending'",
         ))
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected())
     }
@@ -631,6 +684,17 @@ impl Store {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// Closes both pools: every later operation fails (shutdown, and tests of a lost database).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
+    }
+
+    /// The pool writes go through (see `Store::writer`).
+    fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
 }
 
 impl Store {
@@ -642,17 +706,17 @@ impl Store {
         ))
         .bind(id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         let cutoff = now - window.as_millis() as i64;
         sqlx::query(&self.sql("DELETE FROM replicas WHERE last_seen < $1"))
             .bind(cutoff - 3_600_000)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(
             sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM replicas WHERE last_seen >= $1"))
                 .bind(cutoff)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?,
         )
     }
@@ -661,7 +725,7 @@ impl Store {
     pub async fn remove_replica(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query(&self.sql("DELETE FROM replicas WHERE id = $1"))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

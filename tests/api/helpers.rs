@@ -569,3 +569,73 @@ pub fn start_relay(config: &std::path::Path, db: &str) -> (Relay, u16) {
         .expect("the relay did not report its port");
     (relay, port)
 }
+
+/// Everything a relay process printed, stdout and stderr, for the secrets check.
+pub type Log = Arc<Mutex<String>>;
+
+/// Like `start_relay`, but keeps every line the process prints in `log`.
+pub fn start_relay_logged(config: &std::path::Path, db: &str, log: &Log) -> (Relay, u16) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("RELAY__DATABASE__URL", db)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out_log = log.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let port = serde_json::from_str::<Value>(&line)
+                .ok()
+                .and_then(|v| v["fields"]["port"].as_u64());
+            if let Some(port) = port {
+                let _ = tx.send(port as u16);
+            }
+            let mut log = out_log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let err_log = log.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut log = err_log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let relay = Relay(child);
+    let port = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| {
+            panic!(
+                "the relay did not report its port:\n{}",
+                log.lock().unwrap()
+            )
+        });
+    (relay, port)
+}
+
+/// Fails when any of `secrets` appears in `log`, naming which (never printing the log around it).
+pub fn assert_no_secret(log: &Log, secrets: &[&str]) {
+    let log = log.lock().unwrap();
+    assert!(!log.is_empty(), "nothing was logged");
+    for s in secrets {
+        assert!(
+            !log.contains(s),
+            "a configured secret of {} chars appears in the logs",
+            s.len()
+        );
+    }
+}

@@ -11,5 +11,6 @@ mod crash;
 mod delivery;
 mod events;
 mod mapping;
+mod resilience;
 mod service;
 mod store;

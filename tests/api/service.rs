@@ -89,7 +89,7 @@ async fn losing_the_database_fails_readiness_and_refuses_events() {
     let address = app.address.clone();
     let store = app.store().clone();
     let http = app.http.clone();
-    store.pool().close().await;
+    store.close().await;
     let r = http
         .get(format!("{address}/health/ready"))
         .send()
