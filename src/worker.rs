@@ -49,6 +49,8 @@ pub struct Worker {
 /// What an attempt reached, for the attempt record.
 struct Progress {
     step: &'static str,
+    /// The profile as fetched by this attempt (checkpointed if the job runs again).
+    fetched: Option<String>,
 }
 
 impl Worker {
@@ -164,7 +166,10 @@ impl Worker {
         async {
             let started_at = now_ms();
             let clock = Instant::now();
-            let mut progress = Progress { step: step_name(&job.step) };
+            let mut progress = Progress {
+                step: step_name(&job.step),
+                fetched: None,
+            };
             let outcome = self.run_steps(&job, &mut progress).await;
             let (finish, failure) = self.decide(&job, outcome);
             let record = AttemptRecord {
@@ -173,6 +178,7 @@ impl Worker {
                 step: progress.step.to_string(),
                 http_status: failure.as_ref().and_then(|f| f.http_status),
                 error: failure.as_ref().map(|f| f.message.clone()),
+                profile: progress.fetched.take(),
             };
             match &finish {
                 Finish::Delivered => {
@@ -253,9 +259,8 @@ impl Worker {
                 job.route
             )));
         };
-        let db = |e: crate::store::StoreError| Failure::transient(format!("store: {e}"));
 
-        // 1. The profile, fetched once and checkpointed.
+        // 1. The profile: fetched once, and checkpointed by `finish` if the job runs again.
         let profile: Value = match job
             .profile
             .as_deref()
@@ -272,10 +277,7 @@ impl Worker {
                         self.timings.request_timeout,
                     )
                     .await?;
-                self.store
-                    .save_profile(job.id, &p.to_string())
-                    .await
-                    .map_err(db)?;
+                progress.fetched = Some(p.to_string());
                 p
             }
         };
@@ -297,22 +299,13 @@ impl Worker {
         };
 
         // 3. PushProfile, at most once per route and profile.
+        // The push slot records the push durably; the job's step is written when it finishes.
         self.push(job, &route.name, push).await?;
-        if job.step != step::PUSHED {
-            self.store
-                .set_step(job.id, step::PUSHED)
-                .await
-                .map_err(db)?;
-        }
         progress.step = step::PUSHED;
 
         // 4. EnrichProfile.
         if route.enrich {
             self.flatchr.enrich(&enrich).await?;
-            self.store
-                .set_step(job.id, step::ENRICHED)
-                .await
-                .map_err(db)?;
             progress.step = step::ENRICHED;
         }
         Ok(Outcome::Delivered)

@@ -92,9 +92,12 @@ impl Finish {
 pub struct AttemptRecord {
     pub started_at: i64,
     pub duration_ms: i64,
+    /// The furthest step the attempt reached; the job keeps it.
     pub step: String,
     pub http_status: Option<u16>,
     pub error: Option<String>,
+    /// The profile this attempt fetched: kept for the next attempt when the job runs again.
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -419,31 +422,6 @@ impl Store {
         }))
     }
 
-    /// Checkpoint: the profile was fetched.
-    pub async fn save_profile(&self, job_id: i64, profile: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            &self.sql(
-                "UPDATE jobs SET profile = $2, step = 'fetched', updated_at = $3 WHERE id = $1",
-            ),
-        )
-        .bind(job_id)
-        .bind(profile)
-        .bind(now_ms())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn set_step(&self, job_id: i64, step: &str) -> Result<(), StoreError> {
-        sqlx::query(&self.sql("UPDATE jobs SET step = $2, updated_at = $3 WHERE id = $1"))
-            .bind(job_id)
-            .bind(step)
-            .bind(now_ms())
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
     /// Takes the push slot of (route, profile) for `job_id`. The slot is a row under a primary
     /// key, so two jobs (on any replicas) never both push the same profile for a route.
     pub async fn acquire_push(
@@ -578,10 +556,16 @@ impl Store {
         };
         // A deferral was not an attempt: give the count back.
         let refund = i64::from(matches!(finish, Finish::Defer { .. }));
+        // The profile is checkpointed only for a job that runs again: one write less per
+        // delivery, and a crash before this point costs one more fetch, never a second push.
+        let keep = match finish {
+            Finish::Retry { .. } | Finish::Defer { .. } => attempt.profile.as_deref(),
+            _ => None,
+        };
         let mut tx = self.begin().await?;
         let updated = sqlx::query(&self.sql(
             "UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
-                             attempts = attempts - $7
+                             attempts = attempts - $7, step = $8, profile = COALESCE($9, profile)
              WHERE id = $1 AND lease_owner = $6",
         ))
         .bind(job_id)
@@ -591,6 +575,8 @@ impl Store {
         .bind(now)
         .bind(owner)
         .bind(refund)
+        .bind(&attempt.step)
+        .bind(keep)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -30,6 +30,7 @@ fn record() -> AttemptRecord {
         step: "new".into(),
         http_status: None,
         error: None,
+        profile: None,
     }
 }
 
