@@ -93,9 +93,14 @@ pub async fn not_found() -> HttpResponse {
     ApiError::not_found().error_response()
 }
 
-/// Fallback for a known path with the wrong method.
-pub async fn method_not_allowed() -> HttpResponse {
-    ApiError::method_not_allowed().error_response()
+/// Fallback for a known path with the wrong method: 405 naming the methods it has in `Allow`
+/// (RFC 9110 requires it).
+pub fn wrong_method(allow: &'static str) -> actix_web::Route {
+    actix_web::web::to(move || async move {
+        ApiError::method_not_allowed()
+            .header("Allow", allow)
+            .error_response()
+    })
 }
 
 #[cfg(test)]

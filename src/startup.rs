@@ -156,27 +156,27 @@ impl Application {
                 .service(
                     web::resource("/hrflow/events")
                         .route(web::post().to(api::events::receive))
-                        .default_service(web::to(error::method_not_allowed)),
+                        .default_service(error::wrong_method("POST")),
                 )
                 .service(
                     web::resource("/health/live")
                         .route(web::get().to(api::service::live))
-                        .default_service(web::to(error::method_not_allowed)),
+                        .default_service(error::wrong_method("GET")),
                 )
                 .service(
                     web::resource("/health/ready")
                         .route(web::get().to(api::service::ready))
-                        .default_service(web::to(error::method_not_allowed)),
+                        .default_service(error::wrong_method("GET")),
                 )
                 .service(
                     web::resource("/metrics")
                         .route(web::get().to(api::service::metrics))
-                        .default_service(web::to(error::method_not_allowed)),
+                        .default_service(error::wrong_method("GET")),
                 )
                 .service(
                     web::resource("/openapi.json")
                         .route(web::get().to(api::service::openapi))
-                        .default_service(web::to(error::method_not_allowed)),
+                        .default_service(error::wrong_method("GET")),
                 )
                 .configure(crate::careers::configure(&careers_path))
                 .default_service(web::to(error::not_found))

@@ -24,33 +24,33 @@ pub enum Form {
 pub fn configure(path: &str) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
     let path = path.trim_end_matches('/').to_string();
     move |cfg: &mut web::ServiceConfig| {
-        let r = |p: &str| {
-            web::resource(format!("{path}{p}")).default_service(web::to(error::method_not_allowed))
+        let r = |p: &str, allow: &'static str| {
+            web::resource(format!("{path}{p}")).default_service(error::wrong_method(allow))
         };
-        cfg.service(r("/publish").route(web::post().to(vacancy::publish)))
+        cfg.service(r("/publish", "POST").route(web::post().to(vacancy::publish)))
             .service(
-                r("/vacancy/{id}")
+                r("/vacancy/{id}", "PUT, DELETE")
                     .route(web::put().to(vacancy::edit))
                     .route(web::delete().to(vacancy::unpublish)),
             )
-            .service(r("/vacancy/{id}/response").route(web::get().to(response::list_seed)))
+            .service(r("/vacancy/{id}/response", "GET").route(web::get().to(response::list_seed)))
             .service(
-                r("/vacancy/{id}/response/{response_id}")
+                r("/vacancy/{id}/response/{response_id}", "GET")
                     .route(web::get().to(response::letters_seed)),
             )
-            .service(r("/vacancies").route(web::post().to(vacancy::publish)))
+            .service(r("/vacancies", "POST").route(web::post().to(vacancy::publish)))
             .service(
-                r("/vacancies/{id}")
+                r("/vacancies/{id}", "GET, PUT, DELETE")
                     .route(web::get().to(vacancy::read))
                     .route(web::put().to(vacancy::edit))
                     .route(web::delete().to(vacancy::unpublish)),
             )
-            .service(r("/vacancies/{id}/responses").route(web::get().to(response::list_v01)))
+            .service(r("/vacancies/{id}/responses", "GET").route(web::get().to(response::list_v01)))
             .service(
-                r("/vacancies/{id}/responses/{response_id}/letters")
+                r("/vacancies/{id}/responses/{response_id}/letters", "GET")
                     .route(web::get().to(response::letters_v01)),
             )
-            .service(r("/version").route(web::get().to(vacancy::version)));
+            .service(r("/version", "GET").route(web::get().to(vacancy::version)));
     }
 }
 

@@ -661,6 +661,26 @@ async fn hostile_requests_get_4xx_with_the_errors_shape_and_the_service_stays_re
         assert!((400..500).contains(&status), "{status}");
     }
 
+    // A wrong method names the right ones (RFC 9110; schemathesis checks it).
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/metrics", "GET"),
+        (reqwest::Method::GET, "/hrflow/events", "POST"),
+        (
+            reqwest::Method::PATCH,
+            "/careers/vacancies/1",
+            "GET, PUT, DELETE",
+        ),
+        (reqwest::Method::TRACE, "/careers/publish", "POST"),
+    ] {
+        let r = http
+            .request(method, format!("http://127.0.0.1:{port}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{path}");
+        assert_eq!(r.headers()["allow"], allow, "{path}");
+    }
+
     assert!(ready(&http, port).await, "not ready after the corpus");
     // The valid event in the corpus was accepted and is still delivered.
     let store = hrflow_relay::store::Store::connect(&db.url, 1)
