@@ -587,6 +587,10 @@ async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
     }
     drop(seen);
     let log = relay.stop()?;
+    figures.push((
+        "log lines/profile".into(),
+        log.lines().count() as f64 / delivered.max(1) as f64,
+    ));
     for secret in [SECRET, HRFLOW_KEY, FLATCHR_KEY, CAREERS_TOKEN] {
         anyhow::ensure!(
             !log.contains(secret),

@@ -51,7 +51,7 @@ impl Store {
         Ok(sqlx::query_scalar(&self.sql("INSERT INTO vacancies (fields, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id"))
             .bind(fields.to_string())
             .bind(now)
-            .fetch_one(self.writer())
+            .fetch_one(&mut *self.write_conn(super::Durability::Full).await?)
             .await?)
     }
 
@@ -78,7 +78,7 @@ impl Store {
         .bind(id)
         .bind(fields.to_string())
         .bind(now_ms())
-        .execute(self.writer())
+        .execute(&mut *self.write_conn(super::Durability::Full).await?)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -91,7 +91,7 @@ impl Store {
         )
         .bind(id)
         .bind(now_ms())
-        .execute(self.writer())
+        .execute(&mut *self.write_conn(super::Durability::Full).await?)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -110,7 +110,8 @@ impl Store {
         let now = now_ms();
         // Whole seconds, as `created` is shown: the order served is the order Huntflow sees.
         let accepted_at = accepted_at - accepted_at.rem_euclid(1000);
-        let mut tx = self.begin().await?;
+        let mut conn = self.write_conn(super::Durability::Normal).await?;
+        let mut tx = self.begin(&mut conn).await?;
         // Insert, or (on the unique key) update in place: safe when replicas race.
         let inserted: Option<(i64, i64)> = sqlx::query_as(&self.sql(
             "INSERT INTO responses (vacancy_id, profile_key, item, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)

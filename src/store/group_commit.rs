@@ -2,6 +2,9 @@
 //! transaction, so a burst pays for one durable commit instead of one per event. Each sender
 //! is answered only after the commit that holds its event.
 
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Ingested, NewEvent, Store, StoreError};
@@ -79,5 +82,170 @@ async fn run(store: Store, window_ms: i64, mut rx: mpsc::Receiver<Request>) {
                 }
             }
         }
+    }
+}
+
+/// Rows per multi-row INSERT: well under either database's limit on bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($1, $2, $3), ($4, $5, $6), ...`: `rows` tuples of `width` numbered placeholders.
+fn tuples(rows: usize, width: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..width {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + r * width + c).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+impl Store {
+    /// Several events in one transaction, with one statement per table rather than per event:
+    /// a burst costs a handful of round trips to the database and one durable commit. Answers
+    /// are in the order given and stand only once this returns Ok; on an error none was stored.
+    /// Equal bodies in one batch are one event: the first is stored, the others are duplicates.
+    pub async fn ingest_many(
+        &self,
+        events: &[(&NewEvent, &[String])],
+        window_ms: i64,
+    ) -> Result<Vec<Ingested>, StoreError> {
+        let now = super::now_ms();
+        let mut first_of: HashMap<&str, usize> = HashMap::new();
+        let mut firsts = Vec::new();
+        for (i, (event, _)) in events.iter().enumerate() {
+            first_of.entry(event.body_hash.as_str()).or_insert_with(|| {
+                firsts.push(i);
+                i
+            });
+        }
+
+        let mut conn = self.write_conn(super::Durability::Full).await?;
+        let mut tx = self.begin(&mut conn).await?;
+        // 1. The dedupe keys: RETURNING names the bodies not accepted within the window.
+        let mut fresh: HashSet<String> = HashSet::new();
+        for chunk in firsts.chunks(ROWS_PER_STATEMENT) {
+            let last = chunk.len() * 3 + 1;
+            let sql = format!(
+                "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES {}
+                 ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
+                 WHERE event_dedupe.received_at < ${last}
+                 RETURNING body_hash",
+                tuples(chunk.len(), 3, 1)
+            );
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
+            for &i in chunk {
+                q = q
+                    .bind(&events[i].0.body_hash)
+                    .bind(&events[i].0.id)
+                    .bind(now);
+            }
+            for row in q.bind(now - window_ms).fetch_all(&mut *tx).await? {
+                fresh.insert(row.get::<String, _>(0));
+            }
+        }
+        // 2. Who holds the others.
+        let stale: Vec<&str> = firsts
+            .iter()
+            .map(|&i| events[i].0.body_hash.as_str())
+            .filter(|h| !fresh.contains(*h))
+            .collect();
+        let mut originals: HashMap<String, String> = HashMap::new();
+        for chunk in stale.chunks(ROWS_PER_STATEMENT) {
+            let list = (1..=chunk.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql =
+                format!("SELECT body_hash, event_id FROM event_dedupe WHERE body_hash IN ({list})");
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
+            for h in chunk {
+                q = q.bind(*h);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                originals.insert(row.get(0), row.get(1));
+            }
+        }
+        // 3. The new events, and 4. their jobs.
+        let stored: Vec<usize> = firsts
+            .iter()
+            .copied()
+            .filter(|&i| fresh.contains(&events[i].0.body_hash))
+            .collect();
+        for chunk in stored.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES {}",
+                tuples(chunk.len(), 6, 1)
+            );
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
+            for &i in chunk {
+                let e = events[i].0;
+                q = q
+                    .bind(&e.id)
+                    .bind(&e.body_hash)
+                    .bind(&e.event_type)
+                    .bind(&e.profile_key)
+                    .bind(&e.source_key)
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let jobs: Vec<(&NewEvent, &String)> = stored
+            .iter()
+            .flat_map(|&i| events[i].1.iter().map(move |route| (events[i].0, route)))
+            .collect();
+        for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at) VALUES {}",
+                tuples(chunk.len(), 7, 1)
+            );
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
+            for (e, route) in chunk {
+                q = q
+                    .bind(&e.id)
+                    .bind(*route)
+                    .bind(&e.profile_key)
+                    .bind(&e.source_key)
+                    .bind(now)
+                    .bind(now)
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+
+        Ok(events
+            .iter()
+            .enumerate()
+            .map(|(i, (event, routes))| {
+                let first = first_of[event.body_hash.as_str()];
+                if !fresh.contains(&event.body_hash) {
+                    Ingested::Duplicate {
+                        event_id: originals.get(&event.body_hash).cloned().unwrap_or_default(),
+                    }
+                } else if first == i {
+                    Ingested::Accepted {
+                        event_id: event.id.clone(),
+                        jobs: routes.len(),
+                    }
+                } else {
+                    Ingested::Duplicate {
+                        event_id: events[first].0.id.clone(),
+                    }
+                }
+            })
+            .collect())
     }
 }

@@ -162,7 +162,18 @@ pub struct Store {
     /// Writes. On SQLite one connection: writers queue in order inside the process instead of
     /// polling the database lock (SQLite's busy handler sleeps for milliseconds at a time).
     writer: AnyPool,
+    /// Whether the SQLite writer connection commits with synchronous=FULL right now.
+    writer_full: std::sync::Arc<std::sync::atomic::AtomicBool>,
     backend: Backend,
+}
+
+/// How a write must survive: a power cut (`Full`: an answer to a client or an irreversible
+/// call rests on it), or a crash of the process (`Normal`: bookkeeping that the push slot and
+/// the retry schedule make safe to lose, since the last FULL commit makes all before it last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Full,
+    Normal,
 }
 
 /// Queries are written with `$1` placeholders; SQLite gets `?1`, which binds by number too.
@@ -205,7 +216,8 @@ impl Store {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL for concurrent readers; FULL: a commit survives power loss, which is
-                    // what a 202 promises; a writer waits for the lock instead of failing.
+                    // what a 202 promises (bookkeeping writes relax it: see `Durability`); a
+                    // writer waits for the lock instead of failing.
                     for pragma in [
                         "PRAGMA journal_mode = WAL",
                         "PRAGMA synchronous = FULL",
@@ -230,6 +242,7 @@ impl Store {
         Ok(Self {
             pool,
             writer,
+            writer_full: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
             backend,
         })
     }
@@ -267,12 +280,38 @@ impl Store {
         dialect(self.backend, sql)
     }
 
-    /// A write transaction. SQLite takes its write lock at once (IMMEDIATE), waiting on
-    /// busy_timeout rather than failing on a later upgrade.
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    /// The writer connection, set to commit with `durability`. New connections start FULL; the
+    /// flag is read and changed only while the one writer connection is held, so a durable write
+    /// never runs on a connection left at NORMAL.
+    async fn write_conn(
+        &self,
+        durability: Durability,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        use std::sync::atomic::Ordering;
+        let mut conn = self.writer.acquire().await?;
+        let full = durability == Durability::Full;
+        if self.backend == Backend::Sqlite && self.writer_full.load(Ordering::Acquire) != full {
+            conn.execute(if full {
+                "PRAGMA synchronous = FULL"
+            } else {
+                "PRAGMA synchronous = NORMAL"
+            })
+            .await?;
+            self.writer_full.store(full, Ordering::Release);
+        }
+        Ok(conn)
+    }
+
+    /// A write transaction on `conn`. SQLite takes its write lock at once (IMMEDIATE), waiting
+    /// on busy_timeout rather than failing on a later upgrade.
+    async fn begin<'c>(
+        &self,
+        conn: &'c mut sqlx::pool::PoolConnection<sqlx::Any>,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, StoreError> {
+        use sqlx::Connection;
         Ok(match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
         })
     }
 
@@ -289,7 +328,8 @@ impl Store {
         routes: &[String],
         window_ms: i64,
     ) -> Result<Ingested, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let mut tx = self.begin(&mut conn).await?;
         let ingested = self
             .ingest_in(&mut tx, event, routes, now_ms(), window_ms)
             .await?;
@@ -297,29 +337,9 @@ impl Store {
         Ok(ingested)
     }
 
-    /// Several events in one transaction (a group commit): one durable write for all of them.
-    /// Each answer stands only once this returns Ok; on an error none was stored.
-    pub async fn ingest_many(
-        &self,
-        events: &[(&NewEvent, &[String])],
-        window_ms: i64,
-    ) -> Result<Vec<Ingested>, StoreError> {
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        let mut answers = Vec::with_capacity(events.len());
-        for (event, routes) in events {
-            answers.push(
-                self.ingest_in(&mut tx, event, routes, now, window_ms)
-                    .await?,
-            );
-        }
-        tx.commit().await?;
-        Ok(answers)
-    }
-
     async fn ingest_in(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         event: &NewEvent,
         routes: &[String],
         now: i64,
@@ -403,11 +423,12 @@ impl Store {
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $1)
              RETURNING id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
         );
+        let mut conn = self.write_conn(Durability::Normal).await?;
         let row = sqlx::query(&self.sql(&sql))
             .bind(now)
             .bind(now + lease.as_millis() as i64)
             .bind(owner)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&mut *conn)
             .await?;
         Ok(row.map(|r| ClaimedJob {
             id: r.get("id"),
@@ -431,6 +452,8 @@ impl Store {
         job_id: i64,
     ) -> Result<PushSlot, StoreError> {
         let now = now_ms();
+        // The slot must outlive a power cut: the push that follows cannot be taken back.
+        let mut conn = self.write_conn(Durability::Full).await?;
         let inserted = sqlx::query(&self.sql(
             "INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
              ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id",
@@ -439,7 +462,7 @@ impl Store {
         .bind(profile_key)
         .bind(job_id)
         .bind(now)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *conn)
         .await?;
         if inserted.is_some() {
             return Ok(PushSlot::Free);
@@ -450,7 +473,7 @@ impl Store {
         ))
         .bind(route)
         .bind(profile_key)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else {
             // Cleared between the two statements: try again on the next attempt.
@@ -480,7 +503,7 @@ impl Store {
         .bind(job_id)
         .bind(holder)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *conn)
         .await?
         .rows_affected();
         Ok(if taken == 1 {
@@ -497,12 +520,13 @@ impl Store {
         profile_key: &str,
         job_id: i64,
     ) -> Result<(), StoreError> {
+        let mut conn = self.write_conn(Durability::Normal).await?;
         sqlx::query(&self.sql("UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2"))
             .bind(route)
             .bind(profile_key)
             .bind(job_id)
             .bind(now_ms())
-            .execute(&self.writer)
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
@@ -556,13 +580,14 @@ impl Store {
         };
         // A deferral was not an attempt: give the count back.
         let refund = i64::from(matches!(finish, Finish::Defer { .. }));
+        let mut conn = self.write_conn(Durability::Normal).await?;
         // The profile is checkpointed only for a job that runs again: one write less per
         // delivery, and a crash before this point costs one more fetch, never a second push.
         let keep = match finish {
             Finish::Retry { .. } | Finish::Defer { .. } => attempt.profile.as_deref(),
             _ => None,
         };
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin(&mut conn).await?;
         let updated = sqlx::query(&self.sql(
             "UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
                              attempts = attempts - $7, step = $8, profile = COALESCE($9, profile)
@@ -676,11 +701,6 @@ impl Store {
         self.writer.close().await;
         self.pool.close().await;
     }
-
-    /// The pool writes go through (see `Store::writer`).
-    fn writer(&self) -> &AnyPool {
-        &self.writer
-    }
 }
 
 impl Store {
@@ -714,5 +734,32 @@ impl Store {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn level(store: &Store, durability: Durability) -> i64 {
+        let mut conn = store.write_conn(durability).await.unwrap();
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn durable_writes_commit_full_and_bookkeeping_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        // 2 is FULL, 1 is NORMAL; whatever ran before, each write gets what it asked for.
+        assert_eq!(level(&store, Durability::Full).await, 2);
+        assert_eq!(level(&store, Durability::Normal).await, 1);
+        assert_eq!(level(&store, Durability::Normal).await, 1);
+        assert_eq!(level(&store, Durability::Full).await, 2);
+        store.claim("w", Duration::from_secs(1)).await.unwrap();
+        assert_eq!(level(&store, Durability::Full).await, 2);
     }
 }

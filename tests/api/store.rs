@@ -65,6 +65,83 @@ async fn dedupe_window_and_jobs() {
 }
 
 #[tokio::test]
+async fn a_group_commit_answers_each_event_as_one_by_one_would() {
+    let Some((s, _db)) = store().await else {
+        return;
+    };
+    let two = vec!["a".to_string(), "b".to_string()];
+    let one = vec!["a".to_string()];
+    s.ingest(&event("old", "h-old"), &one, 60_000)
+        .await
+        .unwrap();
+    let batch = [
+        event("e1", "h1"),
+        event("e2", "h-old"), // accepted before: a duplicate of "old"
+        event("e3", "h1"),    // the same body twice in one batch: one event
+        event("e4", "h4"),
+    ];
+    let items: Vec<(&NewEvent, &[String])> = vec![
+        (&batch[0], two.as_slice()),
+        (&batch[1], one.as_slice()),
+        (&batch[2], two.as_slice()),
+        (&batch[3], one.as_slice()),
+    ];
+    let answers = s.ingest_many(&items, 60_000).await.unwrap();
+    assert_eq!(
+        answers,
+        vec![
+            Ingested::Accepted {
+                event_id: "e1".into(),
+                jobs: 2
+            },
+            Ingested::Duplicate {
+                event_id: "old".into()
+            },
+            Ingested::Duplicate {
+                event_id: "e1".into()
+            },
+            Ingested::Accepted {
+                event_id: "e4".into(),
+                jobs: 1
+            },
+        ]
+    );
+    // 1 (old) + 2 (e1) + 1 (e4) jobs, each naming its event.
+    let jobs = s.jobs(None, 100).await.unwrap();
+    let mut by_event: Vec<(String, String)> = jobs
+        .iter()
+        .map(|j| (j.event_id.clone(), j.route.clone()))
+        .collect();
+    by_event.sort();
+    assert_eq!(
+        by_event,
+        [("e1", "a"), ("e1", "b"), ("e4", "a"), ("old", "a")]
+            .map(|(e, r)| (e.to_string(), r.to_string()))
+    );
+    // A batch of 1,200 spans several statements; past the window, the same bodies are new events.
+    let many: Vec<NewEvent> = (0..1200)
+        .map(|i| event(&format!("m{i}"), &format!("hm{i}")))
+        .collect();
+    let items: Vec<(&NewEvent, &[String])> = many.iter().map(|e| (e, one.as_slice())).collect();
+    let answers = s.ingest_many(&items, 60_000).await.unwrap();
+    assert!(
+        answers
+            .iter()
+            .all(|a| matches!(a, Ingested::Accepted { jobs: 1, .. }))
+    );
+    assert_eq!(s.queue_stats().await.unwrap().0, 4 + 1200);
+    let later: Vec<NewEvent> = (0..3)
+        .map(|i| event(&format!("n{i}"), &format!("hm{i}")))
+        .collect();
+    let items: Vec<(&NewEvent, &[String])> = later.iter().map(|e| (e, one.as_slice())).collect();
+    let again = s.ingest_many(&items, -1).await.unwrap();
+    assert!(
+        again.iter().all(|a| matches!(a, Ingested::Accepted { .. })),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
 async fn concurrent_redeliveries_create_one_event() {
     let Some((s, _db)) = store().await else {
         return;
