@@ -425,7 +425,7 @@ impl Worker {
                 return Err(f);
             }
         };
-        match self.flatchr.send_push(&ready).await {
+        match self.flatchr.send_push(ready).await {
             Ok(_) => self
                 .store
                 .mark_pushed(route, &job.profile_key, job.id)

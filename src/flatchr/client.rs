@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use actix_web::web::Bytes;
 use base64::Engine as _;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -46,13 +47,18 @@ impl FlatchrClient {
     }
 
     async fn post(&self, upstream: &str, url: &str, body: &Value) -> Result<Value, Failure> {
+        self.execute(upstream, self.http.post(url).json(body)).await
+    }
+
+    async fn execute(
+        &self,
+        upstream: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, Failure> {
         self.rate.wait().await;
-        let response = self
-            .http
-            .post(url)
+        let response = request
             .header("Authorization", self.authorization.expose())
             .header("Accept", "*/*")
-            .json(body)
             .timeout(self.timeout)
             .send()
             .await
@@ -78,9 +84,10 @@ impl FlatchrClient {
         Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    /// Readies a push body: refuses one without an email (Flatchr requires it), downloads the
-    /// resume named by `resume.url` into `resume.data`, and adds `token`.
-    pub async fn prepare_push(&self, mut body: Value) -> Result<Value, Failure> {
+    /// Readies a push: refuses a body without an email (Flatchr requires it), opens the
+    /// download of the resume named by `resume.url` (its status and announced size are checked
+    /// before anything is sent to Flatchr), and adds `token`.
+    pub async fn prepare_push(&self, mut body: Value) -> Result<ReadyPush, Failure> {
         if body
             .get("email")
             .and_then(Value::as_str)
@@ -90,27 +97,73 @@ impl FlatchrClient {
                 "the profile has no email, and Flatchr requires one to create a candidate",
             ));
         }
+        let mut resume = None;
         if let Some(url) = super::push::resume_url(&body).map(str::to_string) {
-            let data = self.download(&url).await?;
-            if let Some(resume) = body.get_mut("resume").and_then(Value::as_object_mut) {
-                resume.remove("url");
-                resume.insert("data".into(), json!(data));
+            let download = self.open_download(&url).await?;
+            let data = match download.content_length() {
+                // Its size is known: it is streamed into the push as it arrives.
+                Some(_) => {
+                    resume = Some(download);
+                    None
+                }
+                None => Some(self.read_whole(download).await?),
+            };
+            if let Some(r) = body.get_mut("resume").and_then(Value::as_object_mut) {
+                r.remove("url");
+                if let Some(data) = data {
+                    r.insert("data".into(), Value::String(data));
+                }
             }
         }
         if let Some(map) = body.as_object_mut() {
             map.insert("token".into(), json!(self.api_key.expose()));
         }
-        Ok(body)
+        Ok(ReadyPush { body, resume })
     }
 
-    /// PushProfile: creates the candidate.
-    pub async fn send_push(&self, body: &Value) -> Result<Value, Failure> {
-        self.post(
-            "flatchr push",
-            &format!("{}/vacancy/candidate/json", self.careers_url),
-            body,
-        )
-        .await
+    /// PushProfile: creates the candidate. A resume of known size goes from the file host to
+    /// Flatchr in base64 chunks, so it is never held whole, raw or encoded; the request says
+    /// its exact length, as a buffered one would.
+    pub async fn send_push(&self, ready: ReadyPush) -> Result<Value, Failure> {
+        const UPSTREAM: &str = "flatchr push";
+        let url = format!("{}/vacancy/candidate/json", self.careers_url);
+        let Some(download) = ready.resume else {
+            return self.post(UPSTREAM, &url, &ready.body).await;
+        };
+        let announced = download.content_length().unwrap_or(0);
+        let marker = format!("relay-resume-{}", uuid::Uuid::new_v4().simple());
+        let mut body = ready.body;
+        if let Some(r) = body.get_mut("resume").and_then(Value::as_object_mut) {
+            r.insert("data".into(), Value::String(marker.clone()));
+        }
+        let text = body.to_string();
+        let Some(at) = text.find(&marker) else {
+            return Err(Failure::permanent(
+                "the push body has no place for the resume",
+            ));
+        };
+        let prefix = web_bytes(&text[..at]);
+        let suffix = web_bytes(&text[at + marker.len()..]);
+        let length = prefix.len() as u64 + announced.div_ceil(3) * 4 + suffix.len() as u64;
+        let state = std::sync::Arc::new(std::sync::Mutex::new(Streamed::default()));
+        let stream = resume_stream(prefix, download, suffix, announced, state.clone());
+        let request = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(reqwest::Body::wrap_stream(stream));
+        self.execute(UPSTREAM, request).await.map_err(|mut f| {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(download_failure) = state.failure.take() {
+                return download_failure;
+            }
+            // Flatchr never got the whole body: it cannot have created anything.
+            if !state.complete {
+                f.maybe_applied = false;
+            }
+            f
+        })
     }
 
     pub async fn enrich(&self, body: &Value) -> Result<Value, Failure> {
@@ -145,8 +198,8 @@ impl FlatchrClient {
         }))
     }
 
-    /// Downloads a resume, checking status, time and size; answers its base64.
-    async fn download(&self, url: &str) -> Result<String, Failure> {
+    /// Starts a resume download, checking its status and announced size.
+    async fn open_download(&self, url: &str) -> Result<reqwest::Response, Failure> {
         let host = url::Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
@@ -158,37 +211,158 @@ impl FlatchrClient {
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(|e| {
-                let mut f = Failure::from_reqwest("file host", &e);
-                f.maybe_applied = false;
-                f
-            })?;
+            .map_err(download_failure)?;
         let status = response.status();
         crate::telemetry::upstream("file host", status.as_u16());
         if !status.is_success() {
             return Err(Failure::from_status(&what, &response));
         }
-        let cap = self.max_resume_bytes;
-        let too_large =
-            || Failure::permanent(format!("the resume is larger than {} MB", cap / 1_000_000));
-        if response.content_length().is_some_and(|n| n > cap) {
-            return Err(too_large());
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_resume_bytes)
+        {
+            return Err(too_large(self.max_resume_bytes));
         }
-        let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+        Ok(response)
+    }
+
+    /// A resume of unknown size, read whole within the cap; answers its base64.
+    async fn read_whole(&self, response: reqwest::Response) -> Result<String, Failure> {
+        let cap = self.max_resume_bytes;
+        let mut bytes = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                let mut f = Failure::from_reqwest("file host", &e);
-                f.maybe_applied = false;
-                f
-            })?;
+            let chunk = chunk.map_err(download_failure)?;
             if bytes.len() as u64 + chunk.len() as u64 > cap {
-                return Err(too_large());
+                return Err(too_large(cap));
             }
             bytes.extend_from_slice(&chunk);
         }
         Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
     }
+}
+
+/// A push ready to send: its JSON, and the resume download to stream into it, if any.
+pub struct ReadyPush {
+    body: Value,
+    resume: Option<reqwest::Response>,
+}
+
+/// What the streamed body saw: whether all of it was handed over, or why the download failed.
+#[derive(Default)]
+struct Streamed {
+    complete: bool,
+    failure: Option<Failure>,
+}
+
+fn web_bytes(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+fn download_failure(e: reqwest::Error) -> Failure {
+    let mut f = Failure::from_reqwest("file host", &e);
+    f.maybe_applied = false;
+    f
+}
+
+fn too_large(cap: u64) -> Failure {
+    Failure::permanent(format!("the resume is larger than {} MB", cap / 1_000_000))
+}
+
+/// The push body as a stream: `prefix`, the resume in base64 as it downloads (3-byte groups
+/// carried across chunks), then `suffix`. A download that fails, or that delivers other than
+/// `announced` bytes, ends the stream with an error and records why in `state`.
+fn resume_stream(
+    prefix: Bytes,
+    download: reqwest::Response,
+    suffix: Bytes,
+    announced: u64,
+    state: std::sync::Arc<std::sync::Mutex<Streamed>>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    use base64::engine::general_purpose::STANDARD;
+    enum Part {
+        Prefix,
+        Data,
+        Suffix,
+        Done,
+    }
+    struct S {
+        part: Part,
+        prefix: Bytes,
+        suffix: Bytes,
+        chunks: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+        carry: Vec<u8>,
+        seen: u64,
+        announced: u64,
+        state: std::sync::Arc<std::sync::Mutex<Streamed>>,
+    }
+    fn fail(mut s: S, failure: Failure) -> Option<(Result<Bytes, std::io::Error>, S)> {
+        let message = failure.message.clone();
+        s.state.lock().unwrap_or_else(|e| e.into_inner()).failure = Some(failure);
+        s.part = Part::Done;
+        Some((Err(std::io::Error::other(message)), s))
+    }
+    let start = S {
+        part: Part::Prefix,
+        prefix,
+        suffix,
+        chunks: download.bytes_stream().boxed(),
+        carry: Vec::new(),
+        seen: 0,
+        announced,
+        state,
+    };
+    futures_util::stream::unfold(start, |mut s| async move {
+        loop {
+            match s.part {
+                Part::Prefix => {
+                    s.part = Part::Data;
+                    let prefix = std::mem::take(&mut s.prefix);
+                    return Some((Ok(prefix), s));
+                }
+                Part::Data => match s.chunks.next().await {
+                    Some(Ok(chunk)) => {
+                        s.seen += chunk.len() as u64;
+                        if s.seen > s.announced {
+                            let cap = s.announced;
+                            return fail(s, too_large(cap));
+                        }
+                        let mut raw = std::mem::take(&mut s.carry);
+                        raw.extend_from_slice(&chunk);
+                        let whole = raw.len() - raw.len() % 3;
+                        s.carry = raw.split_off(whole);
+                        if raw.is_empty() {
+                            continue;
+                        }
+                        return Some((Ok(STANDARD.encode(&raw).into()), s));
+                    }
+                    Some(Err(e)) => return fail(s, download_failure(e)),
+                    None if s.seen != s.announced => {
+                        let mut f = Failure::transient(format!(
+                            "the resume download ended after {} of {} bytes",
+                            s.seen, s.announced
+                        ));
+                        f.maybe_applied = false;
+                        return fail(s, f);
+                    }
+                    None => {
+                        s.part = Part::Suffix;
+                        if !s.carry.is_empty() {
+                            let tail = std::mem::take(&mut s.carry);
+                            return Some((Ok(STANDARD.encode(&tail).into()), s));
+                        }
+                    }
+                },
+                Part::Suffix => {
+                    s.part = Part::Done;
+                    s.state.lock().unwrap_or_else(|e| e.into_inner()).complete = true;
+                    let suffix = std::mem::take(&mut s.suffix);
+                    return Some((Ok(suffix), s));
+                }
+                Part::Done => return None,
+            }
+        }
+    })
 }
 
 /// `Bearer <key>`, unless the key already carries a scheme (`Bearer x`, `Token x`).
