@@ -328,70 +328,11 @@ impl Store {
         routes: &[String],
         window_ms: i64,
     ) -> Result<Ingested, StoreError> {
-        let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = self.begin(&mut conn).await?;
-        let ingested = self
-            .ingest_in(&mut tx, event, routes, now_ms(), window_ms)
-            .await?;
-        tx.commit().await?;
-        Ok(ingested)
-    }
-
-    async fn ingest_in(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        event: &NewEvent,
-        routes: &[String],
-        now: i64,
-        window_ms: i64,
-    ) -> Result<Ingested, StoreError> {
-        let fresh = sqlx::query(&self.sql(
-            "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES ($1, $2, $3)
-             ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
-             WHERE event_dedupe.received_at < $4
-             RETURNING event_id",
-        ))
-        .bind(&event.body_hash)
-        .bind(&event.id)
-        .bind(now)
-        .bind(now - window_ms)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if fresh.is_none() {
-            let original: String = sqlx::query_scalar(
-                &self.sql("SELECT event_id FROM event_dedupe WHERE body_hash = $1"),
-            )
-            .bind(&event.body_hash)
-            .fetch_one(&mut **tx)
-            .await?;
-            return Ok(Ingested::Duplicate { event_id: original });
-        }
-        sqlx::query(&self.sql("INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES ($1, $2, $3, $4, $5, $6)"))
-            .bind(&event.id)
-            .bind(&event.body_hash)
-            .bind(&event.event_type)
-            .bind(&event.profile_key)
-            .bind(&event.source_key)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        for route in routes {
-            sqlx::query(&self.sql(
-                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $5, $5)",
-            ))
-            .bind(&event.id)
-            .bind(route)
-            .bind(&event.profile_key)
-            .bind(&event.source_key)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Ok(Ingested::Accepted {
-            event_id: event.id.clone(),
-            jobs: routes.len(),
-        })
+        // A group commit of one: one code path for the endpoint's batches and single events.
+        self.ingest_many(&[(event, routes)], window_ms)
+            .await?
+            .pop()
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
     }
 
     /// Leases the next due job. A job whose lease expired (its worker died) is due again. Two

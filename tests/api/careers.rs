@@ -154,13 +154,7 @@ async fn huntflow_publishes_collects_pages_and_reads_letters_on_both_forms() {
         assert_eq!(app.post_event(&event_for(&fixture(n))).await.status(), 202);
     }
     let jobs = app.settle(Duration::from_secs(20)).await;
-    assert!(
-        jobs.iter().all(|j| j.status == "delivered"),
-        "{:?}",
-        jobs.iter()
-            .filter(|j| j.status != "delivered")
-            .collect::<Vec<_>>()
-    );
+    assert_all_delivered(&jobs);
 
     // Where each profile should be: how many, and their emails (some profiles have none).
     let expected = |v: i64| -> (usize, HashSet<String>) {

@@ -263,7 +263,7 @@ async fn a_profile_is_pushed_once_per_route_and_enriched_again() {
     app.post_event(&body.replace("parsing.success", "parsing.update"))
         .await;
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert!(jobs.iter().all(|j| j.status == "delivered"), "{jobs:?}");
+    assert_all_delivered(&jobs);
     assert_eq!(flatchr.candidates().len(), 1);
     assert_eq!(flatchr.enriched().len(), 3);
 }
@@ -311,7 +311,7 @@ async fn a_restart_resumes_pending_jobs() {
     let app = TestApp::spawn_on(&base_config(&hrflow.url(), &flatchr.url), db).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
     assert_eq!(jobs.len(), 3);
-    assert!(jobs.iter().all(|j| j.status == "delivered"), "{jobs:?}");
+    assert_all_delivered(&jobs);
     assert_eq!(flatchr.candidates().len(), 3);
 }
 

@@ -267,6 +267,12 @@ pub fn assert_error_shape(body: &Value) {
     }
 }
 
+/// Fails naming the jobs that did not end delivered.
+pub fn assert_all_delivered(jobs: &[JobView]) {
+    let others: Vec<&JobView> = jobs.iter().filter(|j| j.status != "delivered").collect();
+    assert!(others.is_empty(), "{others:?}");
+}
+
 /// HrFlow's answer for a profile.
 pub fn hrflow_answer(profile: &Value) -> String {
     json!({"code": 200, "message": "Profile retrieved", "data": profile}).to_string()
@@ -539,35 +545,7 @@ impl Relay {
 
 /// Starts `hrflow-relay serve` and waits for the port it logs.
 pub fn start_relay(config: &std::path::Path, db: &str) -> (Relay, u16) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .env("RELAY__DATABASE__URL", db)
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let port = serde_json::from_str::<Value>(&line)
-                .ok()
-                .and_then(|v| v["fields"]["port"].as_u64());
-            if let Some(port) = port {
-                let _ = tx.send(port as u16);
-            }
-        }
-    });
-    let relay = Relay(child);
-    let port = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the relay did not report its port");
-    (relay, port)
+    start_relay_logged(config, db, &Log::default())
 }
 
 /// Everything a relay process printed, stdout and stderr, for the secrets check.
@@ -628,7 +606,7 @@ pub fn start_relay_logged(config: &std::path::Path, db: &str, log: &Log) -> (Rel
 }
 
 /// Fails when any of `secrets` appears in `log`, naming which (never printing the log around it).
-pub fn assert_no_secret(log: &Log, secrets: &[&str]) {
+pub fn assert_no_secret(log: &Log, secrets: &[String]) {
     let log = log.lock().unwrap();
     assert!(!log.is_empty(), "nothing was logged");
     for s in secrets {

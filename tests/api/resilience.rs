@@ -163,13 +163,7 @@ async fn faults_and_a_sigkill_lose_no_event_and_push_no_candidate_twice() {
     let unique: HashSet<&str> = job_keys.iter().copied().collect();
     assert_eq!(unique.len(), keys.len(), "an event was lost");
     assert_eq!(job_keys.len(), keys.len(), "an event made two jobs");
-    assert!(
-        jobs.iter().all(|j| j.status == "delivered"),
-        "{:?}",
-        jobs.iter()
-            .filter(|j| j.status != "delivered")
-            .collect::<Vec<_>>()
-    );
+    assert_all_delivered(&jobs);
     {
         let s = flatchr.state.lock().unwrap();
         assert!(
@@ -198,11 +192,7 @@ async fn faults_and_a_sigkill_lose_no_event_and_push_no_candidate_twice() {
             s.candidates.len()
         );
     }
-    let secrets = secrets();
-    assert_no_secret(
-        &log,
-        &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    assert_no_secret(&log, &secrets());
     hrflow.stop().await;
     flatchr.stop().await;
 }
@@ -689,11 +679,7 @@ async fn hostile_requests_get_4xx_with_the_errors_shape_and_the_service_stays_re
     let jobs = store.jobs(None, 1000).await.unwrap();
     assert!(jobs.iter().all(|j| !j.profile_key.is_empty()), "{jobs:?}");
     drop(relay);
-    let secrets = secrets();
-    assert_no_secret(
-        &log,
-        &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    assert_no_secret(&log, &secrets());
     hrflow.stop().await;
     flatchr.stop().await;
 }
