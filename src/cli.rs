@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `check-config`, `preview`, `jobs`, `probe`.
+//! The command line: `serve` (default), `check-config`, `preview`, `jobs`, `backfill`, `probe`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +47,28 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Queue the profiles already in HrFlow sources, as if an event had arrived for each.
+    /// Idempotent: a (route, profile) that already has a job is skipped.
+    Backfill {
+        /// An HrFlow source key; repeat for several sources.
+        #[arg(long = "source", required = true)]
+        sources: Vec<String>,
+        /// Only these routes (repeatable); default: every route listening to the source.
+        #[arg(long = "route")]
+        routes: Vec<String>,
+        /// Only profiles created on or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        created_after: Option<String>,
+        /// Only profiles created on or before this date (YYYY-MM-DD).
+        #[arg(long)]
+        created_before: Option<String>,
+        /// List and count without queuing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Wait until the queued jobs end (the running service delivers them), then report.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Exit 0 when the running service answers /health/live (for container health checks).
     Probe {
         #[arg(long, default_value = "/health/live")]
@@ -68,6 +90,59 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Preview { profile, route } => preview(&settings, &profile, route.as_deref()),
         Command::Jobs { status, limit } => jobs(&settings, status.as_deref(), limit).await,
         Command::Probe { path } => probe(&settings, &path).await,
+        Command::Backfill {
+            sources,
+            routes,
+            created_after,
+            created_before,
+            dry_run,
+            wait,
+        } => {
+            let options = crate::backfill::Options {
+                sources,
+                routes,
+                created_after,
+                created_before,
+                dry_run,
+                wait,
+            };
+            backfill(&settings, &options).await
+        }
+    }
+}
+
+async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> ExitCode {
+    if let Err(problems) = startup::check(settings) {
+        eprintln!(
+            "the configuration has {} problem(s):\n  - {}",
+            problems.len(),
+            problems.join("\n  - ")
+        );
+        return ExitCode::FAILURE;
+    }
+    let store = match crate::store::Store::connect(settings.database.url.expose(), 2).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let progress = crate::backfill::Progress::for_stderr();
+    let result = crate::backfill::run(settings, &store, options, &progress).await;
+    store.close().await;
+    match result {
+        Ok(report) => {
+            println!("{}", json!(report));
+            ExitCode::SUCCESS
+        }
+        Err((report, e)) => {
+            eprintln!("backfill stopped: {e}");
+            if report.pages > 0 {
+                eprintln!("what was queued stays queued; run the same command again to go on");
+                println!("{}", json!(report));
+            }
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -113,10 +188,10 @@ fn check_config(settings: &Settings) -> ExitCode {
                 }
             );
             println!(
-                "  hrflow: {} (api key {}, webhook secret {}, signature {})",
+                "  hrflow: {} (api key {}, {} webhook secret(s) configured, signature {})",
                 settings.hrflow.api_url,
                 set(&settings.hrflow.api_key),
-                set(&settings.hrflow.webhook_secret),
+                settings.hrflow.webhook_secret.len(),
                 settings.hrflow.signature
             );
             println!(

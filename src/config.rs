@@ -37,6 +37,48 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// One secret or several (rotation: any of them is accepted). Read from a string or a list;
+/// empty entries (an unset environment variable, a trailing comma) are dropped.
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
+pub struct Secrets(Vec<Secret>);
+
+impl Secrets {
+    pub fn new(values: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self(
+            values
+                .into_iter()
+                .map(|v| Secret::new(v.into().trim().to_string()))
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// The secrets as bytes, for HMAC keys.
+    pub fn keys(&self) -> Vec<&[u8]> {
+        self.0.iter().map(|s| s.expose().as_bytes()).collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for Secrets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(s) => Self::new([s]),
+            OneOrMany::Many(v) => Self::new(v),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub server: Server,
@@ -46,6 +88,7 @@ pub struct Settings {
     pub logic: Logic,
     pub worker: Worker,
     pub careers: Careers,
+    pub backfill: Backfill,
     #[serde(default)]
     pub routes: Vec<Route>,
 }
@@ -70,7 +113,7 @@ pub struct Hrflow {
     pub api_url: String,
     pub api_key: Secret,
     pub user_email: String,
-    pub webhook_secret: Secret,
+    pub webhook_secret: Secrets,
     pub signature: String,
     pub dedupe_window: String,
 }
@@ -108,6 +151,19 @@ pub struct Careers {
     pub basic_users: Vec<Secret>,
 }
 
+/// `hrflow-relay backfill`: how it lists HrFlow sources.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Backfill {
+    /// Profiles per listing page.
+    pub page_size: u32,
+    /// Listing requests per second at most, so a backfill never floods HrFlow.
+    pub requests_per_second: f64,
+    /// How many times a failed page is tried again before the command stops.
+    pub retries: u32,
+    /// The first wait before trying a failed page again; it doubles each time.
+    pub retry_delay: String,
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Route {
     pub name: String,
@@ -137,6 +193,7 @@ fn yes() -> bool {
 pub enum SignatureMode {
     Auto,
     Sdk,
+    SdkRaw,
     BodyHex,
     None,
 }
@@ -146,6 +203,7 @@ impl SignatureMode {
         match s {
             "auto" => Some(Self::Auto),
             "sdk" => Some(Self::Sdk),
+            "sdk-raw" => Some(Self::SdkRaw),
             "body-hex" => Some(Self::BodyHex),
             "none" => Some(Self::None),
             _ => None,
@@ -162,7 +220,8 @@ pub enum ConfigError {
 }
 
 /// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: [&str; 3] = [
+const LIST_KEYS: [&str; 4] = [
+    "hrflow.webhook_secret",
     "worker.retry_schedule",
     "careers.tokens",
     "careers.basic_users",
@@ -226,6 +285,7 @@ impl Settings {
         duration("worker.request_timeout", &self.worker.request_timeout);
         duration("worker.poll_interval", &self.worker.poll_interval);
         duration("worker.lease", &self.worker.lease);
+        duration("backfill.retry_delay", &self.backfill.retry_delay);
         for (i, d) in self.worker.retry_schedule.iter().enumerate() {
             duration(&format!("worker.retry_schedule[{i}]"), d);
         }
@@ -250,7 +310,7 @@ impl Settings {
         }
         if SignatureMode::parse(&self.hrflow.signature).is_none() {
             problems.push(format!(
-                "hrflow.signature = {:?} must be one of auto, sdk, body-hex, none",
+                "hrflow.signature = {:?} must be one of auto, sdk, sdk-raw, body-hex, none",
                 self.hrflow.signature
             ));
         }
@@ -269,6 +329,19 @@ impl Settings {
         }
         if self.worker.retry_schedule.is_empty() {
             problems.push("worker.retry_schedule must hold at least one delay".into());
+        }
+        if self.backfill.page_size == 0 || self.backfill.page_size > 1000 {
+            problems.push(format!(
+                "backfill.page_size = {} must be between 1 and 1000",
+                self.backfill.page_size
+            ));
+        }
+        if !(self.backfill.requests_per_second > 0.0 && self.backfill.requests_per_second <= 100.0)
+        {
+            problems.push(format!(
+                "backfill.requests_per_second = {} must be above 0 and at most 100",
+                self.backfill.requests_per_second
+            ));
         }
         if self.server.max_body_bytes == 0 {
             problems.push("server.max_body_bytes must be at least 1".into());
@@ -330,6 +403,13 @@ impl Settings {
                     "{label} has unknown destination {other:?} (expected flatchr or careers)"
                 )),
             }
+            for t in &route.events {
+                if crate::hrflow::event::kind(t) == crate::hrflow::event::Kind::Error {
+                    problems.push(format!(
+                        "{label} lists the event type {t:?}: HrFlow sends it when it could not produce the profile, so it never becomes a job"
+                    ));
+                }
+            }
             let uses_script = !route.logics.is_empty() || !route.format.is_empty();
             if uses_script && self.logic.script.is_empty() {
                 problems.push(format!(
@@ -364,6 +444,7 @@ pub struct Timings {
     pub logic_timeout: Duration,
     pub shutdown_grace: Duration,
     pub connect_timeout: Duration,
+    pub backfill_retry_delay: Duration,
 }
 
 impl Timings {
@@ -379,6 +460,7 @@ impl Timings {
             logic_timeout: d(&s.logic.timeout, 1),
             shutdown_grace: d(&s.server.shutdown_grace, 25),
             connect_timeout: d(&s.database.connect_timeout, 60),
+            backfill_retry_delay: d(&s.backfill.retry_delay, 1),
         }
     }
 }
@@ -440,6 +522,7 @@ dedupe_window = "ten minutes"
 name = "a"
 destination = "flatchr"
 logics = ["x"]
+events = ["profile.parsing.success", "profile.parsing.error"]
 [[routes]]
 name = "b"
 destination = "ftp"
@@ -465,12 +548,48 @@ path = "careers"
             "hrflow.api_key is empty",
             "route \"c\" sends to careers but has neither a vacancy id",
             "careers.path = \"careers\"",
+            "lists the event type \"profile.parsing.error\"",
         ] {
             assert!(
                 problems.contains(needle),
                 "missing {needle:?} in:\n{problems}"
             );
         }
+    }
+
+    #[test]
+    fn the_webhook_secret_is_one_or_a_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[hrflow]\nwebhook_secret = \"one\"\n").unwrap();
+        let s = Settings::load_from(Some(&path), HashMap::new()).unwrap();
+        assert_eq!(s.hrflow.webhook_secret.keys(), [b"one".as_slice()]);
+        std::fs::write(
+            &path,
+            "[hrflow]\nwebhook_secret = [\"new\", \"\", \"old\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&path), HashMap::new()).unwrap();
+        assert_eq!(
+            s.hrflow.webhook_secret.len(),
+            2,
+            "empty entries are dropped"
+        );
+        // The environment gives a comma-separated list, and overrides the file.
+        let s = Settings::load_from(
+            Some(&path),
+            env(&[("RELAY__HRFLOW__WEBHOOK_SECRET", "a-new,an-old")]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.hrflow.webhook_secret.keys(),
+            [b"a-new".as_slice(), b"an-old".as_slice()]
+        );
+        let s = Settings::load_from(None, env(&[("RELAY__HRFLOW__WEBHOOK_SECRET", "")])).unwrap();
+        assert!(s.hrflow.webhook_secret.is_empty());
+        let s = Settings::load_from(None, HashMap::new()).unwrap();
+        assert!(s.hrflow.webhook_secret.is_empty());
+        assert!(!format!("{s:?}").contains("a-new"));
     }
 
     #[test]

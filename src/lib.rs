@@ -2,6 +2,7 @@
 //! Source (`hrflow`) → transform (`logic`) → sink (`flatchr`), with `store` as the queue.
 
 pub mod api;
+pub mod backfill;
 pub mod careers;
 pub mod cli;
 pub mod config;

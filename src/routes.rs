@@ -1,15 +1,29 @@
 //! Which configured routes an event concerns: the job plan.
 
 use crate::config::Route;
-use crate::hrflow::event::ProfileEvent;
+use crate::hrflow::event::{self, Kind, ProfileEvent};
 
-/// A route matches when its `sources` and `events` lists are empty or hold the event's value.
+/// A route matches when its `sources` list is empty or holds the event's source, and its
+/// `events` list holds the event's type; an empty `events` list means every type that says the
+/// profile exists (reference/hrflow.md). Error events never reach here.
 pub fn matching<'a>(routes: &'a [Route], event: &ProfileEvent) -> Vec<&'a Route> {
+    let means_profile = event::kind(&event.event_type) == Kind::Profile;
     routes
         .iter()
-        .filter(|r| r.sources.is_empty() || r.sources.iter().any(|s| s == &event.source_key))
-        .filter(|r| r.events.is_empty() || r.events.iter().any(|e| e == &event.event_type))
+        .filter(|r| listens_to(r, &event.source_key))
+        .filter(|r| {
+            if r.events.is_empty() {
+                means_profile
+            } else {
+                r.events.iter().any(|e| e == &event.event_type)
+            }
+        })
         .collect()
+}
+
+/// Whether a route takes profiles of this source (the backfill's rule: events do not apply).
+pub fn listens_to(route: &Route, source_key: &str) -> bool {
+    route.sources.is_empty() || route.sources.iter().any(|s| s == source_key)
 }
 
 #[cfg(test)]
@@ -37,16 +51,25 @@ mod tests {
             route("src", &["s1"], &[]),
             route("ev", &[], &["profile.parsing.success"]),
             route("both", &["s2"], &["profile.parsing.success"]),
+            route("custom", &[], &["profile.tagging.success"]),
         ];
-        let e = ProfileEvent {
-            event_type: "profile.parsing.success".into(),
+        let event = |t: &str| ProfileEvent {
+            event_type: t.into(),
             profile_key: "k".into(),
             source_key: "s1".into(),
+            body_hash: String::new(),
         };
-        let names: Vec<_> = matching(&routes, &e)
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect();
-        assert_eq!(names, ["all", "src", "ev"]);
+        let names = |t: &str| -> Vec<String> {
+            matching(&routes, &event(t))
+                .iter()
+                .map(|r| r.name.clone())
+                .collect()
+        };
+        assert_eq!(names("profile.parsing.success"), ["all", "src", "ev"]);
+        // An empty list takes every type meaning a profile exists, under its older names too.
+        assert_eq!(names("profile.indexing.update"), ["all", "src"]);
+        // A type outside the table reaches only the routes that list it.
+        assert_eq!(names("profile.tagging.success"), ["custom"]);
+        assert!(names("").is_empty());
     }
 }

@@ -1,23 +1,21 @@
-//! `POST /hrflow/events`: verify, parse, match routes, and commit the event with its jobs
-//! before answering 202. Nothing else happens on this path.
+//! `POST /hrflow/events`: verify, parse, match routes, and commit the events with their jobs
+//! before answering 202. Nothing else happens on this path. A body is one event or an array
+//! of them; an array is committed in one transaction and answered element by element.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
-use sha2::{Digest, Sha256};
+use serde_json::{Value, json};
 
 use super::{AppState, body};
 use crate::config::SignatureMode;
 use crate::error::ApiError;
-use crate::hrflow::event::{self, Event};
+use crate::hrflow::event::{self, Body, Event, EventError};
 use crate::hrflow::signature;
 use crate::routes;
 use crate::store::{Ingested, NewEvent};
 use crate::telemetry;
 
-const SIGNATURE_HEADERS: [&str; 2] = ["HTTP-HRFLOW-SIGNATURE", "HRFLOW-SIGNATURE"];
-
-#[tracing::instrument(name = "event", skip_all, fields(event_id, profile_key))]
+#[tracing::instrument(name = "event", skip_all, fields(event_id, profile_key, events))]
 pub async fn receive(
     req: HttpRequest,
     payload: web::Payload,
@@ -37,6 +35,62 @@ pub async fn receive(
     result
 }
 
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        let status = if e.too_many {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let mut api = ApiError::new(status, e.message);
+        for (field, messages) in e.fields {
+            for m in messages {
+                api = api.field(field.clone(), m);
+            }
+        }
+        api
+    }
+}
+
+/// What becomes of one event of the body.
+enum Answer {
+    /// To be stored, with the routes it makes jobs on; `Stored` once committed.
+    Store(NewEvent, Vec<String>),
+    Stored(Ingested),
+    Ignored(String),
+    Rejected(EventError),
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        match self {
+            Answer::Stored(Ingested::Accepted { event_id, jobs }) => {
+                json!({"status": "accepted", "event_id": event_id, "jobs": jobs})
+            }
+            Answer::Stored(Ingested::Duplicate { event_id }) => {
+                json!({"status": "duplicate", "event_id": event_id})
+            }
+            Answer::Ignored(reason) => json!({"status": "ignored", "reason": reason}),
+            Answer::Rejected(e) => {
+                let body = ApiError::from(e.clone()).body();
+                json!({"status": "rejected", "errors": body["errors"]})
+            }
+            // Never answered: every stored event is replaced by its outcome first.
+            Answer::Store(..) => json!({"status": "pending"}),
+        }
+    }
+
+    fn status(&self) -> &'static str {
+        match self {
+            Answer::Stored(Ingested::Accepted { .. }) => "accepted",
+            Answer::Stored(Ingested::Duplicate { .. }) => "duplicate",
+            Answer::Ignored(_) => "ignored",
+            Answer::Rejected(_) => "rejected",
+            Answer::Store(..) => "pending",
+        }
+    }
+}
+
 async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
@@ -50,75 +104,157 @@ async fn handle(
     }
     let body = body::json_bytes(req, payload, state.settings.server.max_body_bytes).await?;
 
-    let secret = &state.settings.hrflow.webhook_secret;
+    let secrets = &state.settings.hrflow.webhook_secret;
     let mode = state.settings.signature_mode();
-    let signed = if secret.is_empty() || mode == SignatureMode::None {
+    let signed = if secrets.is_empty() || mode == SignatureMode::None {
         body
     } else {
-        let header = SIGNATURE_HEADERS
+        let header = signature::HEADERS
             .iter()
             .find_map(|h| req.headers().get(*h))
             .and_then(|v| v.to_str().ok());
-        signature::verify(mode, secret.expose().as_bytes(), header, &body).map_err(|e| {
+        signature::verify(mode, &secrets.keys(), header, &body).map_err(|e| {
             ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()).field("signature", e.to_string())
         })?
     };
 
-    let event = match event::parse(&signed)? {
-        Event::Profile(e) => e,
-        Event::NoProfile { event_type } => {
-            telemetry::event("ignored");
-            return Ok(ignored(format!(
-                "the event ({event_type}) carries no profile"
-            )));
-        }
+    let (events, array) = match event::parse_body(&signed)? {
+        Body::One(e) => (vec![e], false),
+        Body::Many(events) => (events, true),
     };
-    tracing::Span::current().record("profile_key", event.profile_key.as_str());
-    let routes: Vec<String> = routes::matching(&state.settings.routes, &event)
-        .into_iter()
-        .map(|r| r.name.clone())
+    tracing::Span::current().record("events", events.len());
+    let mut answers: Vec<Answer> = events.into_iter().map(|e| plan(state, e)).collect();
+
+    let to_store: Vec<(NewEvent, Vec<String>)> = answers
+        .iter()
+        .filter_map(|a| match a {
+            Answer::Store(e, routes) => Some((e.clone(), routes.clone())),
+            _ => None,
+        })
         .collect();
-    if routes.is_empty() {
-        telemetry::event("ignored");
-        return Ok(ignored(format!(
-            "no route matches source {} and event type {:?}",
-            event.source_key, event.event_type
-        )));
+    if !to_store.is_empty() {
+        if !array {
+            let e = &to_store[0].0;
+            tracing::Span::current().record("profile_key", e.profile_key.as_str());
+            tracing::Span::current().record("event_id", e.id.as_str());
+        }
+        // Stored by the group committer with the events that arrive alongside, all of this
+        // body in one transaction; answered after the commit that holds them.
+        let mut stored = match state.intake.ingest(to_store).await {
+            Ok(stored) => stored.into_iter(),
+            Err(e) => {
+                // Never a 202 that cannot be kept: HrFlow will deliver again.
+                tracing::error!(error = %e, "event could not be stored");
+                return Err(ApiError::unavailable(
+                    "the event could not be stored; try again later",
+                )
+                .header("Retry-After", "5"));
+            }
+        };
+        for answer in answers.iter_mut() {
+            if let Answer::Store(e, _) = answer {
+                let Some(outcome) = stored.next() else {
+                    return Err(ApiError::unavailable(
+                        "the event could not be stored; try again later",
+                    ));
+                };
+                log_stored(e, &outcome);
+                *answer = Answer::Stored(outcome);
+            }
+        }
+        state.wake.notify_waiters();
     }
-    let new = NewEvent {
-        id: uuid::Uuid::new_v4().to_string(),
-        body_hash: hex::encode(Sha256::digest(&signed)),
-        event_type: event.event_type,
-        profile_key: event.profile_key,
-        source_key: event.source_key,
-    };
-    tracing::Span::current().record("event_id", new.id.as_str());
-    // Stored by the group committer with the events that arrive alongside; answered after the
-    // commit that holds it.
-    match state.intake.ingest(new, routes).await {
-        Ok(Ingested::Accepted { event_id, jobs }) => {
-            telemetry::event("accepted");
-            state.wake.notify_waiters();
-            tracing::info!(jobs, "event accepted");
-            Ok(HttpResponse::Accepted()
-                .json(json!({"status": "accepted", "event_id": event_id, "jobs": jobs})))
+    for a in &answers {
+        telemetry::event(a.status());
+    }
+
+    if !array {
+        let answer = &answers[0];
+        return Ok(match answer {
+            Answer::Stored(Ingested::Accepted { .. }) => {
+                HttpResponse::Accepted().json(answer.json())
+            }
+            _ => HttpResponse::Ok().json(answer.json()),
+        });
+    }
+    let count = |s: &str| answers.iter().filter(|a| a.status() == s).count();
+    let (accepted, duplicate, rejected) =
+        (count("accepted"), count("duplicate"), count("rejected"));
+    if rejected == answers.len() {
+        // Nothing in the body could be identified: a client error, naming each element.
+        let mut err = ApiError::bad_request("no event in the array could be identified");
+        for (i, a) in answers.iter().enumerate() {
+            if let Answer::Rejected(e) = a {
+                err = err.field(format!("[{i}]"), e.message.clone());
+                for (field, messages) in &e.fields {
+                    for m in messages {
+                        err = err.field(format!("[{i}].{field}"), m.clone());
+                    }
+                }
+            }
         }
-        Ok(Ingested::Duplicate { event_id }) => {
-            telemetry::event("duplicate");
-            tracing::info!(original = %event_id, "redelivery ignored");
-            Ok(HttpResponse::Ok().json(json!({"status": "duplicate", "event_id": event_id})))
+        return Err(err);
+    }
+    tracing::info!(
+        events = answers.len(),
+        accepted,
+        duplicate,
+        rejected,
+        "event array answered"
+    );
+    let results: Vec<Value> = answers.iter().map(Answer::json).collect();
+    Ok(if accepted > 0 {
+        HttpResponse::Accepted().json(json!({"status": "accepted", "results": results}))
+    } else {
+        let status = if duplicate > 0 {
+            "duplicate"
+        } else {
+            "ignored"
+        };
+        HttpResponse::Ok().json(json!({"status": status, "results": results}))
+    })
+}
+
+/// Decides what one event becomes, before anything is stored.
+fn plan(state: &AppState, event: Event) -> Answer {
+    match event {
+        Event::Profile(e) => {
+            let routes: Vec<String> = routes::matching(&state.settings.routes, &e)
+                .into_iter()
+                .map(|r| r.name.clone())
+                .collect();
+            if routes.is_empty() {
+                return Answer::Ignored(format!(
+                    "no route matches source {} and event type {:?}",
+                    e.source_key, e.event_type
+                ));
+            }
+            let new = NewEvent {
+                id: uuid::Uuid::new_v4().to_string(),
+                body_hash: e.body_hash,
+                event_type: e.event_type,
+                profile_key: e.profile_key,
+                source_key: e.source_key,
+            };
+            Answer::Store(new, routes)
         }
-        Err(e) => {
-            // Never a 202 that cannot be kept: HrFlow will deliver again.
-            tracing::error!(error = %e, "event could not be stored");
-            Err(
-                ApiError::unavailable("the event could not be stored; try again later")
-                    .header("Retry-After", "5"),
-            )
+        Event::NoProfile { event_type } => {
+            Answer::Ignored(format!("the event ({event_type}) carries no profile"))
         }
+        Event::Failed { event_type } => Answer::Ignored(format!(
+            "HrFlow could not produce the profile ({event_type}): there is no profile to fetch"
+        )),
+        Event::Rejected(e) => Answer::Rejected(e),
     }
 }
 
-fn ignored(reason: String) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ignored", "reason": reason}))
+fn log_stored(event: &NewEvent, outcome: &Ingested) {
+    match outcome {
+        Ingested::Accepted { jobs, .. } => tracing::info!(
+            event_id = %event.id, profile_key = %event.profile_key, jobs, "event accepted"
+        ),
+        Ingested::Duplicate { event_id } => tracing::info!(
+            profile_key = %event.profile_key, original = %event_id, "redelivery ignored"
+        ),
+    }
 }

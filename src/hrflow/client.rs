@@ -70,3 +70,101 @@ impl HrflowClient {
         }
     }
 }
+
+/// One page of a source's listing (`GET /storing/profiles`, reference/hrflow.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage {
+    /// The profile keys of the page, in the listing's order.
+    pub keys: Vec<String>,
+    /// The last page, as HrFlow counts now (it grows while profiles arrive).
+    pub max_page: u64,
+    /// Profiles in the source matching the filters.
+    pub total: u64,
+}
+
+/// What to list: one source, a page of `limit` profiles, optional creation dates.
+#[derive(Debug, Clone)]
+pub struct ListQuery<'a> {
+    pub source_key: &'a str,
+    pub page: u64,
+    pub limit: u32,
+    /// `YYYY-MM-DD`, inclusive bounds on `created_at`.
+    pub created_after: Option<&'a str>,
+    pub created_before: Option<&'a str>,
+}
+
+impl HrflowClient {
+    /// Lists one page of a source, oldest first: pages stay stable while new profiles arrive
+    /// (they land on the last page). Items carry keys only (`return_profile=false`).
+    pub async fn list_profiles(
+        &self,
+        query: &ListQuery<'_>,
+        timeout: Duration,
+    ) -> Result<ListPage, Failure> {
+        let url = format!("{}/storing/profiles", self.api_url);
+        let sources = serde_json::to_string(&[query.source_key]).unwrap_or_default();
+        let mut params: Vec<(&str, String)> = vec![
+            ("source_keys", sources),
+            ("page", query.page.to_string()),
+            ("limit", query.limit.to_string()),
+            ("order_by", "asc".into()),
+            ("sort_by", "created_at".into()),
+            ("return_profile", "false".into()),
+        ];
+        if let Some(d) = query.created_after {
+            params.push(("created_at_min", d.into()));
+        }
+        if let Some(d) = query.created_before {
+            params.push(("created_at_max", d.into()));
+        }
+        let response = self
+            .http
+            .get(&url)
+            .query(&params)
+            .header("X-API-KEY", self.api_key.expose())
+            .header("X-USER-EMAIL", &self.user_email)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| Failure::from_reqwest("hrflow", &e))?;
+        let status = response.status();
+        crate::telemetry::upstream("hrflow", status.as_u16());
+        if !status.is_success() {
+            return Err(Failure::from_status("HrFlow profile listing", &response));
+        }
+        let body: Value = response.json().await.map_err(|e| {
+            Failure::transient(format!("HrFlow answered an unreadable listing: {e}"))
+        })?;
+        let code = body.get("code").and_then(Value::as_i64).unwrap_or(200);
+        if code >= 400 {
+            let message = body.get("message").and_then(Value::as_str).unwrap_or("");
+            let text = format!(
+                "HrFlow answered code {code} listing source {}: {message}",
+                query.source_key
+            );
+            return Err(if code == 429 || code >= 500 {
+                Failure::transient(text)
+            } else {
+                Failure::permanent(text)
+            });
+        }
+        let Some(items) = body.get("data").and_then(Value::as_array) else {
+            return Err(Failure::transient(
+                "HrFlow answered a listing without a data array",
+            ));
+        };
+        let keys = items
+            .iter()
+            .filter_map(|item| item.get("key").and_then(Value::as_str))
+            .filter(|k| !k.trim().is_empty() && k.len() <= 256)
+            .map(str::to_string)
+            .collect();
+        let meta = body.get("meta");
+        let number = |name: &str| meta.and_then(|m| m.get(name)).and_then(Value::as_u64);
+        Ok(ListPage {
+            keys,
+            max_page: number("maxPage").unwrap_or(query.page),
+            total: number("total").unwrap_or(0),
+        })
+    }
+}

@@ -9,13 +9,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Ingested, NewEvent, Store, StoreError};
 
-/// At most this many events share a commit; more wait for the next one.
+/// Events from several requests share a commit until it holds this many; more wait for the
+/// next one. A single array larger than this is still one commit (it is capped at the edge).
 const MAX_BATCH: usize = 256;
 
+/// One request's events: all of them stand or fall together.
 struct Request {
-    event: NewEvent,
-    routes: Vec<String>,
-    reply: oneshot::Sender<Result<Ingested, StoreError>>,
+    events: Vec<(NewEvent, Vec<String>)>,
+    reply: oneshot::Sender<Result<Vec<Ingested>, StoreError>>,
 }
 
 /// The handle the event endpoint sends through; cheap to clone.
@@ -32,19 +33,15 @@ impl GroupCommit {
         Self { tx }
     }
 
-    /// Stores the event and its jobs; returns once they are durably committed.
+    /// Stores the events of one request, each with its jobs, in one transaction; returns once
+    /// they are durably committed, with one answer per event in order.
     pub async fn ingest(
         &self,
-        event: NewEvent,
-        routes: Vec<String>,
-    ) -> Result<Ingested, StoreError> {
+        events: Vec<(NewEvent, Vec<String>)>,
+    ) -> Result<Vec<Ingested>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Request {
-                event,
-                routes,
-                reply,
-            })
+            .send(Request { events, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -52,27 +49,44 @@ impl GroupCommit {
 }
 
 async fn run(store: Store, window_ms: i64, mut rx: mpsc::Receiver<Request>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while let Some(first) = rx.recv().await {
+        let mut size = first.events.len();
+        let mut batch = vec![first];
+        while size < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(request) => {
+                    size += request.events.len();
+                    batch.push(request);
+                }
+                Err(_) => break,
+            }
+        }
         let items: Vec<(&NewEvent, &[String])> = batch
             .iter()
-            .map(|r: &Request| (&r.event, r.routes.as_slice()))
+            .flat_map(|r| r.events.iter().map(|(e, routes)| (e, routes.as_slice())))
             .collect();
         let stored = store.ingest_many(&items, window_ms).await;
         drop(items);
         match stored {
-            Ok(answers) => {
-                for (request, answer) in batch.drain(..).zip(answers) {
-                    let _ = request.reply.send(Ok(answer));
+            Ok(mut answers) => {
+                for request in batch {
+                    let rest = answers.split_off(request.events.len().min(answers.len()));
+                    let _ = request
+                        .reply
+                        .send(Ok(std::mem::replace(&mut answers, rest)));
                 }
             }
-            // One bad event must not refuse its neighbours: each is tried on its own.
+            // One bad request must not refuse its neighbours: each is tried on its own, whole.
             Err(e) if batch.len() > 1 => {
-                tracing::warn!(error = %e, events = batch.len(), "group commit failed; storing one by one");
-                for request in batch.drain(..) {
-                    let answer = store
-                        .ingest(&request.event, &request.routes, window_ms)
-                        .await;
+                tracing::warn!(error = %e, requests = batch.len(), "group commit failed; storing request by request");
+                for request in batch {
+                    let items: Vec<(&NewEvent, &[String])> = request
+                        .events
+                        .iter()
+                        .map(|(e, routes)| (e, routes.as_slice()))
+                        .collect();
+                    let answer = store.ingest_many(&items, window_ms).await;
+                    drop(items);
                     let _ = request.reply.send(answer);
                 }
             }
@@ -86,10 +100,10 @@ async fn run(store: Store, window_ms: i64, mut rx: mpsc::Receiver<Request>) {
 }
 
 /// Rows per multi-row INSERT: well under either database's limit on bound parameters.
-const ROWS_PER_STATEMENT: usize = 500;
+pub(super) const ROWS_PER_STATEMENT: usize = 500;
 
 /// `($1, $2, $3), ($4, $5, $6), ...`: `rows` tuples of `width` numbered placeholders.
-fn tuples(rows: usize, width: usize, first: usize) -> String {
+pub(super) fn tuples(rows: usize, width: usize, first: usize) -> String {
     let mut out = String::with_capacity(rows * width * 5);
     for r in 0..rows {
         if r > 0 {

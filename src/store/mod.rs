@@ -10,6 +10,7 @@ use sqlx::{Executor, Row};
 
 use crate::job::status;
 
+pub mod backfill;
 pub mod careers;
 pub mod group_commit;
 

@@ -1,0 +1,345 @@
+//! `hrflow-relay backfill`: brings the profiles already in HrFlow sources to the routes, as if
+//! an event had arrived for each. Lists each source page by page (oldest first, paced), queues
+//! one job per (route, profile) that has none, and leaves delivery to the service's workers.
+//! Safe to run twice, to interrupt and run again, and beside a running service.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{Settings, Timings};
+use crate::hrflow::client::{HrflowClient, ListQuery};
+use crate::store::Store;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub sources: Vec<String>,
+    /// Empty: every route whose `sources` is empty or holds the source.
+    pub routes: Vec<String>,
+    /// `YYYY-MM-DD` bounds on the profiles' creation date.
+    pub created_after: Option<String>,
+    pub created_before: Option<String>,
+    pub dry_run: bool,
+    pub wait: bool,
+}
+
+/// The one JSON line the command ends with.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Report {
+    /// Profiles listed.
+    pub listed: u64,
+    /// Jobs queued (on a dry run: that would be queued).
+    pub queued: u64,
+    /// (route, profile) pairs that already had a job.
+    pub skipped: u64,
+    pub routes: Vec<String>,
+    pub pages: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// With `--wait`: how the queued jobs ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filtered: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead: Option<u64>,
+    /// Set when the command stopped before the end; what was queued stays queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("listing source {source_key} page {page} failed {tries} time(s); last: {reason}")]
+    Listing {
+        source_key: String,
+        page: u64,
+        tries: u32,
+        reason: String,
+    },
+    #[error("the database: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// How progress is shown: a bar per phase on a terminal, a line every few seconds otherwise,
+/// or nothing (tests).
+pub enum Progress {
+    Bar(std::sync::Mutex<Option<(String, indicatif::ProgressBar)>>),
+    Lines(std::sync::Mutex<Instant>),
+    Quiet,
+}
+
+impl Progress {
+    /// Bars when standard error is a terminal, else plain lines.
+    pub fn for_stderr() -> Self {
+        if std::io::stderr().is_terminal() {
+            Self::Bar(std::sync::Mutex::new(None))
+        } else {
+            Self::Lines(std::sync::Mutex::new(Instant::now()))
+        }
+    }
+
+    fn update(&self, what: &str, done: u64, total: u64, started: Instant, force: bool) {
+        match self {
+            Progress::Bar(current) => {
+                let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
+                if current.as_ref().is_none_or(|(name, _)| name != what) {
+                    if let Some((_, old)) = current.take() {
+                        old.finish();
+                    }
+                    let bar = indicatif::ProgressBar::new(total);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    bar.set_message(what.to_string());
+                    *current = Some((what.to_string(), bar));
+                }
+                if let Some((_, bar)) = current.as_ref() {
+                    bar.set_length(total.max(done));
+                    bar.set_position(done);
+                }
+            }
+            Progress::Lines(last) => {
+                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+                if force || last.elapsed() >= Duration::from_secs(2) {
+                    *last = Instant::now();
+                    let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    eprintln!("{what}: {done}/{total} ({rate:.0}/s)");
+                }
+            }
+            Progress::Quiet => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Progress::Bar(current) = self
+            && let Some((_, bar)) = current.lock().unwrap_or_else(|e| e.into_inner()).take()
+        {
+            bar.finish();
+        }
+    }
+}
+
+/// Which routes take a source's profiles: the named ones, else those listening to it.
+fn routes_for(settings: &Settings, options: &Options, source: &str) -> Vec<String> {
+    settings
+        .routes
+        .iter()
+        .filter(|r| {
+            if options.routes.is_empty() {
+                crate::routes::listens_to(r, source)
+            } else {
+                options.routes.contains(&r.name)
+            }
+        })
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+fn check(settings: &Settings, options: &Options) -> Result<(), BackfillError> {
+    if options.sources.iter().all(|s| s.trim().is_empty()) {
+        return Err(BackfillError::Usage(
+            "name at least one source: --source KEY".into(),
+        ));
+    }
+    for name in &options.routes {
+        if settings.route(name).is_none() {
+            return Err(BackfillError::Usage(format!(
+                "no route named {name:?} is configured"
+            )));
+        }
+    }
+    for (flag, date) in [
+        ("--created-after", &options.created_after),
+        ("--created-before", &options.created_before),
+    ] {
+        if let Some(d) = date
+            && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+        {
+            return Err(BackfillError::Usage(format!(
+                "{flag} {d:?} is not a date like 2026-01-31"
+            )));
+        }
+    }
+    if options
+        .sources
+        .iter()
+        .all(|s| routes_for(settings, options, s).is_empty())
+    {
+        return Err(BackfillError::Usage(
+            "no configured route takes these sources: nothing would be queued".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a backfill. On an error the report says what was done before it; that stays queued.
+pub async fn run(
+    settings: &Settings,
+    store: &Store,
+    options: &Options,
+    progress: &Progress,
+) -> Result<Report, (Report, BackfillError)> {
+    let mut report = Report {
+        dry_run: options.dry_run,
+        ..Report::default()
+    };
+    if let Err(e) = check(settings, options) {
+        return Err((report, e));
+    }
+    let timings = Timings::from_settings(settings);
+    let http = match crate::startup::http_client() {
+        Ok(h) => h,
+        Err(e) => return Err((report, BackfillError::Usage(format!("{e:#}")))),
+    };
+    let client = HrflowClient::new(
+        http,
+        &settings.hrflow.api_url,
+        settings.hrflow.api_key.clone(),
+        settings.hrflow.user_email.clone(),
+    );
+    // Paced: one listing request per tick, whatever the sources.
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(
+        1.0 / settings.backfill.requests_per_second,
+    ));
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let started = Instant::now();
+    let mut job_ids = Vec::new();
+    let mut all_routes: Vec<String> = Vec::new();
+
+    for source in options.sources.iter().filter(|s| !s.trim().is_empty()) {
+        let routes = routes_for(settings, options, source);
+        if routes.is_empty() {
+            eprintln!("no configured route takes source {source}: skipped");
+            continue;
+        }
+        for r in &routes {
+            if !all_routes.contains(r) {
+                all_routes.push(r.clone());
+            }
+        }
+        let mut page = 1;
+        let mut source_listed = 0;
+        loop {
+            let query = ListQuery {
+                source_key: source,
+                page,
+                limit: settings.backfill.page_size,
+                created_after: options.created_after.as_deref(),
+                created_before: options.created_before.as_deref(),
+            };
+            let mut tries = 0;
+            let listing = loop {
+                pace.tick().await;
+                tries += 1;
+                match client.list_profiles(&query, timings.request_timeout).await {
+                    Ok(listing) => break listing,
+                    Err(f) if tries <= settings.backfill.retries => {
+                        let delay = timings.backfill_retry_delay * 2u32.saturating_pow(tries - 1);
+                        let delay = delay.max(f.retry_after.unwrap_or_default());
+                        eprintln!(
+                            "listing {source} page {page} failed ({}); trying again in {delay:?}",
+                            f.message
+                        );
+                        tokio::time::sleep(delay).await;
+                    }
+                    Err(f) => {
+                        progress.finish();
+                        report.routes = all_routes;
+                        let e = BackfillError::Listing {
+                            source_key: source.clone(),
+                            page,
+                            tries,
+                            reason: f.message,
+                        };
+                        report.error = Some(e.to_string());
+                        return Err((report, e));
+                    }
+                }
+            };
+            report.pages += 1;
+            report.listed += listing.keys.len() as u64;
+            source_listed += listing.keys.len() as u64;
+            match store
+                .queue_backfill(source, &listing.keys, &routes, options.dry_run)
+                .await
+            {
+                Ok(q) => {
+                    report.queued += q.queued as u64;
+                    report.skipped += q.skipped as u64;
+                    job_ids.extend(q.job_ids);
+                }
+                Err(e) => {
+                    progress.finish();
+                    report.routes = all_routes;
+                    report.error = Some(e.to_string());
+                    return Err((report, e.into()));
+                }
+            }
+            let last = listing.keys.is_empty() || page >= listing.max_page;
+            progress.update(
+                &format!("listing {source}"),
+                source_listed,
+                listing.total,
+                started,
+                last,
+            );
+            if last {
+                break;
+            }
+            page += 1;
+        }
+    }
+    progress.finish();
+    report.routes = all_routes;
+    if options.wait && !options.dry_run {
+        match wait(store, &job_ids, progress).await {
+            Ok(counts) => {
+                let get = |s: &str| Some(counts.get(s).copied().unwrap_or(0));
+                report.delivered = get("delivered");
+                report.filtered = get("filtered");
+                report.dead = get("dead");
+            }
+            Err(e) => {
+                report.error = Some(e.to_string());
+                return Err((report, e.into()));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Follows the queued jobs until none is pending. The running service delivers them.
+async fn wait(
+    store: &Store,
+    job_ids: &[i64],
+    progress: &Progress,
+) -> Result<HashMap<String, u64>, crate::store::StoreError> {
+    let started = Instant::now();
+    let total = job_ids.len() as u64;
+    loop {
+        let counts = store.job_outcomes(job_ids).await?;
+        let pending = counts.get("pending").copied().unwrap_or(0);
+        progress.update(
+            "delivering (by the running service)",
+            total - pending.min(total),
+            total,
+            started,
+            pending == 0,
+        );
+        if pending == 0 {
+            progress.finish();
+            return Ok(counts);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

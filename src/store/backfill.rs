@@ -1,0 +1,178 @@
+//! Queuing the profiles a backfill lists: one event row per profile and one job per route it
+//! lacks, in one transaction per page. A (route, profile) that already has a job, from an
+//! event or an earlier backfill, is skipped, so a backfill run twice queues nothing twice.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row;
+
+use super::group_commit::{ROWS_PER_STATEMENT, tuples};
+use super::{Backend, Durability, Store, StoreError, now_ms};
+
+/// The event type recorded for a job a backfill queued (no HrFlow event carried it).
+pub const BACKFILL_EVENT: &str = "backfill";
+
+/// Serializes backfill pages across processes on PostgreSQL: the skip check and the insert
+/// must not interleave with another backfill's (SQLite's write lock does this by itself).
+const BACKFILL_LOCK: i64 = 0x6866_6c77_6266;
+
+/// What one page did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Queued {
+    /// The jobs created (none on a dry run).
+    pub job_ids: Vec<i64>,
+    /// Jobs that would be or were created.
+    pub queued: usize,
+    /// (route, profile) pairs that already had a job.
+    pub skipped: usize,
+}
+
+impl Store {
+    /// Queues one job per (route, profile) that has none yet, each profile under one new event
+    /// row. With `dry_run` nothing is written: the counts say what would be.
+    pub async fn queue_backfill(
+        &self,
+        source_key: &str,
+        profile_keys: &[String],
+        routes: &[String],
+        dry_run: bool,
+    ) -> Result<Queued, StoreError> {
+        let mut keys: Vec<&str> = Vec::with_capacity(profile_keys.len());
+        let mut seen = HashSet::new();
+        for k in profile_keys {
+            if seen.insert(k.as_str()) {
+                keys.push(k);
+            }
+        }
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let mut tx = self.begin(&mut conn).await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(BACKFILL_LOCK)
+                .fetch_all(&mut *tx)
+                .await?;
+        }
+        // Which pairs exist already, route by route.
+        let mut existing: HashSet<(String, String)> = HashSet::new();
+        for route in routes {
+            for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                let list = (2..chunk.len() + 2)
+                    .map(|n| format!("${n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "SELECT DISTINCT profile_key FROM jobs WHERE route = $1 AND profile_key IN ({list})"
+                );
+                let sql = self.sql(&sql);
+                let mut q = sqlx::query(&sql).persistent(false).bind(route);
+                for k in chunk {
+                    q = q.bind(*k);
+                }
+                for row in q.fetch_all(&mut *tx).await? {
+                    existing.insert((route.clone(), row.get(0)));
+                }
+            }
+        }
+        let mut plan: Vec<(&str, Vec<&String>)> = Vec::new();
+        let mut skipped = 0;
+        for key in &keys {
+            let missing: Vec<&String> = routes
+                .iter()
+                .filter(|r| !existing.contains(&((*r).clone(), (*key).to_string())))
+                .collect();
+            skipped += routes.len() - missing.len();
+            if !missing.is_empty() {
+                plan.push((key, missing));
+            }
+        }
+        let queued = plan.iter().map(|(_, r)| r.len()).sum();
+        if dry_run || plan.is_empty() {
+            tx.rollback().await?;
+            return Ok(Queued {
+                job_ids: Vec::new(),
+                queued,
+                skipped,
+            });
+        }
+
+        let now = now_ms();
+        let event_ids: HashMap<&str, String> = plan
+            .iter()
+            .map(|(k, _)| (*k, uuid::Uuid::new_v4().to_string()))
+            .collect();
+        for chunk in plan.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES {}",
+                tuples(chunk.len(), 6, 1)
+            );
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
+            for (key, _) in chunk {
+                q = q
+                    .bind(&event_ids[key])
+                    .bind(BACKFILL_EVENT)
+                    .bind(BACKFILL_EVENT)
+                    .bind(*key)
+                    .bind(source_key)
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let jobs: Vec<(&str, &String)> = plan
+            .iter()
+            .flat_map(|(k, routes)| routes.iter().map(move |r| (*k, *r)))
+            .collect();
+        let mut job_ids = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at) VALUES {} RETURNING id",
+                tuples(chunk.len(), 7, 1)
+            );
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
+            for (key, route) in chunk {
+                q = q
+                    .bind(&event_ids[key])
+                    .bind(*route)
+                    .bind(*key)
+                    .bind(source_key)
+                    .bind(now)
+                    .bind(now)
+                    .bind(now);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                job_ids.push(row.get::<i64, _>(0));
+            }
+        }
+        tx.commit().await?;
+        Ok(Queued {
+            job_ids,
+            queued,
+            skipped,
+        })
+    }
+
+    /// How many of these jobs are in each status.
+    pub async fn job_outcomes(&self, ids: &[i64]) -> Result<HashMap<String, u64>, StoreError> {
+        let mut counts = HashMap::new();
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let list = (1..=chunk.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT status, COUNT(*) AS n FROM jobs WHERE id IN ({list}) GROUP BY status"
+            );
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                *counts.entry(row.get::<String, _>("status")).or_insert(0) +=
+                    row.get::<i64, _>("n").max(0) as u64;
+            }
+        }
+        Ok(counts)
+    }
+}
