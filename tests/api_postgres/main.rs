@@ -7,6 +7,8 @@ mod helpers;
 
 pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
+#[path = "../api/backfill.rs"]
+mod backfill;
 #[path = "../api/careers.rs"]
 mod careers;
 #[path = "../api/crash.rs"]
