@@ -5,7 +5,7 @@
 //!     cargo build --release && cargo run --release --example bench -- [OPTIONS] [SCENARIOS]
 //!
 //! `scripts/bench.sh` does that and readies the reference's Python 3.8 environment first.
-//! Scenarios: idle, ingest, latency, memory, careers, reference (default: all of them).
+//! Scenarios: idle, ingest, latency, memory, careers, backfill, reference (default: all of them).
 //! The relay runs as a child process (the release binary next to this example), so that its CPU
 //! time and resident memory are its own; the stand-ins and the load run in this process.
 
@@ -68,6 +68,15 @@ struct Args {
     /// Responses in the careers scenario's vacancy.
     #[arg(long, default_value_t = 100_000)]
     responses: usize,
+    /// Profiles in the backfill scenario's source.
+    #[arg(long, default_value_t = 3000)]
+    backfill_profiles: usize,
+    /// `[backfill].requests_per_second` in the backfill scenario (the default configuration's).
+    #[arg(long, default_value_t = 4.0)]
+    backfill_rps: f64,
+    /// `[backfill].page_size` in the backfill scenario.
+    #[arg(long, default_value_t = 100)]
+    backfill_page: u32,
 }
 
 /// What the stand-ins saw.
@@ -84,6 +93,10 @@ struct Seen {
 }
 
 struct Upstream {
+    /// Profiles of the listing stand-in's one source (the backfill scenario).
+    listed: usize,
+    /// When the listing stand-in answered its last page.
+    last_listing: Mutex<Option<Instant>>,
     latency: Duration,
     fault_rate: f64,
     resume: web::Bytes,
@@ -131,6 +144,28 @@ async fn profile(
     p["attachments"] = json!([{"file_name": "resume", "type": "resume", "extension": ".pdf",
         "public_url": format!("{base}/files/{key}.pdf")}]);
     HttpResponse::Ok().json(json!({"code": 200, "message": "ok", "data": p}))
+}
+
+/// `GET /storing/profiles`: `up.listed` profiles `b-0`.. in one source, paged as HrFlow does.
+async fn listing(q: web::Query<HashMap<String, String>>, up: web::Data<Upstream>) -> HttpResponse {
+    up.delay().await;
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30)
+        .max(1);
+    let items: Vec<Value> = ((page - 1) * limit..(page * limit).min(up.listed))
+        .map(|i| json!({"key": format!("b-{i}"), "reference": null}))
+        .collect();
+    *up.last_listing.lock().unwrap() = Some(Instant::now());
+    HttpResponse::Ok().json(json!({"code": 200, "message": "List of profiles",
+        "meta": {"page": page, "maxPage": up.listed.div_ceil(limit).max(1), "count": items.len(), "total": up.listed},
+        "data": items}))
 }
 
 async fn file(up: web::Data<Upstream>) -> HttpResponse {
@@ -226,6 +261,7 @@ async fn stand_ins(up: web::Data<Upstream>) -> anyhow::Result<String> {
             .app_data(up.clone())
             .app_data(web::PayloadConfig::new(64 << 20))
             .route("/profile/indexing", web::get().to(profile))
+            .route("/storing/profiles", web::get().to(listing))
             .route("/files/{name}", web::get().to(file))
             .route("/vacancy/candidate/json", web::post().to(push))
             .route("/company/{c}/search/candidate", web::post().to(enrich))
@@ -263,6 +299,9 @@ struct Relay {
     child: Child,
     port: u16,
     log: PathBuf,
+    config: PathBuf,
+    db: String,
+    binary: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -334,6 +373,8 @@ async fn database_url(args: &Args, dir: &Path) -> anyhow::Result<String> {
 struct RelayOptions {
     upstream: String,
     worker_concurrency: usize,
+    /// Appended to the configuration file.
+    extra: String,
 }
 
 async fn start_relay(
@@ -380,8 +421,10 @@ tokens = ["{CAREERS_TOKEN}"]
 name = "flatchr"
 destination = "flatchr"
 vacancy = "v"
+{extra}
 "#,
-            w = options.worker_concurrency
+            w = options.worker_concurrency,
+            extra = options.extra,
         ),
     )?;
     if let Some(prepare) = prepare {
@@ -403,6 +446,7 @@ vacancy = "v"
     let log = dir.path().join("relay.log");
     let child = Command::new(&binary)
         .args(["--config", &config.display().to_string(), "serve"])
+        .env("RELAY__DATABASE__URL", &db)
         .env("RUST_LOG", "info")
         .stdout(std::fs::File::create(&log)?)
         .stderr(Stdio::inherit())
@@ -411,6 +455,9 @@ vacancy = "v"
         child,
         port,
         log,
+        config,
+        db,
+        binary,
         _dir: dir,
     };
     let http = reqwest::Client::new();
@@ -459,6 +506,8 @@ struct LoadResult {
 /// N signed events at concurrency C against a fresh relay; waits for every enrich.
 async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
     let upstream = web::Data::new(Upstream {
+        listed: 0,
+        last_listing: Mutex::new(None),
         latency: load.latency,
         fault_rate: load.fault_rate,
         resume: web::Bytes::from(vec![b'%'; load.resume_bytes]),
@@ -471,6 +520,7 @@ async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
         &RelayOptions {
             upstream: url,
             worker_concurrency: load.worker_concurrency,
+            extra: String::new(),
         },
         None,
     )
@@ -605,6 +655,75 @@ async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
     })
 }
 
+/// `hrflow-relay backfill --wait` (the binary, as a user runs it) over a listing of
+/// `--backfill-profiles` profiles, while the relay serves and delivers them.
+async fn backfill(args: &Args) -> anyhow::Result<Figures> {
+    let n = args.backfill_profiles;
+    let upstream = web::Data::new(Upstream {
+        listed: n,
+        last_listing: Mutex::new(None),
+        latency: Duration::ZERO,
+        fault_rate: 0.0,
+        resume: web::Bytes::from(vec![b'%'; args.resume_bytes]),
+        templates: templates()?,
+        seen: Mutex::default(),
+    });
+    let url = stand_ins(upstream.clone()).await?;
+    let relay = start_relay(
+        args,
+        &RelayOptions {
+            upstream: url,
+            worker_concurrency: args.worker_concurrency,
+            extra: format!(
+                "[backfill]\npage_size = {}\nrequests_per_second = {}\n",
+                args.backfill_page, args.backfill_rps
+            ),
+        },
+        None,
+    )
+    .await?;
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking({
+        let mut command = Command::new(&relay.binary);
+        command
+            .args(["--config", &relay.config.display().to_string(), "backfill"])
+            .args(["--source", "bench-source", "--wait"])
+            .env("RELAY__DATABASE__URL", &relay.db)
+            .stderr(Stdio::null());
+        move || command.output()
+    })
+    .await??;
+    let done = started.elapsed().as_secs_f64();
+    anyhow::ensure!(out.status.success(), "the backfill failed");
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    let listed_at = upstream
+        .last_listing
+        .lock()
+        .unwrap()
+        .map_or(done, |t| (t - started).as_secs_f64());
+    let seen = upstream.seen.lock().unwrap();
+    let twice = seen.created.values().filter(|c| **c > 1).count();
+    let lost = n.saturating_sub(seen.enriched.len());
+    let figures = vec![
+        ("listed".into(), report["listed"].as_f64().unwrap_or(0.0)),
+        (
+            "delivered".into(),
+            report["delivered"].as_f64().unwrap_or(0.0),
+        ),
+        ("profiles listed/s".into(), n as f64 / listed_at),
+        ("s until all listed".into(), listed_at),
+        ("s until all delivered".into(), done),
+        ("lost".into(), lost as f64),
+        ("pushed twice".into(), twice as f64),
+    ];
+    drop(seen);
+    let log = relay.stop()?;
+    if let Ok(path) = std::env::var("BENCH_KEEP_LOG") {
+        std::fs::write(path, log)?;
+    }
+    Ok(figures)
+}
+
 async fn idle(args: &Args) -> anyhow::Result<Figures> {
     let upstream = "http://127.0.0.1:9".to_string();
     let relay = start_relay(
@@ -612,6 +731,7 @@ async fn idle(args: &Args) -> anyhow::Result<Figures> {
         &RelayOptions {
             upstream,
             worker_concurrency: 16,
+            extra: String::new(),
         },
         None,
     )
@@ -643,6 +763,7 @@ async fn careers(args: &Args) -> anyhow::Result<Figures> {
         &RelayOptions {
             upstream: "http://127.0.0.1:9".into(),
             worker_concurrency: 16,
+            extra: String::new(),
         },
         Some(&prepare),
     )
@@ -808,6 +929,7 @@ async fn main() -> anyhow::Result<()> {
         "latency",
         "memory",
         "careers",
+        "backfill",
         "reference",
     ];
     let scenarios: Vec<String> =
@@ -888,6 +1010,7 @@ async fn main() -> anyhow::Result<()> {
                     .figures
                 }
                 "careers" => careers(&args).await?,
+                "backfill" => backfill(&args).await?,
                 "reference" => match &args.python {
                     Some(python) => reference(&args, python).await?,
                     None => {

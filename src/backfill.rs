@@ -13,6 +13,9 @@ use crate::config::{Settings, Timings};
 use crate::hrflow::client::{HrflowClient, ListQuery};
 use crate::store::Store;
 
+/// Jobs queued between two refreshes of the database's statistics.
+const ANALYZE_EVERY: usize = 1000;
+
 /// What the user asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -214,6 +217,8 @@ pub async fn run(
     pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let started = Instant::now();
     let mut job_ids = Vec::new();
+    // The first page counts as a jump: statistics from an empty queue are the worst kind.
+    let mut queued_since_analyze = ANALYZE_EVERY;
     let mut all_routes: Vec<String> = Vec::new();
 
     for source in options.sources.iter().filter(|s| !s.trim().is_empty()) {
@@ -277,6 +282,15 @@ pub async fn run(
                     report.queued += q.queued as u64;
                     report.skipped += q.skipped as u64;
                     job_ids.extend(q.job_ids);
+                    // The queue grew by thousands at once: tell the planner (see the store).
+                    if q.queued > 0
+                        && queued_since_analyze.saturating_add(q.queued) >= ANALYZE_EVERY
+                    {
+                        queued_since_analyze = 0;
+                        store.refresh_job_statistics().await.ok();
+                    } else {
+                        queued_since_analyze += q.queued;
+                    }
                 }
                 Err(e) => {
                     progress.finish();

@@ -152,6 +152,17 @@ impl Store {
         })
     }
 
+    /// Refreshes PostgreSQL's statistics of the job table after a backfill queued many jobs at
+    /// once. Until autovacuum notices (a minute or more), the planner believes the queue is as
+    /// small as when it last looked and plans each claim as a scan and sort of every pending
+    /// job instead of one step along the due index. SQLite plans claims by a fixed index.
+    pub async fn refresh_job_statistics(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("ANALYZE jobs").execute(&self.writer).await?;
+        }
+        Ok(())
+    }
+
     /// How many of these jobs are in each status.
     pub async fn job_outcomes(&self, ids: &[i64]) -> Result<HashMap<String, u64>, StoreError> {
         let mut counts = HashMap::new();
