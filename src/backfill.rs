@@ -98,9 +98,15 @@ impl Progress {
                     let bar = indicatif::ProgressBar::new(total);
                     bar.set_style(
                         indicatif::ProgressStyle::with_template(
-                            "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)",
+                            "{msg} [{bar:30}] {pos}/{len} ({rate}, {eta} left)",
                         )
                         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                        .with_key(
+                            "rate",
+                            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                let _ = write!(w, "{:.0}/s", state.per_sec());
+                            },
+                        )
                         .progress_chars("=> "),
                     );
                     bar.set_message(what.to_string());
@@ -215,7 +221,6 @@ pub async fn run(
         1.0 / settings.backfill.requests_per_second,
     ));
     pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let started = Instant::now();
     let mut job_ids = Vec::new();
     // The first page counts as a jump: statistics from an empty queue are the worst kind.
     let mut queued_since_analyze = ANALYZE_EVERY;
@@ -232,6 +237,7 @@ pub async fn run(
                 all_routes.push(r.clone());
             }
         }
+        let started = Instant::now();
         let mut page = 1;
         let mut source_listed = 0;
         loop {

@@ -132,14 +132,14 @@ async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> Ex
     store.close().await;
     match result {
         Ok(report) => {
-            println!("{}", json!(report));
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Err((report, e)) => {
             eprintln!("backfill stopped: {e}");
             if report.pages > 0 {
                 eprintln!("what was queued stays queued; run the same command again to go on");
-                println!("{}", json!(report));
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
             }
             ExitCode::FAILURE
         }
