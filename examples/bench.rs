@@ -105,6 +105,22 @@ struct Upstream {
 }
 
 impl Upstream {
+    fn new(
+        latency: Duration,
+        fault_rate: f64,
+        resume_bytes: usize,
+        listed: usize,
+    ) -> anyhow::Result<web::Data<Self>> {
+        Ok(web::Data::new(Self {
+            listed,
+            last_listing: Mutex::new(None),
+            latency,
+            fault_rate,
+            resume: web::Bytes::from(vec![b'%'; resume_bytes]),
+            templates: templates()?,
+            seen: Mutex::default(),
+        }))
+    }
     async fn delay(&self) {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
@@ -505,15 +521,7 @@ struct LoadResult {
 
 /// N signed events at concurrency C against a fresh relay; waits for every enrich.
 async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
-    let upstream = web::Data::new(Upstream {
-        listed: 0,
-        last_listing: Mutex::new(None),
-        latency: load.latency,
-        fault_rate: load.fault_rate,
-        resume: web::Bytes::from(vec![b'%'; load.resume_bytes]),
-        templates: templates()?,
-        seen: Mutex::default(),
-    });
+    let upstream = Upstream::new(load.latency, load.fault_rate, load.resume_bytes, 0)?;
     let url = stand_ins(upstream.clone()).await?;
     let relay = start_relay(
         args,
@@ -659,15 +667,7 @@ async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
 /// `--backfill-profiles` profiles, while the relay serves and delivers them.
 async fn backfill(args: &Args) -> anyhow::Result<Figures> {
     let n = args.backfill_profiles;
-    let upstream = web::Data::new(Upstream {
-        listed: n,
-        last_listing: Mutex::new(None),
-        latency: Duration::ZERO,
-        fault_rate: 0.0,
-        resume: web::Bytes::from(vec![b'%'; args.resume_bytes]),
-        templates: templates()?,
-        seen: Mutex::default(),
-    });
+    let upstream = Upstream::new(Duration::ZERO, 0.0, args.resume_bytes, n)?;
     let url = stand_ins(upstream.clone()).await?;
     let relay = start_relay(
         args,

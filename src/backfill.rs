@@ -16,16 +16,27 @@ use crate::store::Store;
 /// Jobs queued between two refreshes of the database's statistics.
 const ANALYZE_EVERY: usize = 1000;
 
-/// What the user asked for.
-#[derive(Debug, Clone, Default)]
+/// What the user asked for (the command's flags).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
+    /// An HrFlow source key; repeat for several sources.
+    #[arg(long = "source", required = true)]
     pub sources: Vec<String>,
-    /// Empty: every route whose `sources` is empty or holds the source.
+    /// Only these routes (repeatable); default: every route whose `sources` is empty or holds
+    /// the source.
+    #[arg(long = "route")]
     pub routes: Vec<String>,
-    /// `YYYY-MM-DD` bounds on the profiles' creation date.
+    /// Only profiles created on or after this date (YYYY-MM-DD).
+    #[arg(long)]
     pub created_after: Option<String>,
+    /// Only profiles created on or before this date (YYYY-MM-DD).
+    #[arg(long)]
     pub created_before: Option<String>,
+    /// List and count without queuing anything.
+    #[arg(long)]
     pub dry_run: bool,
+    /// Wait until the queued jobs end (the running service delivers them), then report.
+    #[arg(long)]
     pub wait: bool,
 }
 

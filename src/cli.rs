@@ -49,26 +49,7 @@ pub enum Command {
     },
     /// Queue the profiles already in HrFlow sources, as if an event had arrived for each.
     /// Idempotent: a (route, profile) that already has a job is skipped.
-    Backfill {
-        /// An HrFlow source key; repeat for several sources.
-        #[arg(long = "source", required = true)]
-        sources: Vec<String>,
-        /// Only these routes (repeatable); default: every route listening to the source.
-        #[arg(long = "route")]
-        routes: Vec<String>,
-        /// Only profiles created on or after this date (YYYY-MM-DD).
-        #[arg(long)]
-        created_after: Option<String>,
-        /// Only profiles created on or before this date (YYYY-MM-DD).
-        #[arg(long)]
-        created_before: Option<String>,
-        /// List and count without queuing anything.
-        #[arg(long)]
-        dry_run: bool,
-        /// Wait until the queued jobs end (the running service delivers them), then report.
-        #[arg(long)]
-        wait: bool,
-    },
+    Backfill(crate::backfill::Options),
     /// Exit 0 when the running service answers /health/live (for container health checks).
     Probe {
         #[arg(long, default_value = "/health/live")]
@@ -90,34 +71,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Preview { profile, route } => preview(&settings, &profile, route.as_deref()),
         Command::Jobs { status, limit } => jobs(&settings, status.as_deref(), limit).await,
         Command::Probe { path } => probe(&settings, &path).await,
-        Command::Backfill {
-            sources,
-            routes,
-            created_after,
-            created_before,
-            dry_run,
-            wait,
-        } => {
-            let options = crate::backfill::Options {
-                sources,
-                routes,
-                created_after,
-                created_before,
-                dry_run,
-                wait,
-            };
-            backfill(&settings, &options).await
-        }
+        Command::Backfill(options) => backfill(&settings, &options).await,
     }
 }
 
 async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> ExitCode {
     if let Err(problems) = startup::check(settings) {
-        eprintln!(
-            "the configuration has {} problem(s):\n  - {}",
-            problems.len(),
-            problems.join("\n  - ")
-        );
+        print_problems(&problems);
         return ExitCode::FAILURE;
     }
     let store = match crate::store::Store::connect(settings.database.url.expose(), 2).await {
@@ -163,6 +123,14 @@ async fn serve(settings: Settings) -> ExitCode {
             eprintln!("{e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Every configuration problem, one per line, on standard error.
+fn print_problems(problems: &[String]) {
+    eprintln!("the configuration has {} problem(s):", problems.len());
+    for p in problems {
+        eprintln!("  - {p}");
     }
 }
 
@@ -245,10 +213,7 @@ fn check_config(settings: &Settings) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(problems) => {
-            eprintln!("the configuration has {} problem(s):", problems.len());
-            for p in problems {
-                eprintln!("  - {p}");
-            }
+            print_problems(&problems);
             ExitCode::FAILURE
         }
     }
@@ -331,11 +296,7 @@ fn preview(settings: &Settings, path: &std::path::Path, route: Option<&str>) -> 
     let scripts = match startup::check(settings) {
         Ok(s) => s,
         Err(problems) => {
-            eprintln!(
-                "the configuration has {} problem(s):\n  - {}",
-                problems.len(),
-                problems.join("\n  - ")
-            );
+            print_problems(&problems);
             return ExitCode::FAILURE;
         }
     };

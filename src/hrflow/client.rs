@@ -32,11 +32,42 @@ impl HrflowClient {
         key: &str,
         timeout: Duration,
     ) -> Result<Value, Failure> {
-        let url = format!("{}/profile/indexing", self.api_url);
+        let query = [
+            ("source_key", source_key.to_string()),
+            ("key", key.to_string()),
+        ];
+        let body = self
+            .get(
+                "/profile/indexing",
+                &query,
+                "HrFlow profile fetch",
+                &format!("profile {key}"),
+                timeout,
+            )
+            .await?;
+        match body.get("data") {
+            Some(data @ Value::Object(_)) => Ok(data.clone()),
+            _ => Err(Failure::permanent(format!(
+                "HrFlow returned no profile for {key}"
+            ))),
+        }
+    }
+
+    /// A GET with HrFlow's two headers; the answer's JSON, or a classified failure: HTTP
+    /// statuses as everywhere, and HrFlow's own `code` (429 and 5xx transient, other >= 400
+    /// permanent). `what` names the request in errors, never the key.
+    async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        label: &str,
+        what: &str,
+        timeout: Duration,
+    ) -> Result<Value, Failure> {
         let response = self
             .http
-            .get(&url)
-            .query(&[("source_key", source_key), ("key", key)])
+            .get(format!("{}{path}", self.api_url))
+            .query(query)
             .header("X-API-KEY", self.api_key.expose())
             .header("X-USER-EMAIL", &self.user_email)
             .timeout(timeout)
@@ -46,7 +77,7 @@ impl HrflowClient {
         let status = response.status();
         crate::telemetry::upstream("hrflow", status.as_u16());
         if !status.is_success() {
-            return Err(Failure::from_status("HrFlow profile fetch", &response));
+            return Err(Failure::from_status(label, &response));
         }
         let body: Value = response
             .json()
@@ -55,19 +86,14 @@ impl HrflowClient {
         let code = body.get("code").and_then(Value::as_i64).unwrap_or(200);
         if code >= 400 {
             let message = body.get("message").and_then(Value::as_str).unwrap_or("");
-            let text = format!("HrFlow answered code {code} for profile {key}: {message}");
+            let text = format!("HrFlow answered code {code} for {what}: {message}");
             return Err(if code == 429 || code >= 500 {
                 Failure::transient(text)
             } else {
                 Failure::permanent(text)
             });
         }
-        match body.get("data") {
-            Some(data @ Value::Object(_)) => Ok(data.clone()),
-            _ => Err(Failure::permanent(format!(
-                "HrFlow returned no profile for {key}"
-            ))),
-        }
+        Ok(body)
     }
 }
 
@@ -101,7 +127,6 @@ impl HrflowClient {
         query: &ListQuery<'_>,
         timeout: Duration,
     ) -> Result<ListPage, Failure> {
-        let url = format!("{}/storing/profiles", self.api_url);
         let sources = serde_json::to_string(&[query.source_key]).unwrap_or_default();
         let mut params: Vec<(&str, String)> = vec![
             ("source_keys", sources),
@@ -117,37 +142,16 @@ impl HrflowClient {
         if let Some(d) = query.created_before {
             params.push(("created_at_max", d.into()));
         }
-        let response = self
-            .http
-            .get(&url)
-            .query(&params)
-            .header("X-API-KEY", self.api_key.expose())
-            .header("X-USER-EMAIL", &self.user_email)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| Failure::from_reqwest("hrflow", &e))?;
-        let status = response.status();
-        crate::telemetry::upstream("hrflow", status.as_u16());
-        if !status.is_success() {
-            return Err(Failure::from_status("HrFlow profile listing", &response));
-        }
-        let body: Value = response.json().await.map_err(|e| {
-            Failure::transient(format!("HrFlow answered an unreadable listing: {e}"))
-        })?;
-        let code = body.get("code").and_then(Value::as_i64).unwrap_or(200);
-        if code >= 400 {
-            let message = body.get("message").and_then(Value::as_str).unwrap_or("");
-            let text = format!(
-                "HrFlow answered code {code} listing source {}: {message}",
-                query.source_key
-            );
-            return Err(if code == 429 || code >= 500 {
-                Failure::transient(text)
-            } else {
-                Failure::permanent(text)
-            });
-        }
+        let what = format!("listing source {}", query.source_key);
+        let body = self
+            .get(
+                "/storing/profiles",
+                &params,
+                "HrFlow profile listing",
+                &what,
+                timeout,
+            )
+            .await?;
         let Some(items) = body.get("data").and_then(Value::as_array) else {
             return Err(Failure::transient(
                 "HrFlow answered a listing without a data array",

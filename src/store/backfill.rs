@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::group_commit::{ROWS_PER_STATEMENT, tuples};
+use super::group_commit::{ROWS_PER_STATEMENT, placeholders, tuples};
 use super::{Backend, Durability, Store, StoreError, now_ms};
 
 /// The event type recorded for a job a backfill queued (no HrFlow event carried it).
@@ -56,12 +56,9 @@ impl Store {
         let mut existing: HashSet<(String, String)> = HashSet::new();
         for route in routes {
             for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-                let list = (2..chunk.len() + 2)
-                    .map(|n| format!("${n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
                 let sql = format!(
-                    "SELECT DISTINCT profile_key FROM jobs WHERE route = $1 AND profile_key IN ({list})"
+                    "SELECT DISTINCT profile_key FROM jobs WHERE route = $1 AND profile_key IN ({})",
+                    placeholders(2, chunk.len())
                 );
                 let sql = self.sql(&sql);
                 let mut q = sqlx::query(&sql).persistent(false).bind(route);
@@ -167,12 +164,9 @@ impl Store {
     pub async fn job_outcomes(&self, ids: &[i64]) -> Result<HashMap<String, u64>, StoreError> {
         let mut counts = HashMap::new();
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let list = (1..=chunk.len())
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
             let sql = format!(
-                "SELECT status, COUNT(*) AS n FROM jobs WHERE id IN ({list}) GROUP BY status"
+                "SELECT status, COUNT(*) AS n FROM jobs WHERE id IN ({}) GROUP BY status",
+                placeholders(1, chunk.len())
             );
             let sql = self.sql(&sql);
             let mut q = sqlx::query(&sql).persistent(false);

@@ -122,6 +122,14 @@ pub(super) fn tuples(rows: usize, width: usize, first: usize) -> String {
     out
 }
 
+/// `$first, $first+1, ...`: `count` numbered placeholders, for an `IN (...)` list.
+pub(super) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Store {
     /// Several events in one transaction, with one statement per table rather than per event:
     /// a burst costs a handful of round trips to the database and one durable commit. Answers
@@ -175,12 +183,10 @@ impl Store {
             .collect();
         let mut originals: HashMap<String, String> = HashMap::new();
         for chunk in stale.chunks(ROWS_PER_STATEMENT) {
-            let list = (1..=chunk.len())
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql =
-                format!("SELECT body_hash, event_id FROM event_dedupe WHERE body_hash IN ({list})");
+            let sql = format!(
+                "SELECT body_hash, event_id FROM event_dedupe WHERE body_hash IN ({})",
+                placeholders(1, chunk.len())
+            );
             let sql = self.sql(&sql);
             let mut q = sqlx::query(&sql).persistent(false);
             for h in chunk {
