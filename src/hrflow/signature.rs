@@ -223,6 +223,14 @@ mod tests {
             check(SignatureMode::Auto, &[SECRET], &forged, b""),
             Err(SignatureError::Mismatch)
         );
+        // A tampered signature: one hex digit of the HMAC changed.
+        let mut hex_sig = hex_hmac(SECRET, BODY).into_bytes();
+        hex_sig[3] = if hex_sig[3] == b'a' { b'b' } else { b'a' };
+        let bad = format!("{}.{}", URL_SAFE.encode(&hex_sig), URL_SAFE.encode(BODY));
+        assert_eq!(
+            check(SignatureMode::Auto, &[SECRET], &bad, b""),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(
             check(SignatureMode::Sdk, &[SECRET], "no-dot", b""),
             Err(SignatureError::Malformed)

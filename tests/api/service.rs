@@ -130,6 +130,22 @@ fn check_config_lists_every_problem_and_no_secret() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("configuration OK") && stdout.contains("flatchr -> flatchr"));
+    // A rotated secret: how many are configured, never which.
+    let out = Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+        .args(["check-config"])
+        .env("RELAY_CONFIG", &good)
+        .env(
+            "RELAY__HRFLOW__WEBHOOK_SECRET",
+            "whsec_rotated_new,whsec_rotated_old",
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("2 webhook secret(s) configured"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("whsec_rotated"), "{stdout}");
 
     let bad = dir.path().join("bad.toml");
     let config = base_config("not-a-url", "http://127.0.0.1:9").replace(
