@@ -257,8 +257,35 @@ impl Settings {
         for key in LIST_KEYS {
             environment = environment.with_list_parse_key(key);
         }
-        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        if let Some(path) = file {
+            settings.resolve_paths(path)?;
+        }
         Ok(settings)
+    }
+
+    /// Relative paths written in the configuration file (the logic script, an SQLite database)
+    /// are relative to that file's folder, wherever the process runs; values from the
+    /// environment or the built-in defaults stay relative to the working directory.
+    fn resolve_paths(&mut self, file: &Path) -> Result<(), ConfigError> {
+        let own = config::Config::builder()
+            .add_source(config::File::from(file.to_path_buf()).format(config::FileFormat::Toml))
+            .build()?;
+        let folder = file.parent().unwrap_or(Path::new(""));
+        let from_file = |key: &str, value: &str| own.get_string(key).ok().as_deref() == Some(value);
+        if !self.logic.script.is_empty()
+            && from_file("logic.script", &self.logic.script)
+            && Path::new(&self.logic.script).is_relative()
+        {
+            self.logic.script = folder.join(&self.logic.script).display().to_string();
+        }
+        let url = self.database.url.expose().to_string();
+        if from_file("database.url", &url)
+            && let Some(resolved) = resolve_sqlite_url(&url, folder)
+        {
+            self.database.url = Secret::new(resolved);
+        }
+        Ok(())
     }
 
     pub fn signature_mode(&self) -> SignatureMode {
@@ -421,6 +448,28 @@ impl Settings {
     }
 }
 
+/// `sqlite://relative/path.db` (or `sqlite:relative.db`) made absolute under `folder`; `None`
+/// for absolute paths, in-memory databases and other URLs.
+fn resolve_sqlite_url(url: &str, folder: &Path) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    if path.is_empty() || path.starts_with('/') || path.starts_with(':') {
+        return None;
+    }
+    let absolute = std::path::absolute(folder.join(path)).ok()?;
+    let mut out = format!("sqlite://{}", absolute.display());
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
+}
+
 pub fn parse_duration(value: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(value.trim())
 }
@@ -458,7 +507,7 @@ impl Timings {
             poll_interval: d(&s.worker.poll_interval, 1),
             lease: d(&s.worker.lease, 180),
             logic_timeout: d(&s.logic.timeout, 1),
-            shutdown_grace: d(&s.server.shutdown_grace, 25),
+            shutdown_grace: d(&s.server.shutdown_grace, 8),
             connect_timeout: d(&s.database.connect_timeout, 60),
             backfill_retry_delay: d(&s.backfill.retry_delay, 1),
         }
@@ -475,6 +524,18 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_default_shutdown_fits_the_platforms_kill_timeouts() {
+        // docker/podman stop send SIGKILL after 10 s, Kubernetes after 30 s: the grace, plus a
+        // second to release leases and exit, must come in under the shortest.
+        let s = Settings::load_from(None, HashMap::new()).unwrap();
+        let grace = Timings::from_settings(&s).shutdown_grace;
+        assert!(
+            grace + Duration::from_secs(1) < Duration::from_secs(10),
+            "{grace:?}"
+        );
     }
 
     #[test]
@@ -555,6 +616,53 @@ path = "careers"
                 "missing {needle:?} in:\n{problems}"
             );
         }
+    }
+
+    #[test]
+    fn relative_paths_in_the_file_resolve_against_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("etc");
+        std::fs::create_dir(&conf).unwrap();
+        let path = conf.join("relay.toml");
+        std::fs::write(
+            &path,
+            "[logic]\nscript = \"rules/logic.rhai\"\n[database]\nurl = \"sqlite://data/relay.db?mode=rwc\"\n",
+        )
+        .unwrap();
+        let folder = std::path::absolute(&conf).unwrap();
+        let s = Settings::load_from(Some(&path), HashMap::new()).unwrap();
+        assert_eq!(
+            s.logic.script,
+            conf.join("rules/logic.rhai").display().to_string()
+        );
+        assert_eq!(
+            s.database.url.expose(),
+            format!("sqlite://{}/data/relay.db?mode=rwc", folder.display())
+        );
+        // What the environment says stays as it is (relative to the working directory).
+        let s = Settings::load_from(
+            Some(&path),
+            env(&[
+                ("RELAY__LOGIC__SCRIPT", "other.rhai"),
+                ("RELAY__DATABASE__URL", "sqlite://here.db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.logic.script, "other.rhai");
+        assert_eq!(s.database.url.expose(), "sqlite://here.db");
+        // Absolute paths, PostgreSQL and the built-in default are left alone.
+        std::fs::write(
+            &path,
+            "[logic]\nscript = \"/etc/x.rhai\"\n[database]\nurl = \"postgres://u@h/db\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&path), HashMap::new()).unwrap();
+        assert_eq!(s.logic.script, "/etc/x.rhai");
+        assert_eq!(s.database.url.expose(), "postgres://u@h/db");
+        std::fs::write(&path, "[server]\nport = 1\n").unwrap();
+        let s = Settings::load_from(Some(&path), HashMap::new()).unwrap();
+        assert_eq!(s.database.url.expose(), "sqlite://data/relay.db");
+        assert_eq!(resolve_sqlite_url("sqlite::memory:", Path::new("/x")), None);
     }
 
     #[test]

@@ -136,6 +136,7 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let careers_path = settings.careers.path.clone();
+        let grace = timings.shutdown_grace;
         let intake = crate::store::group_commit::GroupCommit::start(
             store.clone(),
             timings.dedupe_window.as_millis() as i64,
@@ -182,7 +183,8 @@ impl Application {
                 .default_service(web::to(error::not_found))
         })
         .disable_signals()
-        .shutdown_timeout(10)
+        // Open requests get the same grace as jobs in flight: the whole stop fits in it.
+        .shutdown_timeout(grace.as_secs().max(1))
         .listen(listener)?
         .run();
         let handle = server.handle();

@@ -22,6 +22,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder {0}: {1}")]
     Folder(String, std::io::Error),
+    #[error(
+        "cannot write the SQLite database in {folder}: {error}. The relay runs as uid {uid}: make the folder (and any relay.db in it) writable by that uid, e.g. `chown -R {uid} <the host folder mounted there>`"
+    )]
+    NotWritable {
+        folder: String,
+        uid: String,
+        error: std::io::Error,
+    },
     #[error("the store is shutting down")]
     Closed,
     #[error("unsupported database url (expected sqlite:... or postgres://...)")]
@@ -177,6 +185,39 @@ pub enum Durability {
     Normal,
 }
 
+/// SQLite must be able to create the database, its journal and its WAL in the folder. Checked
+/// up front, so a read-only mount (a root-owned volume, say) is one clear error at startup
+/// rather than a minute of "unable to open database file" retries.
+fn writable(db: &std::path::Path) -> Result<(), StoreError> {
+    let folder = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let probe = folder.join(format!(".relay-write-check-{}", std::process::id()));
+    let result = std::fs::File::create(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .and_then(|_| {
+            if db.exists() {
+                std::fs::OpenOptions::new().append(true).open(db).map(drop)
+            } else {
+                Ok(())
+            }
+        });
+    result.map_err(|error| StoreError::NotWritable {
+        folder: folder.display().to_string(),
+        uid: current_uid(),
+        error,
+    })
+}
+
+/// This process's uid, read from /proc (no libc binding needed); "?" elsewhere.
+fn current_uid() -> String {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// Queries are written with `$1` placeholders; SQLite gets `?1`, which binds by number too.
 fn dialect(backend: Backend, sql: &str) -> Cow<'_, str> {
     if backend == Backend::Postgres {
@@ -207,6 +248,7 @@ impl Store {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
             }
+            writable(std::path::Path::new(path))?;
             if !url.contains("mode=") {
                 url.push_str(if url.contains('?') {
                     "&mode=rwc"

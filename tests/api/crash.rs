@@ -103,3 +103,86 @@ async fn a_crash_between_push_and_checkpoint_does_not_push_twice() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// Accepts connections and never answers: a push that hangs for as long as the client waits.
+async fn hanging_flatchr() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_push_hanging_exits_within_the_grace_and_releases_the_job() {
+    let hrflow = FakeHrflow::start().await;
+    let flatchr = hanging_flatchr().await;
+    let Some(testdb) = TestDb::fresh().await else {
+        return;
+    };
+    let config = testdb.dir.path().join("relay.toml");
+    // The push would hang for 20 s; the grace is 2 s, as a platform's kill timeout demands.
+    std::fs::write(
+        &config,
+        base_config(&hrflow.url, &flatchr)
+            .replace("request_timeout = \"500ms\"", "request_timeout = \"20s\"")
+            .replace("lease = \"3s\"", "lease = \"100s\"")
+            .replace("shutdown_grace = \"5s\"", "shutdown_grace = \"2s\""),
+    )
+    .unwrap();
+    let (relay, port) = start_relay(&config, &testdb.url);
+    let body = event_body("stuck", SOURCE);
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/hrflow/events"))
+        .header("HTTP-HRFLOW-SIGNATURE", sign(&body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let store = hrflow_relay::store::Store::connect(&testdb.url, 1)
+        .await
+        .unwrap();
+    let leased = || async {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT lease_until FROM jobs")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    };
+    let started = Instant::now();
+    while leased().await.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never claimed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the push get under way, then stop the relay as `docker stop` does.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut relay = relay;
+    relay.sigterm();
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = relay.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(6),
+            "still running 6 s after SIGTERM with a 2 s grace"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        stopping.elapsed() >= Duration::from_secs(2),
+        "it waited for the job first"
+    );
+    // The job is released for the next start, not held for its 100 s lease.
+    let (status, lease): (String, Option<i64>) =
+        sqlx::query_as("SELECT status, lease_until FROM jobs")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), lease), ("pending", None));
+}
