@@ -8,6 +8,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod backfill;
 mod careers;
+mod container;
 mod crash;
 mod delivery;
 mod events;
