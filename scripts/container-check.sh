@@ -161,6 +161,14 @@ health=$($E image inspect "$IMAGE" --format '{{json .Config.Healthcheck}}')
 check "the HEALTHCHECK is kept: $health" test "${health#*hrflow-relay}" != "$health"
 check "/data belongs to 10001" test "$($E run --rm --entrypoint stat "$IMAGE" -c %u /data)" = 10001
 
+# A root-owned bind mount on /data: one clear error naming the folder and the uid, at once.
+mkdir -p "$WORK/root-owned" && chown 0:0 "$WORK/root-owned" && chmod 755 "$WORK/root-owned"
+started=$(date +%s%N)
+out=$($E run --rm -v "$WORK/root-owned:/data" "$IMAGE" 2>&1 || true)
+took=$(( ($(date +%s%N) - started) / 1000000 ))
+check "a root-owned bind mount on /data fails at once ($took ms) naming /data and uid 10001" \
+  test "${out#*cannot write the SQLite database in /data*uid 10001}" != "$out" -a "$took" -lt 10000
+
 # 2. A container on the host network, its upstreams hanging: ready, healthy, events accepted.
 PORT=18932
 $E run -d --name relay-check --network host -v relay-check-data:/data \
