@@ -141,6 +141,7 @@ pub struct Worker {
     pub retry_schedule: Vec<String>,
     pub poll_interval: String,
     pub lease: String,
+    pub replica_timeout: String,
     pub max_resume_bytes: u64,
 }
 
@@ -312,6 +313,7 @@ impl Settings {
         duration("worker.request_timeout", &self.worker.request_timeout);
         duration("worker.poll_interval", &self.worker.poll_interval);
         duration("worker.lease", &self.worker.lease);
+        duration("worker.replica_timeout", &self.worker.replica_timeout);
         duration("backfill.retry_delay", &self.backfill.retry_delay);
         for (i, d) in self.worker.retry_schedule.iter().enumerate() {
             duration(&format!("worker.retry_schedule[{i}]"), d);
@@ -352,6 +354,14 @@ impl Settings {
             problems.push(format!(
                 "worker.lease = {:?} must be at least 5 x worker.request_timeout ({:?}): a job makes up to five calls",
                 self.worker.lease, self.worker.request_timeout
+            ));
+        }
+        if let Ok(t) = parse_duration(&self.worker.replica_timeout)
+            && t < Duration::from_secs(5)
+        {
+            problems.push(format!(
+                "worker.replica_timeout = {:?} must be at least 5s: processes heartbeat every 2 s, and a live one must never look gone",
+                self.worker.replica_timeout
             ));
         }
         if self.worker.retry_schedule.is_empty() {
@@ -490,6 +500,7 @@ pub struct Timings {
     pub retry_schedule: Vec<Duration>,
     pub poll_interval: Duration,
     pub lease: Duration,
+    pub replica_timeout: Duration,
     pub logic_timeout: Duration,
     pub shutdown_grace: Duration,
     pub connect_timeout: Duration,
@@ -506,6 +517,7 @@ impl Timings {
             retry_schedule: s.worker.retry_schedule.iter().map(|v| d(v, 60)).collect(),
             poll_interval: d(&s.worker.poll_interval, 1),
             lease: d(&s.worker.lease, 180),
+            replica_timeout: d(&s.worker.replica_timeout, 15),
             logic_timeout: d(&s.logic.timeout, 1),
             shutdown_grace: d(&s.server.shutdown_grace, 8),
             connect_timeout: d(&s.database.connect_timeout, 60),

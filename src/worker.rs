@@ -66,7 +66,17 @@ impl Worker {
             }
         }
         self.heartbeat.beat();
-        let replicas = tokio::spawn(self.clone().share_rate(shutdown.clone()));
+        // Registered before the first claim, so no other process takes this one for gone; the
+        // heartbeat goes on until the jobs in flight are drained (its own stop signal).
+        if let Err(e) = self
+            .store
+            .heartbeat_replica(&self.owner, Duration::from_secs(10))
+            .await
+        {
+            tracing::warn!(error = %e, "replica heartbeat failed");
+        }
+        let (stop_heartbeat, heartbeat_stopped) = watch::channel(false);
+        let replicas = tokio::spawn(self.clone().share_rate(heartbeat_stopped));
         'outer: loop {
             let permit = loop {
                 tokio::select! {
@@ -84,7 +94,15 @@ impl Worker {
             }
             while tasks.try_join_next().is_some() {}
             self.heartbeat.beat();
-            match self.store.claim(&self.owner, self.timings.lease).await {
+            let claimed = self
+                .store
+                .claim_with(
+                    &self.owner,
+                    self.timings.lease,
+                    Some(self.timings.replica_timeout),
+                )
+                .await;
+            match claimed {
                 Ok(Some(job)) => {
                     let worker = self.clone();
                     tasks.spawn(async move {
@@ -120,6 +138,7 @@ impl Worker {
         if drained.is_err() {
             tasks.abort_all();
         }
+        let _ = stop_heartbeat.send(true);
         let _ = replicas.await;
         match self.store.release(&self.owner).await {
             Ok(n) => tracing::info!(released = n, "worker stopped"),
@@ -129,9 +148,10 @@ impl Worker {
         }
     }
 
-    /// Heartbeats this replica and takes its share of `[flatchr].requests_per_second`: the
-    /// deployment's figure divided by the replicas seen in the last 10 s.
-    async fn share_rate(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    /// Heartbeats this replica (its jobs stay its own while it does) and takes its share of
+    /// `[flatchr].requests_per_second`: the deployment's figure divided by the replicas seen in
+    /// the last 10 s. Runs until `stop`, which comes once the jobs in flight are drained.
+    async fn share_rate(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let total = f64::from(self.settings.flatchr.requests_per_second);
         loop {
             match self
@@ -155,7 +175,7 @@ impl Worker {
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                _ = shutdown.changed() => break,
+                _ = stop.changed() => break,
             }
         }
         let _ = self.store.remove_replica(&self.owner).await;

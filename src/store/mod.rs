@@ -386,7 +386,23 @@ impl Store {
         owner: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedJob>, StoreError> {
+        self.claim_with(owner, lease, None).await
+    }
+
+    /// Like `claim`; with `replica_timeout`, a job leased by a process whose heartbeat (in
+    /// `replicas`) is older than that is taken back at once instead of after its lease: a
+    /// crashed process's jobs come back in seconds. A live process heartbeats while it works,
+    /// however long a call takes, so its jobs stay with it; an owner that never heartbeat keeps
+    /// the plain lease.
+    pub async fn claim_with(
+        &self,
+        owner: &str,
+        lease: Duration,
+        replica_timeout: Option<Duration>,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
         let now = now_ms();
+        // With no timeout the cutoff is before any heartbeat: no owner counts as gone.
+        let gone_before = replica_timeout.map_or(i64::MIN, |t| now - t.as_millis() as i64);
         // SQLite's planner, without statistics, would take the status index and sort every
         // pending job on each claim; the due index makes a claim one short range scan.
         let (hint, lock) = match self.backend {
@@ -398,13 +414,16 @@ impl Store {
              WHERE id = (
                 SELECT j.id FROM jobs j {hint}
                 WHERE j.status = 'pending' AND j.next_attempt_at <= $1
-                  AND (j.lease_until IS NULL OR j.lease_until < $1)
+                  AND (j.lease_until IS NULL OR j.lease_until < $1
+                       OR EXISTS (SELECT 1 FROM replicas r WHERE r.id = j.lease_owner AND r.last_seen < $4))
                   AND NOT EXISTS (
                     SELECT 1 FROM jobs o
                     WHERE o.route = j.route AND o.profile_key = j.profile_key AND o.status = 'pending'
                       AND o.id <> j.id AND o.lease_until >= $1)
                 ORDER BY j.next_attempt_at, j.id LIMIT 1 {lock})
-               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $1)
+               AND status = 'pending'
+               AND (lease_until IS NULL OR lease_until < $1
+                    OR EXISTS (SELECT 1 FROM replicas r WHERE r.id = jobs.lease_owner AND r.last_seen < $4))
              RETURNING id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
         );
         let mut conn = self.write_conn(Durability::Normal).await?;
@@ -412,6 +431,7 @@ impl Store {
             .bind(now)
             .bind(now + lease.as_millis() as i64)
             .bind(owner)
+            .bind(gone_before)
             .fetch_optional(&mut *conn)
             .await?;
         Ok(row.map(|r| ClaimedJob {

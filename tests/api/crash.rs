@@ -186,3 +186,80 @@ async fn sigterm_with_a_push_hanging_exits_within_the_grace_and_releases_the_job
             .unwrap();
     assert_eq!((status.as_str(), lease), ("pending", None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_process_jobs_come_back_within_the_replica_timeout_not_the_lease() {
+    let hrflow = FakeHrflow::start().await;
+    let flatchr = FakeFlatchr::start().await;
+    // The first process's four pushes hang; it is SIGKILLed with them in flight.
+    flatchr.faults(vec![Fault::Hang(Duration::from_secs(60)); 4], vec![]);
+    let Some(testdb) = TestDb::fresh().await else {
+        return;
+    };
+    let config = testdb.dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        base_config(&hrflow.url, &flatchr.url)
+            .replace("request_timeout = \"500ms\"", "request_timeout = \"20s\"")
+            .replace(
+                "lease = \"3s\"",
+                "lease = \"100s\"\nreplica_timeout = \"5s\"",
+            ),
+    )
+    .unwrap();
+    let (mut first, port) = start_relay(&config, &testdb.url);
+    let http = reqwest::Client::new();
+    for i in 0..6 {
+        let body = event_body(&format!("crashed-{i}"), SOURCE);
+        let r = http
+            .post(format!("http://127.0.0.1:{port}/hrflow/events"))
+            .header("HTTP-HRFLOW-SIGNATURE", sign(&body))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    let started = Instant::now();
+    while flatchr.state.lock().unwrap().push_requests < 4 {
+        assert!(started.elapsed() < Duration::from_secs(15), "no pushes");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+
+    // A new process: the two jobs never claimed go at once; the four leased by the dead one
+    // come back once its heartbeat is 5 s old, not after their 100 s lease.
+    let restarted = Instant::now();
+    let (second, _) = start_relay(&config, &testdb.url);
+    let store = hrflow_relay::store::Store::connect(&testdb.url, 1)
+        .await
+        .unwrap();
+    loop {
+        let jobs = store.jobs(None, 100).await.unwrap();
+        if jobs.iter().all(|j| j.status == "delivered") {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(30),
+            "not all delivered 30 s after the restart: {jobs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let recovered = restarted.elapsed();
+    println!("all 6 delivered {recovered:?} after the restart (lease 100 s, replica timeout 5 s)");
+    assert!(
+        recovered >= Duration::from_secs(3),
+        "{recovered:?}: taken before the owner looked gone"
+    );
+    // Each candidate once: the hung pushes created nothing, and the slot made the new owner ask.
+    let mut emails: Vec<String> = flatchr
+        .candidates()
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_string())
+        .collect();
+    emails.sort();
+    emails.dedup();
+    assert_eq!((flatchr.candidates().len(), emails.len()), (6, 6));
+    drop(second);
+}
