@@ -587,14 +587,16 @@ impl Store {
         let mut conn = self.write_conn(Durability::Normal).await?;
         // The profile is checkpointed only for a job that runs again: one write less per
         // delivery, and a crash before this point costs one more fetch, never a second push.
-        let keep = match finish {
-            Finish::Retry { .. } | Finish::Defer { .. } => attempt.profile.as_deref(),
-            _ => None,
+        // A job that ends keeps no copy of the candidate's profile (personal data).
+        let (keep, ends) = match finish {
+            Finish::Retry { .. } | Finish::Defer { .. } => (attempt.profile.as_deref(), 0),
+            _ => (None, 1),
         };
         let mut tx = self.begin(&mut conn).await?;
         let updated = sqlx::query(&self.sql(
             "UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
-                             attempts = attempts - $7, step = $8, profile = COALESCE($9, profile)
+                             attempts = attempts - $7, step = $8,
+                             profile = CASE WHEN $10 = 1 THEN NULL ELSE COALESCE($9, profile) END
              WHERE id = $1 AND lease_owner = $6",
         ))
         .bind(job_id)
@@ -606,6 +608,7 @@ impl Store {
         .bind(refund)
         .bind(&attempt.step)
         .bind(keep)
+        .bind(ends)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -192,6 +192,14 @@ async fn transient_failures_are_retried_until_delivered() {
     assert_eq!(s.enriched.len(), 1);
     // The enrich retry did not push again.
     assert_eq!(s.push_requests, 4);
+    drop(s);
+    // The profile was kept between attempts, and the delivered job keeps no copy of it.
+    let kept: Option<String> = sqlx::query_scalar("SELECT profile FROM jobs WHERE id = $1")
+        .bind(jobs[0].id)
+        .fetch_one(app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, None);
 }
 
 #[tokio::test]
