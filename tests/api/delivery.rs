@@ -179,20 +179,21 @@ async fn transient_failures_are_retried_until_delivered() {
         attempts[2].error.as_deref().unwrap().contains("timed out"),
         "{attempts:?}"
     );
-    let s = flatchr.state.lock().unwrap();
-    // Retry-After: 1 was honoured although the schedule said 100 ms.
-    assert!(
-        s.push_times[2] - s.push_times[1] >= Duration::from_millis(950),
-        "{:?}",
-        s.push_times[2] - s.push_times[1]
-    );
-    // After the hang, the relay searched before pushing again; one candidate in all.
-    assert!(s.searches >= 1);
-    assert_eq!(s.candidates.len(), 1);
-    assert_eq!(s.enriched.len(), 1);
-    // The enrich retry did not push again.
-    assert_eq!(s.push_requests, 4);
-    drop(s);
+    {
+        let s = flatchr.state.lock().unwrap();
+        // Retry-After: 1 was honoured although the schedule said 100 ms.
+        assert!(
+            s.push_times[2] - s.push_times[1] >= Duration::from_millis(950),
+            "{:?}",
+            s.push_times[2] - s.push_times[1]
+        );
+        // After the hang, the relay searched before pushing again; one candidate in all.
+        assert!(s.searches >= 1);
+        assert_eq!(s.candidates.len(), 1);
+        assert_eq!(s.enriched.len(), 1);
+        // The enrich retry did not push again.
+        assert_eq!(s.push_requests, 4);
+    }
     // The profile was kept between attempts, and the delivered job keeps no copy of it.
     let kept: Option<String> = sqlx::query_scalar("SELECT profile FROM jobs WHERE id = $1")
         .bind(jobs[0].id)
