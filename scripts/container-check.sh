@@ -208,6 +208,10 @@ sed -n '/<!-- container-recipe -->/,/<!-- \/container-recipe -->/p' README.md | 
 (cd "$WORK/recipe" && docker() { $E "$@"; } && . ./recipe.sh >/dev/null)
 check "the README recipe's container becomes ready" wait_ready relay
 check "the README recipe's container answers on host port 8080" curl -sf -o /dev/null http://127.0.0.1:8080/health/live
+logs=$($E logs relay 2>&1)
+check "docker logs relay shows hrflow-relay listening" test "${logs#*hrflow-relay listening}" != "$logs"
+recipe_health=$($E inspect relay --format '{{json .Config.Healthcheck}}' 2>/dev/null || true)
+check "the recipe's container carries the health check" test "${recipe_health#*probe}" != "$recipe_health"
 $E rm -f relay >/dev/null
 
 # 6. Two replicas on one PostgreSQL: a redelivery to the other replica is a duplicate.
