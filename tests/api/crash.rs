@@ -104,23 +104,10 @@ async fn a_crash_between_push_and_checkpoint_does_not_push_twice() {
     assert!(status.success(), "{status:?}");
 }
 
-/// Accepts connections and never answers: a push that hangs for as long as the client waits.
-async fn hanging_flatchr() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    url
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_a_push_hanging_exits_within_the_grace_and_releases_the_job() {
     let hrflow = FakeHrflow::start().await;
-    let flatchr = hanging_flatchr().await;
+    let flatchr = silent_server().await;
     let Some(testdb) = TestDb::fresh().await else {
         return;
     };
@@ -135,15 +122,8 @@ async fn sigterm_with_a_push_hanging_exits_within_the_grace_and_releases_the_job
     )
     .unwrap();
     let (relay, port) = start_relay(&config, &testdb.url);
-    let body = event_body("stuck", SOURCE);
-    let r = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/hrflow/events"))
-        .header("HTTP-HRFLOW-SIGNATURE", sign(&body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
+    let http = reqwest::Client::new();
+    assert_eq!(send_event(&http, port, "stuck").await, Some(202));
     let store = hrflow_relay::store::Store::connect(&testdb.url, 1)
         .await
         .unwrap();
@@ -210,15 +190,8 @@ async fn a_killed_process_jobs_come_back_within_the_replica_timeout_not_the_leas
     let (mut first, port) = start_relay(&config, &testdb.url);
     let http = reqwest::Client::new();
     for i in 0..6 {
-        let body = event_body(&format!("crashed-{i}"), SOURCE);
-        let r = http
-            .post(format!("http://127.0.0.1:{port}/hrflow/events"))
-            .header("HTTP-HRFLOW-SIGNATURE", sign(&body))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
+        let key = format!("crashed-{i}");
+        assert_eq!(send_event(&http, port, &key).await, Some(202));
     }
     let started = Instant::now();
     while flatchr.state.lock().unwrap().push_requests < 4 {

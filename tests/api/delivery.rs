@@ -277,19 +277,6 @@ async fn a_profile_is_pushed_once_per_route_and_enriched_again() {
     assert_eq!(flatchr.enriched().len(), 3);
 }
 
-/// Accepts connections and never answers.
-async fn silent_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    url
-}
-
 #[tokio::test]
 async fn a_restart_resumes_pending_jobs() {
     let silent = silent_server().await;

@@ -721,3 +721,30 @@ pub fn assert_no_secret(log: &Log, secrets: &[String]) {
         );
     }
 }
+
+/// Sends one signed event; `None` when the relay did not answer (it was killed).
+pub async fn send_event(http: &reqwest::Client, port: u16, key: &str) -> Option<u16> {
+    let body = event_body(key, SOURCE);
+    let r = http
+        .post(format!("http://127.0.0.1:{port}/hrflow/events"))
+        .header("Content-Type", "application/json")
+        .header("HTTP-HRFLOW-SIGNATURE", sign(&body))
+        .body(body)
+        .send()
+        .await
+        .ok()?;
+    Some(r.status().as_u16())
+}
+
+/// Accepts connections and never answers.
+pub async fn silent_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}

@@ -47,20 +47,6 @@ fn config(hrflow: &str, flatchr: &str, concurrency: usize, lease: &str) -> Strin
     )
 }
 
-/// Sends one signed event; `None` when the relay did not answer (it was killed).
-async fn send_event(http: &reqwest::Client, port: u16, key: &str) -> Option<u16> {
-    let body = event_body(key, SOURCE);
-    let r = http
-        .post(format!("http://127.0.0.1:{port}/hrflow/events"))
-        .header("Content-Type", "application/json")
-        .header("HTTP-HRFLOW-SIGNATURE", sign(&body))
-        .body(body)
-        .send()
-        .await
-        .ok()?;
-    Some(r.status().as_u16())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_and_a_sigkill_lose_no_event_and_push_no_candidate_twice() {
     let hrflow = FakeHrflow::start().await;
