@@ -39,13 +39,14 @@ pub enum Command {
         #[arg(long)]
         route: Option<String>,
     },
-    /// List jobs from the store as JSON lines, newest first, with their attempts.
+    /// See and fix jobs: list (the default), show, retry, cancel. Works on the database
+    /// directly, whether the service runs or not.
+    #[command(args_conflicts_with_subcommands = true)]
     Jobs {
-        /// pending | delivered | filtered | dead
-        #[arg(long)]
-        status: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
+        #[command(subcommand)]
+        action: Option<crate::jobs_cli::Action>,
+        #[command(flatten)]
+        list: crate::jobs_cli::ListArgs,
     },
     /// Queue the profiles already in HrFlow sources, as if an event had arrived for each.
     /// Idempotent: a (route, profile) that already has a job is skipped.
@@ -69,7 +70,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::CheckConfig => check_config(&settings),
         Command::Preview { profile, route } => preview(&settings, &profile, route.as_deref()),
-        Command::Jobs { status, limit } => jobs(&settings, status.as_deref(), limit).await,
+        Command::Jobs { action, list } => {
+            let action = action.unwrap_or(crate::jobs_cli::Action::List(list));
+            crate::jobs_cli::run(&settings, action).await
+        }
         Command::Probe { path } => probe(&settings, &path).await,
         Command::Backfill(options) => backfill(&settings, &options).await,
     }
@@ -343,29 +347,6 @@ fn preview(settings: &Settings, path: &std::path::Path, route: Option<&str>) -> 
     };
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     ExitCode::SUCCESS
-}
-
-async fn jobs(settings: &Settings, status: Option<&str>, limit: i64) -> ExitCode {
-    let store = match crate::store::Store::connect(settings.database.url.expose(), 1).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot open the database: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match store.jobs(status, limit.clamp(1, 10_000)).await {
-        Ok(jobs) => {
-            for job in jobs {
-                let attempts = store.attempts(job.id).await.unwrap_or_default();
-                println!("{}", json!({"job": job, "attempts": attempts}));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 async fn probe(settings: &Settings, path: &str) -> ExitCode {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod flatchr;
 pub mod hrflow;
 pub mod job;
+pub mod jobs_cli;
 pub mod logic;
 pub mod profile;
 pub mod routes;

@@ -12,6 +12,7 @@ use crate::job::status;
 
 pub mod backfill;
 pub mod careers;
+pub mod control;
 pub mod group_commit;
 
 #[derive(Debug, thiserror::Error)]
@@ -120,10 +121,38 @@ pub struct JobView {
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub reason: Option<String>,
+    /// 1, then one more for each operator retry.
+    pub run: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl JobView {
+    /// Columns `from_row` reads, for every query that lists jobs.
+    pub(crate) const COLUMNS: &'static str = "id, event_id, route, profile_key, status, step, attempts, next_attempt_at, reason, run, created_at, updated_at";
+
+    pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Self {
+        Self {
+            id: r.get("id"),
+            event_id: r.get("event_id"),
+            route: r.get("route"),
+            profile_key: r.get("profile_key"),
+            status: r.get("status"),
+            step: r.get("step"),
+            attempts: r.get("attempts"),
+            next_attempt_at: r.get("next_attempt_at"),
+            reason: r.get("reason"),
+            run: r.get("run"),
+            created_at: r.get("created_at"),
+            updated_at: r.get("updated_at"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AttemptView {
+    /// The job's run this attempt belonged to: 1, then one more for each operator retry.
+    pub run: i64,
     pub step: String,
     pub http_status: Option<i64>,
     pub outcome: String,
@@ -614,7 +643,8 @@ impl Store {
         .rows_affected();
         if refund == 0 {
             sqlx::query(&self.sql(
-                "INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT run FROM jobs WHERE id = $1))",
             ))
             .bind(job_id)
             .bind(attempt.started_at)
@@ -657,38 +687,22 @@ impl Store {
     }
 
     pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobView>, StoreError> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT id, event_id, route, profile_key, status, step, attempts, next_attempt_at, reason FROM jobs
-             WHERE (CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT)) ORDER BY id DESC LIMIT $2",
-        ))
-        .bind(status)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| JobView {
-                id: r.get("id"),
-                event_id: r.get("event_id"),
-                route: r.get("route"),
-                profile_key: r.get("profile_key"),
-                status: r.get("status"),
-                step: r.get("step"),
-                attempts: r.get("attempts"),
-                next_attempt_at: r.get("next_attempt_at"),
-                reason: r.get("reason"),
-            })
-            .collect())
+        let filter = control::JobFilter {
+            status: status.map(str::to_string),
+            ..Default::default()
+        };
+        self.list_jobs(&filter, limit, 0).await
     }
 
     pub async fn attempts(&self, job_id: i64) -> Result<Vec<AttemptView>, StoreError> {
-        let rows = sqlx::query(&self.sql("SELECT step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id"))
+        let rows = sqlx::query(&self.sql("SELECT run, step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id"))
             .bind(job_id)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
             .into_iter()
             .map(|r| AttemptView {
+                run: r.get("run"),
                 step: r.get("step"),
                 http_status: r.get("http_status"),
                 outcome: r.get("outcome"),

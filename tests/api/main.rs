@@ -13,6 +13,7 @@ mod crash;
 mod delivery;
 mod events;
 mod mapping;
+mod operate;
 mod resilience;
 mod service;
 mod store;

@@ -17,6 +17,8 @@ mod crash;
 mod delivery;
 #[path = "../api/events.rs"]
 mod events;
+#[path = "../api/operate.rs"]
+mod operate;
 mod outage;
 mod replicas;
 #[path = "../api/service.rs"]

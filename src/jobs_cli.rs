@@ -1,0 +1,146 @@
+//! `hrflow-relay jobs`: list, show, retry and cancel jobs, on the configured database directly
+//! (the service may run or not). Output is JSON: lines for lists, one object otherwise.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::store::Store;
+use crate::store::control::JobFilter;
+
+#[derive(Subcommand, Debug)]
+pub enum Action {
+    /// Jobs as JSON lines, newest first (the default).
+    List(ListArgs),
+    /// One job and every attempt, earlier runs included.
+    Show { id: i64 },
+    /// Make jobs that ended dead or filtered pending and due now, with a fresh retry schedule;
+    /// by id, or every job matching the filter. A profile already pushed on its route is only
+    /// enriched. Prints {"retried": N}.
+    Retry(RetryArgs),
+    /// End pending jobs dead with the reason "cancelled". Prints {"cancelled": N}.
+    Cancel {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ListArgs {
+    /// pending | delivered | filtered | dead
+    #[arg(long)]
+    status: Option<String>,
+    #[arg(long)]
+    route: Option<String>,
+    /// An HrFlow profile key.
+    #[arg(long)]
+    profile: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+}
+
+#[derive(Args, Debug)]
+pub struct RetryArgs {
+    /// Job ids; without them, --status selects the jobs.
+    ids: Vec<i64>,
+    /// dead | filtered (required without ids)
+    #[arg(long, required_unless_present = "ids", conflicts_with = "ids")]
+    status: Option<String>,
+    #[arg(long, requires = "status")]
+    route: Option<String>,
+    /// Jobs that ended at or after this time: RFC 3339 (2026-11-25T08:00:00Z) or a duration
+    /// ago (2h).
+    #[arg(long, requires = "status")]
+    since: Option<String>,
+    /// Jobs whose reason contains this text (any case), e.g. "401".
+    #[arg(long, requires = "status")]
+    reason: Option<String>,
+}
+
+/// `2h` (ago) or an RFC 3339 time, as Unix milliseconds.
+pub fn parse_since(value: &str) -> Result<i64, String> {
+    if let Ok(d) = crate::config::parse_duration(value) {
+        return Ok(crate::store::now_ms() - d.as_millis() as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| format!("--since {value:?} is neither a time like 2026-11-25T08:00:00Z nor a duration like 2h"))
+}
+
+pub async fn run(settings: &Settings, action: Action) -> ExitCode {
+    let store = match Store::connect(settings.database.url.expose(), 1).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = act(&store, action).await;
+    store.close().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn act(store: &Store, action: Action) -> Result<(), String> {
+    let db = |e: crate::store::StoreError| e.to_string();
+    match action {
+        Action::List(args) => {
+            let filter = JobFilter {
+                status: args.status,
+                route: args.route,
+                profile: args.profile,
+                ..JobFilter::default()
+            };
+            for job in store
+                .list_jobs(&filter, args.limit.clamp(1, 10_000), 0)
+                .await
+                .map_err(db)?
+            {
+                println!("{}", json!(job));
+            }
+        }
+        Action::Show { id } => {
+            let job = store
+                .job(id)
+                .await
+                .map_err(db)?
+                .ok_or(format!("no job {id}"))?;
+            let attempts = store.attempts(id).await.map_err(db)?;
+            println!("{}", json!({"job": job, "attempts": attempts}));
+        }
+        Action::Retry(args) => {
+            let retried = if args.ids.is_empty() {
+                let status = args.status.unwrap_or_default();
+                if status != "dead" && status != "filtered" {
+                    return Err(format!(
+                        "--status {status:?}: only dead or filtered jobs are retried"
+                    ));
+                }
+                let since_ms = args.since.as_deref().map(parse_since).transpose()?;
+                let filter = JobFilter {
+                    status: Some(status),
+                    route: args.route,
+                    profile: None,
+                    since_ms,
+                    reason: args.reason,
+                };
+                store.retry_matching(&filter).await.map_err(db)?
+            } else {
+                store.retry_ids(&args.ids).await.map_err(db)?
+            };
+            println!("{}", json!({"retried": retried}));
+        }
+        Action::Cancel { ids } => {
+            let cancelled = store.cancel_ids(&ids).await.map_err(db)?;
+            println!("{}", json!({"cancelled": cancelled}));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! What an operator does to jobs: list and filter them, retry the ones that ended dead or
+//! filtered (a fresh schedule, history kept), cancel pending ones. Each is one statement, safe
+//! while workers run, on any number of replicas.
+
+use super::{JobView, Store, StoreError, now_ms};
+
+/// Which jobs; every field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub route: Option<String>,
+    pub profile: Option<String>,
+    /// Jobs whose last change (the end, for a finished job) is at or after this (Unix ms).
+    pub since_ms: Option<i64>,
+    /// Jobs whose reason contains this text, ignoring case.
+    pub reason: Option<String>,
+}
+
+/// The filter's WHERE clause, on placeholders `$1`..`$5` (a NULL matches everything).
+const MATCHES: &str = "(CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT))
+    AND (CAST($2 AS TEXT) IS NULL OR route = CAST($2 AS TEXT))
+    AND (CAST($3 AS TEXT) IS NULL OR profile_key = CAST($3 AS TEXT))
+    AND (CAST($4 AS BIGINT) IS NULL OR updated_at >= CAST($4 AS BIGINT))
+    AND (CAST($5 AS TEXT) IS NULL OR LOWER(reason) LIKE '%' || LOWER(CAST($5 AS TEXT)) || '%')";
+
+impl Store {
+    /// Jobs matching `filter`, newest first.
+    pub async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<JobView>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM jobs WHERE {MATCHES} ORDER BY id DESC LIMIT $6 OFFSET $7",
+            JobView::COLUMNS
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(filter.status.as_deref())
+            .bind(filter.route.as_deref())
+            .bind(filter.profile.as_deref())
+            .bind(filter.since_ms)
+            .bind(filter.reason.as_deref())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(JobView::from_row).collect())
+    }
+
+    pub async fn job(&self, id: i64) -> Result<Option<JobView>, StoreError> {
+        let sql = format!("SELECT {} FROM jobs WHERE id = $1", JobView::COLUMNS);
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(JobView::from_row))
+    }
+
+    /// Retries jobs that ended `dead` or `filtered` and match `filter` (its status, if set,
+    /// must be one of those): due now, with a fresh retry schedule, in a new run; their earlier
+    /// attempts stay. Push-once still holds: a profile already pushed on its route is only
+    /// enriched. Returns how many were retried.
+    pub async fn retry_matching(&self, filter: &JobFilter) -> Result<u64, StoreError> {
+        let sql = format!(
+            "UPDATE jobs SET {} WHERE status IN ('dead', 'filtered') AND {MATCHES}",
+            retry_set(6)
+        );
+        let now = now_ms();
+        Ok(sqlx::query(&self.sql(&sql))
+            .bind(filter.status.as_deref())
+            .bind(filter.route.as_deref())
+            .bind(filter.profile.as_deref())
+            .bind(filter.since_ms)
+            .bind(filter.reason.as_deref())
+            .bind(now)
+            .execute(&self.writer)
+            .await?
+            .rows_affected())
+    }
+
+    /// Retries these jobs, those of them that ended `dead` or `filtered`.
+    pub async fn retry_ids(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        let statement = format!(
+            "UPDATE jobs SET {} WHERE status IN ('dead', 'filtered') AND id IN ",
+            retry_set(1)
+        );
+        self.by_ids(ids, &statement).await
+    }
+
+    /// Ends these pending jobs `dead` with the reason "cancelled". A job in flight finishes its
+    /// current call, but its outcome is not recorded.
+    pub async fn cancel_ids(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        self.by_ids(
+            ids,
+            "UPDATE jobs SET status = 'dead', reason = 'cancelled', lease_until = NULL, lease_owner = NULL,
+                             profile = NULL, updated_at = $1
+             WHERE status = 'pending' AND id IN ",
+        )
+        .await
+    }
+
+    /// Runs `statement` (ending in `id IN `, with `$1` for now) over `ids`, in one statement.
+    async fn by_ids(&self, ids: &[i64], statement: &str) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "{statement}({})",
+            super::group_commit::placeholders(2, ids.len())
+        );
+        let sql = self.sql(&sql);
+        let mut q = sqlx::query(&sql).persistent(false).bind(now_ms());
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(q.execute(&self.writer).await?.rows_affected())
+    }
+}
+
+/// What a retry sets: due now (placeholder `$now`), a fresh schedule (no attempts counted),
+/// no lease, a new run.
+fn retry_set(now: usize) -> String {
+    format!(
+        "status = 'pending', next_attempt_at = ${now}, attempts = 0, reason = NULL,
+         lease_until = NULL, lease_owner = NULL, run = run + 1, updated_at = ${now}"
+    )
+}

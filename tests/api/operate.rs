@@ -1,0 +1,155 @@
+//! Operating the relay: an expired Flatchr key kills jobs; once it is fixed, one bulk retry
+//! delivers every candidate once. Retries keep history and push-once; cancel ends pending jobs.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// `hrflow-relay jobs ...` against the test's database, as an operator runs it.
+fn jobs_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+        .arg("jobs")
+        .args(args)
+        .env("RELAY_CONFIG", &app.config_path)
+        .env("RELAY__DATABASE__URL", &app.db.url)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_then_one_bulk_retry_delivers_every_candidate_once() {
+    let hrflow = FakeHrflow::start().await;
+    let flatchr = FakeFlatchr::start().await;
+    // The key expired: Flatchr refuses the first five pushes with 401.
+    flatchr.faults(vec![Fault::Status(401, None); 5], vec![]);
+    let app = spawn!(&base_config(&hrflow.url, &flatchr.url));
+    for i in 0..5 {
+        app.post_event(&event_body(&format!("expired-{i}"), SOURCE))
+            .await;
+    }
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert!(jobs.iter().all(|j| j.status == "dead"), "{jobs:?}");
+    assert!(
+        jobs.iter()
+            .all(|j| j.reason.as_deref().unwrap_or("").contains("401")),
+        "{jobs:?}"
+    );
+    assert!(flatchr.candidates().is_empty());
+
+    // The key is fixed (the fake accepts again); one command sends them all again.
+    let (ok, out) = jobs_cli(
+        &app,
+        &[
+            "retry", "--status", "dead", "--reason", "401", "--since", "1h",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(out.trim()).unwrap()["retried"],
+        5
+    );
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert_all_delivered(&jobs);
+    let mut emails: Vec<String> = flatchr
+        .candidates()
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_string())
+        .collect();
+    emails.sort();
+    emails.dedup();
+    assert_eq!((flatchr.candidates().len(), emails.len()), (5, 5));
+
+    // The history is kept: the refused attempt of run 1, the delivery of run 2.
+    let (ok, out) = jobs_cli(&app, &["show", &jobs[0].id.to_string()]);
+    assert!(ok, "{out}");
+    let shown: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(shown["job"]["run"], 2);
+    let runs: Vec<(i64, String)> = shown["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["run"].as_i64().unwrap(),
+                a["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [(1, "dead".to_string()), (2, "delivered".to_string())]
+    );
+    // Nothing is left to retry; a second retry changes nothing.
+    let (_, out) = jobs_cli(&app, &["retry", "--status", "dead"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(out.trim()).unwrap()["retried"],
+        0
+    );
+    let (ok, out) = jobs_cli(&app, &["--status", "delivered"]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 5, "{out}");
+}
+
+#[tokio::test]
+async fn a_retried_job_whose_profile_was_pushed_only_enriches() {
+    let hrflow = FakeHrflow::start().await;
+    let flatchr = FakeFlatchr::start().await;
+    // Pushed, then EnrichProfile refused (403): the job ends dead after the push.
+    flatchr.faults(vec![], vec![Fault::Status(403, None)]);
+    let app = spawn!(&base_config(&hrflow.url, &flatchr.url));
+    app.post_event(&event_body("pushed-once", SOURCE)).await;
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert_eq!(jobs[0].status, "dead", "{jobs:?}");
+    assert_eq!(flatchr.candidates().len(), 1);
+    assert_eq!(app.store().retry_ids(&[jobs[0].id]).await.unwrap(), 1);
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    assert_all_delivered(&jobs);
+    let s = flatchr.state.lock().unwrap();
+    assert_eq!(
+        (s.push_requests, s.candidates.len(), s.enriched.len()),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn cancel_ends_pending_jobs_dead_and_nothing_else() {
+    // Flatchr is unreachable and the next retry is an hour away: the job stays pending.
+    let config = base_config(&FakeHrflow::start().await.url, "http://127.0.0.1:9").replace(
+        r#"retry_schedule = ["100ms", "100ms", "100ms"]"#,
+        r#"retry_schedule = ["1h"]"#,
+    );
+    let app = spawn!(&config);
+    app.post_event(&event_body("to-cancel", SOURCE)).await;
+    let store = app.store();
+    let started = std::time::Instant::now();
+    while store.jobs(None, 10).await.unwrap()[0].attempts < 1 {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let id = store.jobs(None, 10).await.unwrap()[0].id;
+    let (ok, out) = jobs_cli(&app, &["cancel", &id.to_string()]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(out.trim()).unwrap()["cancelled"],
+        1
+    );
+    let job = store.job(id).await.unwrap().unwrap();
+    assert_eq!(
+        (job.status.as_str(), job.reason.as_deref()),
+        ("dead", Some("cancelled"))
+    );
+    // A job that is not pending is not cancelled; an unknown one neither.
+    assert_eq!(store.cancel_ids(&[id, 999_999]).await.unwrap(), 0);
+    let (ok, out) = jobs_cli(&app, &["show", "999999"]);
+    assert!(!ok && out.contains("no job 999999"), "{out}");
+}
