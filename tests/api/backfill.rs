@@ -38,17 +38,6 @@ async fn run(app: &TestApp, options: &Options) -> Result<Report, (Report, Backfi
     backfill::run(&settings(app), app.store(), options, &Progress::Quiet).await
 }
 
-/// Each candidate's email, and how many times Flatchr received it.
-fn pushes_per_email(flatchr: &FakeFlatchr) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for c in flatchr.candidates() {
-        *counts
-            .entry(c["email"].as_str().unwrap_or("").to_string())
-            .or_insert(0) += 1;
-    }
-    counts
-}
-
 #[tokio::test]
 async fn a_backfill_queues_each_profile_once_and_a_second_run_queues_nothing() {
     let hrflow = FakeHrflow::start().await;
@@ -91,7 +80,7 @@ async fn a_backfill_queues_each_profile_once_and_a_second_run_queues_nothing() {
     let jobs = app.settle(Duration::from_secs(20)).await;
     assert_eq!(jobs.len(), 33);
     assert_all_delivered(&jobs);
-    let pushed = pushes_per_email(&flatchr);
+    let pushed = flatchr.pushes_per_email();
     assert_eq!(pushed.len(), 33);
     assert!(pushed.values().all(|n| *n == 1), "{pushed:?}");
 
@@ -133,7 +122,7 @@ async fn a_listing_that_keeps_failing_stops_clearly_and_keeps_what_it_queued() {
     let jobs = app.settle(Duration::from_secs(20)).await;
     assert_eq!(jobs.len(), 20);
     assert_all_delivered(&jobs);
-    assert!(pushes_per_email(&flatchr).values().all(|n| *n == 1));
+    assert!(flatchr.pushes_per_email().values().all(|n| *n == 1));
 
     // Usage errors say what is wrong before anything is listed.
     let before = hrflow.list_requests();
@@ -229,7 +218,7 @@ async fn a_backfill_killed_mid_run_and_run_again_pushes_each_candidate_once() {
     let jobs = app.settle(Duration::from_secs(30)).await;
     assert_eq!(jobs.len(), 56);
     assert_all_delivered(&jobs);
-    let pushed = pushes_per_email(&flatchr);
+    let pushed = flatchr.pushes_per_email();
     assert_eq!(pushed.len(), 56);
     assert!(pushed.values().all(|n| *n == 1), "{pushed:?}");
 }

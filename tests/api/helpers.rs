@@ -386,6 +386,17 @@ impl FakeFlatchr {
         self.state.lock().unwrap().enriched.clone()
     }
 
+    /// Each candidate's email, and how many times Flatchr received it.
+    pub fn pushes_per_email(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for c in self.candidates() {
+            *counts
+                .entry(c["email"].as_str().unwrap_or("").to_string())
+                .or_insert(0) += 1;
+        }
+        counts
+    }
+
     pub async fn stop(&self) {
         self.handle.stop(false).await;
     }
@@ -639,6 +650,18 @@ impl Drop for Relay {
 }
 
 impl Relay {
+    /// Waits for the process to exit; fails the test, saying `what`, after `limit`.
+    pub async fn exit_within(&mut self, limit: Duration, what: &str) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < limit, "{what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn sigterm(&self) {
         std::process::Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
