@@ -2,7 +2,7 @@
 //! filtered (a fresh schedule, history kept), cancel pending ones. Each is one statement, safe
 //! while workers run, on any number of replicas.
 
-use super::{JobView, Store, StoreError, now_ms};
+use super::{Durability, JobView, Store, StoreError, now_ms};
 
 /// Which jobs; every field that is set must match.
 #[derive(Debug, Clone, Default)]
@@ -66,17 +66,15 @@ impl Store {
             "UPDATE jobs SET {} WHERE status IN ('dead', 'filtered') AND {MATCHES}",
             retry_set(6)
         );
-        let now = now_ms();
-        Ok(sqlx::query(&self.sql(&sql))
+        let sql = self.sql(&sql);
+        let q = sqlx::query(&sql)
             .bind(filter.status.as_deref())
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
             .bind(filter.since_ms)
             .bind(filter.reason.as_deref())
-            .bind(now)
-            .execute(&self.writer)
-            .await?
-            .rows_affected())
+            .bind(now_ms());
+        self.write_now(q).await
     }
 
     /// Retries these jobs, those of them that ended `dead` or `filtered`.
@@ -114,7 +112,21 @@ impl Store {
         for id in ids {
             q = q.bind(*id);
         }
-        Ok(q.execute(&self.writer).await?.rows_affected())
+        self.write_now(q).await
+    }
+
+    /// One statement in a write transaction that takes the lock up front (`BEGIN IMMEDIATE` on
+    /// SQLite, as every other write transaction of the store): these commands run in a second
+    /// process beside the service.
+    async fn write_now<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let mut tx = self.begin(&mut conn).await?;
+        let n = q.execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 }
 

@@ -741,9 +741,11 @@ impl Store {
             .execute(&self.writer)
             .await?;
         Ok(
+            // On the reader pool: a read left on the one writer connection made other
+            // processes' writes (the jobs CLI, a backfill) wait out their busy timeout.
             sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM replicas WHERE last_seen >= $1"))
                 .bind(cutoff)
-                .fetch_one(&self.writer)
+                .fetch_one(&self.pool)
                 .await?,
         )
     }
