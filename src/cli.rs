@@ -48,6 +48,16 @@ pub enum Command {
         #[command(flatten)]
         list: crate::jobs_cli::ListArgs,
     },
+    /// Delete everything the relay holds about one candidate (jobs, attempts, events, push
+    /// records, careers responses and letters) so none of it stays readable in the database
+    /// files. Prints the counts deleted.
+    Erase {
+        /// The candidate's HrFlow profile key.
+        #[arg(long)]
+        profile: String,
+    },
+    /// Apply [retention] now: delete finished and dead jobs past their period. Prints counts.
+    Purge,
     /// Queue the profiles already in HrFlow sources, as if an event had arrived for each.
     /// Idempotent: a (route, profile) that already has a job is skipped.
     Backfill(crate::backfill::Options),
@@ -76,6 +86,43 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Probe { path } => probe(&settings, &path).await,
         Command::Backfill(options) => backfill(&settings, &options).await,
+        Command::Erase { profile } => forget(&settings, Some(&profile)).await,
+        Command::Purge => forget(&settings, None).await,
+    }
+}
+
+/// `erase --profile KEY` (Some) or `purge` (None): prints `{"deleted": {table: count}}`.
+async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
+    if profile.is_some_and(|p| p.trim().is_empty()) {
+        eprintln!("--profile must be a profile key");
+        return ExitCode::FAILURE;
+    }
+    let store = match crate::store::Store::connect(settings.database.url.expose(), 2).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let timings = crate::config::Timings::from_settings(settings);
+    let result = match profile {
+        Some(key) => store.erase_profile(key).await.map(Some),
+        None => crate::retention::purge_now(&store, &timings).await,
+    };
+    store.close().await;
+    match result {
+        Ok(Some(deleted)) => {
+            println!("{}", serde_json::json!({ "deleted": deleted }));
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!("another process is purging right now; nothing done");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

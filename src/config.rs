@@ -89,6 +89,9 @@ pub struct Settings {
     pub worker: Worker,
     pub careers: Careers,
     pub backfill: Backfill,
+    pub admin: Admin,
+    pub retention: Retention,
+    pub alerts: Alerts,
     #[serde(default)]
     pub routes: Vec<Route>,
 }
@@ -99,6 +102,8 @@ pub struct Server {
     pub port: u16,
     pub max_body_bytes: usize,
     pub shutdown_grace: String,
+    /// How people reach this service (links in alerts); may be empty.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +158,28 @@ pub struct Careers {
 }
 
 /// `hrflow-relay backfill`: how it lists HrFlow sources.
+/// The operator API and status page: closed when both lists are empty.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Admin {
+    pub tokens: Vec<Secret>,
+    pub basic_users: Vec<Secret>,
+}
+
+/// How long finished jobs stay, and how often the service purges.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Retention {
+    pub finished: String,
+    pub dead: String,
+    pub interval: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Alerts {
+    /// Holds a token in its path for Slack-style hooks: a secret.
+    pub webhook_url: Secret,
+    pub min_interval: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Backfill {
     /// Profiles per listing page.
@@ -221,11 +248,13 @@ pub enum ConfigError {
 }
 
 /// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: [&str; 4] = [
+const LIST_KEYS: [&str; 6] = [
     "hrflow.webhook_secret",
     "worker.retry_schedule",
     "careers.tokens",
     "careers.basic_users",
+    "admin.tokens",
+    "admin.basic_users",
 ];
 
 impl Settings {
@@ -289,6 +318,34 @@ impl Settings {
         Ok(())
     }
 
+    /// Every configured secret's value, for scrubbing text that leaves the process.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut all = vec![
+            self.hrflow.api_key.expose().to_string(),
+            self.flatchr.api_key.expose().to_string(),
+            self.alerts.webhook_url.expose().to_string(),
+        ];
+        all.extend(
+            self.hrflow
+                .webhook_secret
+                .keys()
+                .iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned()),
+        );
+        for s in self
+            .careers
+            .tokens
+            .iter()
+            .chain(&self.careers.basic_users)
+            .chain(&self.admin.tokens)
+            .chain(&self.admin.basic_users)
+        {
+            all.push(s.expose().to_string());
+        }
+        all.retain(|s| !s.is_empty());
+        all
+    }
+
     pub fn signature_mode(&self) -> SignatureMode {
         SignatureMode::parse(&self.hrflow.signature).unwrap_or(SignatureMode::Auto)
     }
@@ -315,6 +372,10 @@ impl Settings {
         duration("worker.lease", &self.worker.lease);
         duration("worker.replica_timeout", &self.worker.replica_timeout);
         duration("backfill.retry_delay", &self.backfill.retry_delay);
+        duration("retention.finished", &self.retention.finished);
+        duration("retention.dead", &self.retention.dead);
+        duration("retention.interval", &self.retention.interval);
+        duration("alerts.min_interval", &self.alerts.min_interval);
         for (i, d) in self.worker.retry_schedule.iter().enumerate() {
             duration(&format!("worker.retry_schedule[{i}]"), d);
         }
@@ -326,6 +387,30 @@ impl Settings {
             if let Err(e) = parse_http_url(value) {
                 problems.push(format!("{key} = {value:?} is not an http(s) URL: {e}"));
             }
+        }
+        for (key, value) in [
+            ("server.public_url", self.server.public_url.as_str()),
+            ("alerts.webhook_url", self.alerts.webhook_url.expose()),
+        ] {
+            if !value.is_empty()
+                && let Err(e) = parse_http_url(value)
+            {
+                // The alert URL carries a token: name the key, never the value.
+                let shown = if key == "alerts.webhook_url" {
+                    "(hidden)"
+                } else {
+                    value
+                };
+                problems.push(format!("{key} = {shown:?} is not an http(s) URL: {e}"));
+            }
+        }
+        if let Ok(i) = parse_duration(&self.retention.interval)
+            && i < Duration::from_secs(1)
+        {
+            problems.push(format!(
+                "retention.interval = {:?} must be at least 1s",
+                self.retention.interval
+            ));
         }
         let db = self.database.url.expose();
         if !(db.starts_with("sqlite:")
@@ -505,6 +590,10 @@ pub struct Timings {
     pub shutdown_grace: Duration,
     pub connect_timeout: Duration,
     pub backfill_retry_delay: Duration,
+    pub retention_finished: Duration,
+    pub retention_dead: Duration,
+    pub retention_interval: Duration,
+    pub alerts_min_interval: Duration,
 }
 
 impl Timings {
@@ -522,6 +611,10 @@ impl Timings {
             shutdown_grace: d(&s.server.shutdown_grace, 8),
             connect_timeout: d(&s.database.connect_timeout, 60),
             backfill_retry_delay: d(&s.backfill.retry_delay, 1),
+            retention_finished: d(&s.retention.finished, 30 * 86400),
+            retention_dead: d(&s.retention.dead, 90 * 86400),
+            retention_interval: d(&s.retention.interval, 3600),
+            alerts_min_interval: d(&s.alerts.min_interval, 300),
         }
     }
 }

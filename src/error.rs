@@ -76,6 +76,16 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The store failing is the service's trouble, not the caller's: 503, try again later. The
+/// cause is logged, never sent.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        ApiError::unavailable("the store is unavailable; try again later")
+            .header("Retry-After", "5")
+    }
+}
+
 /// Maps actix's own payload errors (too large, unreadable) onto the errors body.
 pub fn payload_error(err: actix_web::error::PayloadError) -> ApiError {
     use actix_web::error::PayloadError;

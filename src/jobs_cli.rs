@@ -66,7 +66,37 @@ pub fn parse_since(value: &str) -> Result<i64, String> {
     }
     chrono::DateTime::parse_from_rfc3339(value.trim())
         .map(|t| t.timestamp_millis())
-        .map_err(|_| format!("--since {value:?} is neither a time like 2026-11-25T08:00:00Z nor a duration like 2h"))
+        .map_err(|_| {
+            format!("{value:?} is neither a time like 2026-11-25T08:00:00Z nor a duration like 2h")
+        })
+}
+
+/// The filter of a bulk retry, as the CLI and `/admin/api/jobs/retry` take it; an error names
+/// the field at fault.
+pub fn retry_filter(
+    status: Option<String>,
+    route: Option<String>,
+    since: Option<&str>,
+    reason: Option<String>,
+) -> Result<JobFilter, (&'static str, String)> {
+    let status = status.unwrap_or_default();
+    if status != "dead" && status != "filtered" {
+        return Err((
+            "status",
+            format!("{status:?}: only dead or filtered jobs are retried"),
+        ));
+    }
+    let since_ms = since
+        .map(parse_since)
+        .transpose()
+        .map_err(|e| ("since", e))?;
+    Ok(JobFilter {
+        status: Some(status),
+        route: route.filter(|r| !r.is_empty()),
+        profile: None,
+        since_ms,
+        reason: reason.filter(|r| !r.is_empty()),
+    })
 }
 
 pub async fn run(settings: &Settings, action: Action) -> ExitCode {
@@ -117,20 +147,9 @@ async fn act(store: &Store, action: Action) -> Result<(), String> {
         }
         Action::Retry(args) => {
             let retried = if args.ids.is_empty() {
-                let status = args.status.unwrap_or_default();
-                if status != "dead" && status != "filtered" {
-                    return Err(format!(
-                        "--status {status:?}: only dead or filtered jobs are retried"
-                    ));
-                }
-                let since_ms = args.since.as_deref().map(parse_since).transpose()?;
-                let filter = JobFilter {
-                    status: Some(status),
-                    route: args.route,
-                    profile: None,
-                    since_ms,
-                    reason: args.reason,
-                };
+                let filter =
+                    retry_filter(args.status, args.route, args.since.as_deref(), args.reason)
+                        .map_err(|(field, e)| format!("--{field} {e}"))?;
                 store.retry_matching(&filter).await.map_err(db)?
             } else {
                 store.retry_ids(&args.ids).await.map_err(db)?

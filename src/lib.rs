@@ -1,6 +1,8 @@
 //! hrflow-relay: HrFlow.ai profile events to Flatchr, durably.
 //! Source (`hrflow`) → transform (`logic`) → sink (`flatchr`), with `store` as the queue.
 
+pub mod admin;
+pub mod alert;
 pub mod api;
 pub mod backfill;
 pub mod careers;
@@ -13,6 +15,7 @@ pub mod job;
 pub mod jobs_cli;
 pub mod logic;
 pub mod profile;
+pub mod retention;
 pub mod routes;
 pub mod startup;
 pub mod store;

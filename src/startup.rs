@@ -63,6 +63,26 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
         .context("cannot build the HTTP client")
 }
 
+/// Where alerts go, if anywhere.
+fn alert_sink(
+    settings: &Settings,
+    http: &reqwest::Client,
+    timings: &Timings,
+) -> Option<crate::alert::Sink> {
+    let url = settings.alerts.webhook_url.expose();
+    if url.is_empty() {
+        return None;
+    }
+    let public = settings.server.public_url.trim_end_matches('/');
+    Some(crate::alert::Sink {
+        http: http.clone(),
+        url: url.to_string(),
+        min_interval: timings.alerts_min_interval,
+        status_page: (!public.is_empty()).then(|| format!("{public}/admin")),
+        secrets: settings.secret_values(),
+    })
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let scripts = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
@@ -102,6 +122,13 @@ impl Application {
         let settings = Arc::new(settings);
         let wake = Arc::new(Notify::new());
         let heartbeat = Arc::new(Heartbeat::default());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        tokio::spawn(crate::retention::run(
+            store.clone(),
+            timings.clone(),
+            schema.clone(),
+            shutdown_rx.clone(),
+        ));
         let worker = Arc::new(Worker {
             store: store.clone(),
             settings: settings.clone(),
@@ -114,7 +141,7 @@ impl Application {
                 settings.hrflow.user_email.clone(),
             ),
             flatchr: FlatchrClient::new(
-                http,
+                http.clone(),
                 &settings.flatchr,
                 timings.request_timeout,
                 settings.worker.max_resume_bytes,
@@ -123,8 +150,8 @@ impl Application {
             wake: wake.clone(),
             heartbeat: heartbeat.clone(),
             schema: schema.clone(),
+            alerts: crate::alert::Alerts::start(alert_sink(&settings, &http, &timings)),
         });
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let worker = tokio::spawn(worker.run(shutdown_rx));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
@@ -180,6 +207,7 @@ impl Application {
                         .default_service(error::wrong_method("GET")),
                 )
                 .configure(crate::careers::configure(&careers_path))
+                .configure(crate::admin::configure)
                 .default_service(web::to(error::not_found))
         })
         .disable_signals()

@@ -44,6 +44,8 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     pub heartbeat: Arc<Heartbeat>,
     pub schema: Arc<std::sync::atomic::AtomicBool>,
+    /// Told about dead jobs and refused credentials.
+    pub alerts: crate::alert::Alerts,
 }
 
 /// What an attempt reached, for the attempt record.
@@ -211,6 +213,7 @@ impl Worker {
                 Finish::Defer { reason, .. } => tracing::info!(outcome = "deferred", reason = %reason, "waiting for another job"),
             }
             crate::telemetry::job(finish.label(), &job.route);
+            self.tell(&job, &finish, failure.as_ref());
             match self.store.finish(job.id, &self.owner, &finish, &record).await {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!("lease lost before the attempt was recorded; another worker owns the job"),
@@ -220,6 +223,27 @@ impl Worker {
         }
         .instrument(span)
         .await
+    }
+
+    /// Alerts about a refused key (at once: every job after it fails the same way) and about a
+    /// job gone dead.
+    fn tell(&self, job: &ClaimedJob, finish: &Finish, failure: Option<&Failure>) {
+        use crate::alert::Incident;
+        if let Some(f) = failure
+            && let Some(status @ (401 | 403)) = f.http_status
+        {
+            self.alerts.report(Incident::Refused {
+                route: job.route.clone(),
+                status,
+                reason: f.message.clone(),
+            });
+        }
+        if let Finish::Dead(reason) = finish {
+            self.alerts.report(Incident::Dead {
+                route: job.route.clone(),
+                reason: reason.clone(),
+            });
+        }
     }
 
     fn decide(&self, job: &ClaimedJob, outcome: Outcome) -> (Finish, Option<Failure>) {

@@ -1,5 +1,5 @@
 //! Reading a JSON request body: the content type, and a size cap on what is announced and
-//! what arrives. Shared by the event endpoint and the careers API.
+//! what arrives. Shared by the event endpoint, the careers API and the admin forms.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
@@ -32,6 +32,16 @@ pub async fn json_object(
             "the body is not valid JSON: {e}"
         ))),
     }
+}
+
+/// An HTML form's fields (`application/x-www-form-urlencoded`), at most `limit` bytes.
+pub async fn form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let bytes = read_body(req, payload, limit).await?;
+    Ok(url::form_urlencoded::parse(&bytes).into_owned().collect())
 }
 
 /// JSON, or no content type at all (some senders omit it); anything else is 415.

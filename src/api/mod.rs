@@ -1,6 +1,7 @@
 //! HTTP handlers, each file one concern.
 
 pub mod body;
+pub mod credentials;
 pub mod events;
 pub mod service;
 

@@ -42,6 +42,14 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Ok((pending, oldest)) = state.store.queue_stats().await {
         crate::telemetry::queue(pending, oldest);
     }
+    let dead = crate::store::control::JobFilter {
+        status: Some("dead".into()),
+        ..Default::default()
+    };
+    if let Ok(n) = state.store.count_jobs(&dead).await {
+        // Jobs waiting for a person: alert on this rising (PromQL: increase(...) > 0).
+        metrics::gauge!("relay_jobs_dead").set(n as f64);
+    }
     let text = crate::telemetry::metrics()
         .map(|h| h.render())
         .unwrap_or_default();

@@ -4,69 +4,27 @@
 
 use std::future::{Ready, ready};
 
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
-use base64::Engine as _;
 
-use crate::api::AppState;
+use crate::api::{AppState, credentials};
 use crate::config::Secret;
 use crate::error::ApiError;
 
 /// Proof that the request carried valid credentials; handlers take it first.
 pub struct Authorized;
 
-fn refuse(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, message).header(
-        "WWW-Authenticate",
-        r#"Bearer realm="careers", Basic realm="careers", charset="UTF-8""#,
-    )
-}
-
-/// True when `presented` equals one of `secrets`; every secret is compared, so the time taken
-/// does not tell which (or whether one) matched.
-/// Empty entries (e.g. from an empty environment variable) never match anything.
-fn any_matches(secrets: &[Secret], presented: &[u8]) -> bool {
-    secrets
-        .iter()
-        .filter(|s| !s.is_empty())
-        .fold(false, |found, s| s.matches(presented) | found)
-}
-
-/// Whether any usable credential is configured.
-pub fn configured(tokens: &[Secret], basic_users: &[Secret]) -> bool {
-    tokens.iter().chain(basic_users).any(|s| !s.is_empty())
-}
+/// What a refused request is told to send.
+const CHALLENGE: &str = r#"Bearer realm="careers", Basic realm="careers", charset="UTF-8""#;
 
 pub fn check(
     header: Option<&str>,
     tokens: &[Secret],
     basic_users: &[Secret],
 ) -> Result<(), ApiError> {
-    if !configured(tokens, basic_users) {
-        return Err(refuse(
-            "the careers API has no credentials configured: every request is refused",
-        ));
-    }
-    let header = header.ok_or_else(|| refuse("credentials are required"))?;
-    let (scheme, value) = header
-        .trim()
-        .split_once(' ')
-        .ok_or_else(|| refuse("the Authorization header is malformed"))?;
-    let value = value.trim();
-    let ok = match scheme.to_ascii_lowercase().as_str() {
-        "bearer" | "token" => any_matches(tokens, value.as_bytes()),
-        "basic" => match base64::engine::general_purpose::STANDARD.decode(value) {
-            Ok(decoded) => any_matches(basic_users, &decoded),
-            Err(_) => false,
-        },
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(refuse("the credentials are not valid"))
-    }
+    credentials::check(header, tokens, basic_users, "the careers API", CHALLENGE).map(drop)
 }
+
+pub use credentials::configured;
 
 impl FromRequest for Authorized {
     type Error = ApiError;
@@ -88,6 +46,8 @@ impl FromRequest for Authorized {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::StatusCode;
+    use base64::Engine as _;
 
     #[test]
     fn schemes_and_refusals() {

@@ -10,8 +10,7 @@ use crate::api::body;
 use crate::error::ApiError;
 
 pub(super) fn store_error(e: crate::store::StoreError) -> ApiError {
-    tracing::error!(error = %e, "careers store error");
-    ApiError::unavailable("the store is unavailable; try again later").header("Retry-After", "5")
+    e.into()
 }
 
 /// `position` is a required, non-empty string; the HTML fields are strings or null. Every other

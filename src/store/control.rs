@@ -48,6 +48,20 @@ impl Store {
         Ok(rows.iter().map(JobView::from_row).collect())
     }
 
+    /// How many jobs match `filter`.
+    pub async fn count_jobs(&self, filter: &JobFilter) -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) AS n FROM jobs WHERE {MATCHES}");
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(filter.status.as_deref())
+            .bind(filter.route.as_deref())
+            .bind(filter.profile.as_deref())
+            .bind(filter.since_ms)
+            .bind(filter.reason.as_deref())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(sqlx::Row::get(&row, "n"))
+    }
+
     pub async fn job(&self, id: i64) -> Result<Option<JobView>, StoreError> {
         let sql = format!("SELECT {} FROM jobs WHERE id = $1", JobView::COLUMNS);
         let row = sqlx::query(&self.sql(&sql))

@@ -14,6 +14,8 @@ pub mod backfill;
 pub mod careers;
 pub mod control;
 pub mod group_commit;
+pub mod retention;
+pub mod stats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,6 +35,8 @@ pub enum StoreError {
     },
     #[error("the store is shutting down")]
     Closed,
+    #[error("the database is busy: {0}")]
+    Busy(String),
     #[error("unsupported database url (expected sqlite:... or postgres://...)")]
     Url,
 }
@@ -153,6 +157,7 @@ impl JobView {
 pub struct AttemptView {
     /// The job's run this attempt belonged to: 1, then one more for each operator retry.
     pub run: i64,
+    pub started_at: i64,
     pub step: String,
     pub http_status: Option<i64>,
     pub outcome: String,
@@ -295,6 +300,9 @@ impl Store {
                         "PRAGMA synchronous = FULL",
                         "PRAGMA busy_timeout = 10000",
                         "PRAGMA foreign_keys = ON",
+                        // Deleted and overwritten content (a finished job's profile, an erased
+                        // candidate) is zeroed in the file, not left in free space.
+                        "PRAGMA secure_delete = ON",
                     ] {
                         conn.execute(pragma).await?;
                     }
@@ -695,7 +703,7 @@ impl Store {
     }
 
     pub async fn attempts(&self, job_id: i64) -> Result<Vec<AttemptView>, StoreError> {
-        let rows = sqlx::query(&self.sql("SELECT run, step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id"))
+        let rows = sqlx::query(&self.sql("SELECT run, started_at, step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id"))
             .bind(job_id)
             .fetch_all(&self.pool)
             .await?;
@@ -703,6 +711,7 @@ impl Store {
             .into_iter()
             .map(|r| AttemptView {
                 run: r.get("run"),
+                started_at: r.get("started_at"),
                 step: r.get("step"),
                 http_status: r.get("http_status"),
                 outcome: r.get("outcome"),

@@ -6,12 +6,14 @@ mod helpers;
 /// The database these suites run on; tests/api_postgres runs them on PostgreSQL.
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod admin;
 mod backfill;
 mod careers;
 mod container;
 mod crash;
 mod delivery;
 mod events;
+mod keeping;
 mod mapping;
 mod operate;
 mod resilience;

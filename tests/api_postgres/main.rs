@@ -7,6 +7,8 @@ mod helpers;
 
 pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
+#[path = "../api/admin.rs"]
+mod admin;
 #[path = "../api/backfill.rs"]
 mod backfill;
 #[path = "../api/careers.rs"]
@@ -17,6 +19,8 @@ mod crash;
 mod delivery;
 #[path = "../api/events.rs"]
 mod events;
+#[path = "../api/keeping.rs"]
+mod keeping;
 #[path = "../api/operate.rs"]
 mod operate;
 mod outage;

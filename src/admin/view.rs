@@ -1,0 +1,396 @@
+//! The status page's HTML: server-rendered, one inline stylesheet, no script, nothing from
+//! other hosts. Every value from the store is escaped. Legible on a phone: one column that
+//! wraps, tables that scroll sideways.
+
+use std::fmt::Write as _;
+
+use crate::store::stats::{DeadCause, HourOutcomes, Stats};
+use crate::store::{AttemptView, JobView};
+
+/// Escapes text for HTML content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+:root{--ok:#1a7f37;--dead:#cf222e;--filtered:#8c959f;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0}
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:var(--ink);margin:0;background:#f6f8fa}
+header{background:#24292f;color:#fff;padding:.7rem 1rem}header a{color:#fff;text-decoration:none;font-weight:600}
+main{max-width:70rem;margin:0 auto;padding:1rem}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem;margin:0 0 1rem}
+h1{font-size:1.3rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:0 0 .6rem}
+.cards{display:flex;flex-wrap:wrap;gap:.6rem}.card{flex:1 1 9rem;border:1px solid var(--line);border-radius:6px;padding:.6rem}
+.card b{display:block;font-size:1.5rem}.card span{color:var(--muted);font-size:.85rem}
+.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:.8rem;color:var(--muted);font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.reason{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.82rem;word-break:break-word}
+.cause{border-top:1px solid var(--line);padding:.7rem 0}.cause:first-of-type{border-top:0}
+.row{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}
+button{font:inherit;padding:.3rem .7rem;border-radius:6px;border:1px solid #1f883d;background:#1f883d;color:#fff;cursor:pointer}
+button.small{padding:.15rem .5rem;font-size:.85rem;background:#fff;color:#1f883d}button.cancel{border-color:var(--dead);background:#fff;color:var(--dead)}
+form{display:inline}.muted{color:var(--muted)}.notice{background:#dafbe1;border-color:#1a7f37}
+.status{font-weight:600}.status.dead{color:var(--dead)}.status.delivered{color:var(--ok)}.status.filtered{color:var(--muted)}
+.legend span{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin:0 .3rem 0 .8rem;vertical-align:-1px}
+svg{width:100%;height:auto;display:block}
+tr.earlier td{color:var(--muted)}
+";
+
+/// The whole document around `body`.
+pub fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · hrflow-relay</title><style>{STYLE}</style></head>\
+         <body><header><a href=\"/admin\">hrflow-relay</a> <span class=\"muted\">status</span></header>\
+         <main>{body}</main></body></html>",
+        esc(title)
+    )
+}
+
+/// A Unix-ms time as `2026-11-25 08:00:00 UTC`.
+pub fn time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// Seconds as a short age: `42 s`, `7 min`, `3 h 5 min`, `2 d 4 h`.
+pub fn age(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// A POST button: the form carries the CSRF token.
+fn button(action: &str, label: &str, class: &str, csrf: &str, fields: &[(&str, &str)]) -> String {
+    let mut hidden = format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(csrf)
+    );
+    for (name, value) in fields {
+        let _ = write!(
+            hidden,
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            esc(name),
+            esc(value)
+        );
+    }
+    format!(
+        "<form method=\"post\" action=\"{}\">{hidden}<button type=\"submit\" class=\"{class}\">{}</button></form>",
+        esc(action),
+        esc(label)
+    )
+}
+
+/// The status page.
+pub fn status_page(
+    stats: &Stats,
+    causes: &[DeadCause],
+    csrf: &str,
+    notice: Option<&str>,
+) -> String {
+    let dead: i64 = stats.routes.iter().map(|r| r.dead).sum();
+    let mut b = String::new();
+    b.push_str("<h1>Status</h1>");
+    if let Some(n) = notice {
+        let _ = write!(
+            b,
+            "<section class=\"notice\" role=\"status\">{}</section>",
+            esc(n)
+        );
+    }
+    let _ = write!(
+        b,
+        "<section aria-label=\"queue\"><h2>Queue</h2><div class=\"cards\">\
+         <div class=\"card\" id=\"pending\"><b>{}</b><span>pending</span></div>\
+         <div class=\"card\" id=\"due\"><b>{}</b><span>due now</span></div>\
+         <div class=\"card\" id=\"oldest\"><b>{}</b><span>oldest pending</span></div>\
+         <div class=\"card\" id=\"dead\"><b>{dead}</b><span>dead</span></div></div></section>",
+        stats.pending,
+        stats.due,
+        if stats.pending > 0 {
+            age(stats.oldest_pending_age_seconds)
+        } else {
+            "none".into()
+        },
+    );
+    b.push_str("<section><h2>Outcomes, last 24 hours</h2>");
+    b.push_str(&chart(&stats.hours));
+    b.push_str("</section>");
+
+    b.push_str("<section><h2>Routes</h2><div class=\"scroll\"><table id=\"routes\"><thead><tr><th>route</th><th>pending</th><th>delivered</th><th>filtered</th><th>dead</th></tr></thead><tbody>");
+    if stats.routes.is_empty() {
+        b.push_str("<tr><td colspan=\"5\" class=\"muted\">no jobs yet</td></tr>");
+    }
+    for r in &stats.routes {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&r.route),
+            r.pending,
+            r.delivered,
+            r.filtered,
+            r.dead
+        );
+    }
+    b.push_str("</tbody></table></div></section>");
+
+    b.push_str("<section id=\"dead-jobs\"><h2>Dead jobs, by cause</h2>");
+    if causes.is_empty() {
+        b.push_str("<p class=\"muted\">No dead jobs.</p>");
+    }
+    for c in causes {
+        let count = c.jobs.to_string();
+        let _ = write!(
+            b,
+            "<div class=\"cause\"><div class=\"row\"><b>{}</b> <span class=\"muted\">route {} · last {}</span></div>\
+             <p class=\"reason\">{}</p><div class=\"row\">{}",
+            if c.jobs == 1 {
+                "1 job".to_string()
+            } else {
+                format!("{} jobs", c.jobs)
+            },
+            esc(&c.route),
+            time(c.last_at),
+            esc(&c.reason),
+            button(
+                "/admin/retry",
+                &format!("Retry all {count}"),
+                "",
+                csrf,
+                &[("route", &c.route), ("reason", &c.reason)],
+            ),
+        );
+        for id in &c.job_ids {
+            let _ = write!(
+                b,
+                " <a href=\"/admin/jobs/{id}\">#{id}</a>{}",
+                button(
+                    &format!("/admin/jobs/{id}/retry"),
+                    "Retry",
+                    "small",
+                    csrf,
+                    &[]
+                )
+            );
+        }
+        if c.jobs > c.job_ids.len() as i64 {
+            let _ = write!(
+                b,
+                " <span class=\"muted\">and {} more</span>",
+                c.jobs - c.job_ids.len() as i64
+            );
+        }
+        b.push_str("</div></div>");
+    }
+    b.push_str("</section>");
+    b.push_str("<p class=\"muted\">Times are UTC. The same data as JSON: <a href=\"/admin/api/stats\">/admin/api/stats</a>.</p>");
+    document("Status", &b)
+}
+
+/// Stacked bars per hour: delivered, filtered, dead. Drawn here, so nothing is loaded.
+pub fn chart(hours: &[HourOutcomes]) -> String {
+    const W: f64 = 720.0;
+    const H: f64 = 200.0;
+    const LEFT: f64 = 40.0;
+    const BOTTOM: f64 = 22.0;
+    let max = hours
+        .iter()
+        .map(|h| h.delivered + h.filtered + h.dead)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let total: i64 = hours
+        .iter()
+        .map(|h| h.delivered + h.filtered + h.dead)
+        .sum();
+    let slot = (W - LEFT) / hours.len().max(1) as f64;
+    let scale = (H - BOTTOM - 8.0) / max as f64;
+    let mut s = format!(
+        "<svg id=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"jobs finished per hour over the last 24 hours: {total} in all\">\
+         <line x1=\"{LEFT}\" y1=\"{y0}\" x2=\"{W}\" y2=\"{y0}\" stroke=\"#d1d9e0\"/>\
+         <text x=\"{lx}\" y=\"14\" font-size=\"11\" text-anchor=\"end\" fill=\"#59636e\">{max}</text>\
+         <text x=\"{lx}\" y=\"{y0}\" font-size=\"11\" text-anchor=\"end\" fill=\"#59636e\">0</text>",
+        y0 = H - BOTTOM,
+        lx = LEFT - 6.0,
+    );
+    for (i, h) in hours.iter().enumerate() {
+        let x = LEFT + i as f64 * slot + 2.0;
+        let mut y = H - BOTTOM;
+        for (n, color, label) in [
+            (h.delivered, "#1a7f37", "delivered"),
+            (h.filtered, "#8c959f", "filtered"),
+            (h.dead, "#cf222e", "dead"),
+        ] {
+            if n == 0 {
+                continue;
+            }
+            let height = (n as f64 * scale).max(1.0);
+            y -= height;
+            let _ = write!(
+                s,
+                "<rect class=\"bar {label}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{height:.1}\" fill=\"{color}\"><title>{} {label}, hour from {}</title></rect>",
+                n,
+                time(h.hour),
+                w = slot - 4.0,
+            );
+        }
+        if i % 6 == 0 || i + 1 == hours.len() {
+            let label = chrono::DateTime::from_timestamp_millis(h.hour)
+                .map(|t| t.format("%H:00").to_string())
+                .unwrap_or_default();
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" fill=\"#59636e\">{label}</text>",
+                x,
+                H - 6.0
+            );
+        }
+    }
+    s.push_str("</svg><p class=\"legend muted\"><span style=\"background:#1a7f37\"></span>delivered<span style=\"background:#8c959f\"></span>filtered<span style=\"background:#cf222e\"></span>dead</p>");
+    s
+}
+
+/// One job and its attempts; attempts of earlier runs (before an operator's retry) are marked.
+pub fn job_page(
+    job: &JobView,
+    attempts: &[AttemptView],
+    csrf: &str,
+    notice: Option<&str>,
+) -> String {
+    let mut b = format!("<h1>Job #{}</h1>", job.id);
+    if let Some(n) = notice {
+        let _ = write!(
+            b,
+            "<section class=\"notice\" role=\"status\">{}</section>",
+            esc(n)
+        );
+    }
+    let _ = write!(
+        b,
+        "<section><div class=\"scroll\"><table id=\"job\"><tbody>\
+         <tr><th>status</th><td><span id=\"status\" class=\"status {s}\">{s}</span></td></tr>\
+         <tr><th>route</th><td>{}</td></tr><tr><th>profile</th><td>{}</td></tr>\
+         <tr><th>step reached</th><td>{}</td></tr><tr><th>run</th><td>{}</td></tr>\
+         <tr><th>attempts in this run</th><td>{}</td></tr>",
+        esc(&job.route),
+        esc(&job.profile_key),
+        esc(&job.step),
+        job.run,
+        job.attempts,
+        s = esc(&job.status),
+    );
+    if job.status == "pending" {
+        let _ = write!(
+            b,
+            "<tr><th>next attempt</th><td>{}</td></tr>",
+            time(job.next_attempt_at)
+        );
+    }
+    if let Some(r) = &job.reason {
+        let _ = write!(
+            b,
+            "<tr><th>reason</th><td class=\"reason\">{}</td></tr>",
+            esc(r)
+        );
+    }
+    let _ = write!(
+        b,
+        "<tr><th>created</th><td>{}</td></tr><tr><th>last change</th><td>{}</td></tr></tbody></table></div><div class=\"row\">",
+        time(job.created_at),
+        time(job.updated_at)
+    );
+    match job.status.as_str() {
+        "dead" | "filtered" => b.push_str(&button(
+            &format!("/admin/jobs/{}/retry", job.id),
+            "Retry",
+            "",
+            csrf,
+            &[],
+        )),
+        "pending" => b.push_str(&button(
+            &format!("/admin/jobs/{}/cancel", job.id),
+            "Cancel",
+            "cancel",
+            csrf,
+            &[],
+        )),
+        _ => {}
+    }
+    b.push_str("</div></section><section><h2>Attempts</h2><div class=\"scroll\"><table id=\"attempts\"><thead><tr><th>run</th><th>started</th><th>step</th><th>HTTP</th><th>outcome</th><th>ms</th><th>error</th></tr></thead><tbody>");
+    if attempts.is_empty() {
+        b.push_str("<tr><td colspan=\"7\" class=\"muted\">no attempt yet</td></tr>");
+    }
+    for a in attempts {
+        let earlier = a.run < job.run;
+        let _ = write!(
+            b,
+            "<tr{}><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"reason\">{}</td></tr>",
+            if earlier { " class=\"earlier\"" } else { "" },
+            a.run,
+            if earlier { " (earlier run)" } else { "" },
+            time(a.started_at),
+            esc(&a.step),
+            a.http_status.map(|s| s.to_string()).unwrap_or_default(),
+            esc(&a.outcome),
+            a.duration_ms,
+            esc(a.error.as_deref().unwrap_or("")),
+        );
+    }
+    b.push_str("</tbody></table></div></section>");
+    document(&format!("Job #{}", job.id), &b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_everything_from_the_store() {
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        let cause = DeadCause {
+            route: "r<script>".into(),
+            reason: "\"><script>alert(1)</script>".into(),
+            jobs: 2,
+            last_at: 0,
+            job_ids: vec![1],
+        };
+        let stats = Stats {
+            pending: 0,
+            due: 0,
+            oldest_pending_age_seconds: 0.0,
+            routes: vec![],
+            hours: vec![],
+        };
+        let page = status_page(&stats, &[cause], "tok", None);
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("Retry all 2"));
+    }
+
+    #[test]
+    fn ages_read_as_people_say_them() {
+        assert_eq!(age(42.0), "42 s");
+        assert_eq!(age(420.0), "7 min");
+        assert_eq!(age(3.0 * 3600.0 + 300.0), "3 h 5 min");
+        assert_eq!(age(2.0 * 86400.0 + 4.0 * 3600.0), "2 d 4 h");
+    }
+}

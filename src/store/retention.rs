@@ -1,0 +1,287 @@
+//! Forgetting: `[retention]` purges what no job needs any more, and `erase` removes every row
+//! about one candidate. Both delete in short transactions, so intake and workers never wait
+//! long for the writer. On SQLite every connection runs with `secure_delete` (deleted content is
+//! overwritten with zeros) and erasure checkpoints the WAL, so nothing stays readable in the
+//! files.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Backend, Durability, Store, StoreError, group_commit::placeholders, now_ms};
+
+/// Rows deleted per transaction: a few milliseconds of the writer each.
+const BATCH: usize = 500;
+
+/// Serialises purges across replicas on PostgreSQL (a session advisory lock).
+const PURGE_LOCK: i64 = 0x7265_6c61_7970_7572; // "relaypur"
+
+/// What a purge should delete: times are Unix milliseconds; rows older than them go.
+#[derive(Debug, Clone, Copy)]
+pub struct Cutoffs {
+    /// Delivered and filtered jobs that ended before this.
+    pub finished_before: i64,
+    /// Dead jobs that ended before this.
+    pub dead_before: i64,
+    /// Dedupe keys (and events no job refers to) older than this: the dedupe window.
+    pub dedupe_before: i64,
+    /// Careers vacancies unpublished before this, with their responses and letters.
+    pub unpublished_before: i64,
+}
+
+/// Counts of what was deleted, by table.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Deleted {
+    pub jobs: u64,
+    pub attempts: u64,
+    pub events: u64,
+    pub dedupe_keys: u64,
+    pub push_records: u64,
+    pub vacancies: u64,
+    pub responses: u64,
+    pub letters: u64,
+}
+
+impl Deleted {
+    pub fn total(&self) -> u64 {
+        self.jobs
+            + self.attempts
+            + self.events
+            + self.dedupe_keys
+            + self.push_records
+            + self.vacancies
+            + self.responses
+            + self.letters
+    }
+}
+
+impl Store {
+    /// Applies `cutoffs`. On PostgreSQL only one process purges at a time: `None` when another
+    /// one is purging now.
+    pub async fn purge(&self, cutoffs: Cutoffs) -> Result<Option<Deleted>, StoreError> {
+        // The lock lives as long as this connection's session: a crashed purger frees it.
+        let mut lock = None;
+        if self.backend == Backend::Postgres {
+            let mut conn = self.pool.acquire().await?;
+            let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1) AS got")
+                .bind(PURGE_LOCK)
+                .fetch_one(&mut *conn)
+                .await?
+                .get("got");
+            if !got {
+                return Ok(None);
+            }
+            lock = Some(conn);
+        }
+        let result = self.purge_batches(cutoffs).await;
+        if let Some(mut conn) = lock {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(PURGE_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        result.map(Some)
+    }
+
+    async fn purge_batches(&self, c: Cutoffs) -> Result<Deleted, StoreError> {
+        let mut deleted = Deleted::default();
+        loop {
+            let (jobs, attempts) = self
+                .delete_jobs(
+                    "(status IN ('delivered', 'filtered') AND updated_at < $1)
+                     OR (status = 'dead' AND updated_at < $2)",
+                    &[c.finished_before, c.dead_before],
+                )
+                .await?;
+            deleted.jobs += jobs;
+            deleted.attempts += attempts;
+            if jobs < BATCH as u64 {
+                break;
+            }
+        }
+        // Events no job refers to any more, once their dedupe window is over.
+        deleted.events += self
+            .delete_batched(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < $1
+                   AND id NOT IN (SELECT event_id FROM jobs) LIMIT $2)",
+                c.dedupe_before,
+            )
+            .await?;
+        deleted.dedupe_keys += self
+            .delete_batched(
+                "DELETE FROM event_dedupe WHERE body_hash IN
+                   (SELECT body_hash FROM event_dedupe WHERE received_at < $1 LIMIT $2)",
+                c.dedupe_before,
+            )
+            .await?;
+        // Careers data lives while its vacancy is published; unpublishing starts its period.
+        deleted.letters += self
+            .delete_batched(
+                "DELETE FROM letters WHERE id IN (SELECT l.id FROM letters l
+                   JOIN responses r ON r.id = l.response_id JOIN vacancies v ON v.id = r.vacancy_id
+                   WHERE v.published = 0 AND v.updated_at < $1 LIMIT $2)",
+                c.unpublished_before,
+            )
+            .await?;
+        deleted.responses += self
+            .delete_batched(
+                "DELETE FROM responses WHERE id IN (SELECT r.id FROM responses r
+                   JOIN vacancies v ON v.id = r.vacancy_id
+                   WHERE v.published = 0 AND v.updated_at < $1 LIMIT $2)",
+                c.unpublished_before,
+            )
+            .await?;
+        deleted.vacancies += self
+            .delete_batched(
+                "DELETE FROM vacancies WHERE id IN (SELECT id FROM vacancies
+                   WHERE published = 0 AND updated_at < $1
+                   AND id NOT IN (SELECT vacancy_id FROM responses) LIMIT $2)",
+                c.unpublished_before,
+            )
+            .await?;
+        Ok(deleted)
+    }
+
+    /// Deletes up to `BATCH` jobs matching `condition` (on `$1`, `$2`, ...), with their
+    /// attempts, in one transaction. Returns (jobs, attempts) deleted.
+    async fn delete_jobs(&self, condition: &str, values: &[i64]) -> Result<(u64, u64), StoreError> {
+        let mut conn = self.write_conn(Durability::Normal).await?;
+        let mut tx = self.begin(&mut conn).await?;
+        // On PostgreSQL the rows are locked, so a concurrent retry cannot revive one in between.
+        let lock = if self.backend == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let sql = format!("SELECT id FROM jobs WHERE {condition} ORDER BY id LIMIT {BATCH}{lock}");
+        let sql = self.sql(&sql);
+        let mut q = sqlx::query(&sql).persistent(false);
+        for v in values {
+            q = q.bind(*v);
+        }
+        let ids: Vec<i64> = q
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.get("id"))
+            .collect();
+        if ids.is_empty() {
+            return Ok((0, 0));
+        }
+        let list = placeholders(1, ids.len());
+        let mut counts = [0u64; 2];
+        for (i, table) in ["attempts WHERE job_id", "jobs WHERE id"]
+            .iter()
+            .enumerate()
+        {
+            let sql = format!("DELETE FROM {table} IN ({list})");
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            counts[i] = q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok((counts[1], counts[0]))
+    }
+
+    /// Runs `statement` (with `$1` the cutoff and `$2` the batch size) until it deletes less
+    /// than a batch.
+    async fn delete_batched(&self, statement: &str, cutoff: i64) -> Result<u64, StoreError> {
+        let sql = self.sql(statement);
+        let mut total = 0;
+        loop {
+            let mut conn = self.write_conn(Durability::Normal).await?;
+            let n = sqlx::query(&sql)
+                .bind(cutoff)
+                .bind(BATCH as i64)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            total += n;
+            if n < BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Deletes every row about the candidate `profile_key`: jobs, attempts, events and their
+    /// dedupe keys, push records, careers responses and letters. One transaction; on SQLite the
+    /// WAL is then checkpointed and truncated, so the deleted content is gone from the files.
+    pub async fn erase_profile(&self, profile_key: &str) -> Result<Deleted, StoreError> {
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let mut tx = self.begin(&mut conn).await?;
+        let mut run = async |sql: &str| -> Result<u64, StoreError> {
+            Ok(sqlx::query(&self.sql(sql))
+                .bind(profile_key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected())
+        };
+        let mut d = Deleted {
+            letters: run("DELETE FROM letters WHERE response_id IN
+                          (SELECT id FROM responses WHERE profile_key = $1)")
+            .await?,
+            ..Default::default()
+        };
+        // Keep each vacancy's response count (its `found`) true.
+        run("UPDATE vacancies SET responses_count = responses_count -
+               (SELECT COUNT(*) FROM responses r WHERE r.vacancy_id = vacancies.id AND r.profile_key = $1)
+             WHERE id IN (SELECT vacancy_id FROM responses WHERE profile_key = $1)")
+        .await?;
+        d.responses = run("DELETE FROM responses WHERE profile_key = $1").await?;
+        d.attempts = run(
+            "DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE profile_key = $1)",
+        )
+        .await?;
+        d.jobs = run("DELETE FROM jobs WHERE profile_key = $1").await?;
+        d.dedupe_keys = run(
+            "DELETE FROM event_dedupe WHERE event_id IN (SELECT id FROM events WHERE profile_key = $1)",
+        )
+        .await?;
+        d.events = run("DELETE FROM events WHERE profile_key = $1").await?;
+        d.push_records = run("DELETE FROM pushes WHERE profile_key = $1").await?;
+        tx.commit().await?;
+        if self.backend == Backend::Sqlite {
+            self.checkpoint(&mut conn).await?;
+        }
+        Ok(d)
+    }
+
+    /// Copies the WAL into the database and truncates it, so old page images (which hold
+    /// deleted rows) leave the WAL file. Readers can hold it back briefly: tried a few times.
+    async fn checkpoint(
+        &self,
+        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        for _ in 0..50 {
+            let busy: i64 = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut **conn)
+                .await?
+                .get(0);
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Err(StoreError::Busy(
+            "the WAL could not be checkpointed: readers kept it busy".into(),
+        ))
+    }
+
+    /// When retention says rows end, from now.
+    pub fn cutoffs(
+        finished: std::time::Duration,
+        dead: std::time::Duration,
+        dedupe_window: std::time::Duration,
+    ) -> Cutoffs {
+        let now = now_ms();
+        let ago = |d: std::time::Duration| now - d.as_millis().min(i64::MAX as u128) as i64;
+        Cutoffs {
+            finished_before: ago(finished),
+            dead_before: ago(dead),
+            dedupe_before: ago(dedupe_window),
+            unpublished_before: ago(finished),
+        }
+    }
+}

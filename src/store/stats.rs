@@ -1,0 +1,161 @@
+//! What the status page and `/admin/api/stats` show: the queue's health, jobs per route and
+//! status, outcomes per hour over the last day, and the dead jobs grouped by cause.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreError, now_ms};
+
+const HOUR_MS: i64 = 3_600_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub pending: i64,
+    /// Pending jobs whose next attempt is due now.
+    pub due: i64,
+    pub oldest_pending_age_seconds: f64,
+    pub routes: Vec<RouteCounts>,
+    /// 24 hours, oldest first; the last is the current hour.
+    pub hours: Vec<HourOutcomes>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RouteCounts {
+    pub route: String,
+    pub pending: i64,
+    pub delivered: i64,
+    pub filtered: i64,
+    pub dead: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HourOutcomes {
+    /// The hour's start, Unix milliseconds.
+    pub hour: i64,
+    pub delivered: i64,
+    pub filtered: i64,
+    pub dead: i64,
+}
+
+/// Dead jobs sharing one route and reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadCause {
+    pub route: String,
+    pub reason: String,
+    pub jobs: i64,
+    pub last_at: i64,
+    /// The newest few, for a Retry button each.
+    pub job_ids: Vec<i64>,
+}
+
+impl Store {
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        let now = now_ms();
+        let row = sqlx::query(&self.sql(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due,
+                    MIN(created_at) AS oldest
+             FROM jobs WHERE status = 'pending'",
+        ))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        let oldest: Option<i64> = row.get("oldest");
+        let mut routes: Vec<RouteCounts> = Vec::new();
+        for r in sqlx::query(
+            "SELECT route, status, COUNT(*) AS n FROM jobs GROUP BY route, status ORDER BY route",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let route: String = r.get("route");
+            if routes.last().map(|c| c.route != route).unwrap_or(true) {
+                routes.push(RouteCounts {
+                    route,
+                    ..Default::default()
+                });
+            }
+            let counts = routes.last_mut().expect("pushed above");
+            let n: i64 = r.get("n");
+            match r.get::<String, _>("status").as_str() {
+                "pending" => counts.pending += n,
+                "delivered" => counts.delivered += n,
+                "filtered" => counts.filtered += n,
+                _ => counts.dead += n,
+            }
+        }
+        let first_hour = (now / HOUR_MS - 23) * HOUR_MS;
+        let mut hours: Vec<HourOutcomes> = (0..24)
+            .map(|i| HourOutcomes {
+                hour: first_hour + i * HOUR_MS,
+                ..Default::default()
+            })
+            .collect();
+        for r in sqlx::query(&self.sql(
+            "SELECT status, updated_at / 3600000 AS hour, COUNT(*) AS n FROM jobs
+             WHERE status IN ('delivered', 'filtered', 'dead') AND updated_at >= $1
+             GROUP BY status, updated_at / 3600000",
+        ))
+        .bind(first_hour)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let hour: i64 = r.get("hour");
+            let Some(slot) =
+                hours.get_mut((hour * HOUR_MS - first_hour).div_euclid(HOUR_MS) as usize)
+            else {
+                continue;
+            };
+            let n: i64 = r.get("n");
+            match r.get::<String, _>("status").as_str() {
+                "delivered" => slot.delivered += n,
+                "filtered" => slot.filtered += n,
+                _ => slot.dead += n,
+            }
+        }
+        Ok(Stats {
+            pending: row.get("n"),
+            due: row.get("due"),
+            oldest_pending_age_seconds: oldest
+                .map(|t| (now - t).max(0) as f64 / 1000.0)
+                .unwrap_or(0.0),
+            routes,
+            hours,
+        })
+    }
+
+    /// Dead jobs grouped by route and reason, the largest groups first.
+    pub async fn dead_causes(&self, limit: i64) -> Result<Vec<DeadCause>, StoreError> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT route, COALESCE(reason, '') AS reason, COUNT(*) AS n, MAX(updated_at) AS last_at
+             FROM jobs WHERE status = 'dead' GROUP BY route, COALESCE(reason, '')
+             ORDER BY n DESC, last_at DESC LIMIT $1",
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut causes = Vec::with_capacity(rows.len());
+        for r in rows {
+            let route: String = r.get("route");
+            let reason: String = r.get("reason");
+            let job_ids = sqlx::query(&self.sql(
+                "SELECT id FROM jobs WHERE status = 'dead' AND route = $1 AND COALESCE(reason, '') = $2
+                 ORDER BY id DESC LIMIT 5",
+            ))
+            .bind(&route)
+            .bind(&reason)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.get("id"))
+            .collect();
+            causes.push(DeadCause {
+                route,
+                reason,
+                jobs: r.get("n"),
+                last_at: r.get("last_at"),
+                job_ids,
+            });
+        }
+        Ok(causes)
+    }
+}

@@ -1,0 +1,361 @@
+//! Keeping data: `erase` and `DELETE /admin/api/profiles/{key}` remove every row about a
+//! candidate and leave nothing readable in the SQLite files; `[retention]` deletes finished
+//! jobs after their period, through `purge` and in the service.
+
+use std::time::{Duration, Instant};
+
+use mockito::Matcher;
+use serde_json::{Value, json};
+
+use crate::admin::{ADMIN_TOKEN, admin_section};
+use crate::helpers::*;
+
+const CAREERS_TOKEN: &str = "careers-token-345";
+
+/// HrFlow serving these fixtures, and their resumes.
+async fn hrflow_with(profiles: &[Value]) -> mockito::ServerGuard {
+    let mut server = mockito::Server::new_async().await;
+    for p in profiles {
+        hrflow_serving(&mut server, p).await;
+    }
+    server
+        .mock("GET", Matcher::Regex(r"^/sources/.*".into()))
+        .with_status(200)
+        .with_body(&b"%PDF-1.4 a resume"[..])
+        .create_async()
+        .await;
+    server
+}
+
+fn relay_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+        .args(args)
+        .env("RELAY_CONFIG", &app.config_path)
+        .env("RELAY__DATABASE__URL", &app.db.url)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Every byte of the SQLite database's files (database, WAL, shared memory).
+fn sqlite_files(app: &TestApp) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(app.db.dir.path())
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let name = path.file_name()?.to_str()?.to_string();
+            name.starts_with("relay.db")
+                .then(|| (name, std::fs::read(&path).unwrap_or_default()))
+        })
+        .collect()
+}
+
+fn found_in(files: &[(String, Vec<u8>)], needle: &str) -> Vec<String> {
+    files
+        .iter()
+        .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+async fn count(app: &TestApp, sql: &str, key: &str) -> i64 {
+    let sql = if crate::BACKEND == Backend::Sqlite {
+        sql.replace('$', "?")
+    } else {
+        sql.to_string()
+    };
+    sqlx::query_scalar::<_, i64>(&sql)
+        .bind(key)
+        .fetch_one(app.store().pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_a_candidate_removes_every_row_and_leaves_nothing_readable() {
+    let gone = fixture(2);
+    let kept = fixture(4);
+    let hrflow = hrflow_with(&[gone.clone(), kept.clone()]).await;
+    let flatchr = FakeFlatchr::start().await;
+    // Flatchr is down: the flatchr jobs wait an hour, holding the fetched profile meanwhile.
+    flatchr.faults(vec![Fault::Status(503, None); 2], vec![]);
+    let config = format!(
+        "{}\n[careers]\ntokens = [\"{CAREERS_TOKEN}\"]\n{}\n[[routes]]\nname = \"huntflow\"\ndestination = \"careers\"\nvacancy = \"1\"\n",
+        base_config(&hrflow.url(), &flatchr.url)
+            .replace("[\"100ms\", \"100ms\", \"100ms\"]", "[\"1h\"]"),
+        admin_section()
+    );
+    let app = spawn!(&config);
+    let r = app
+        .http
+        .post(format!("{}/careers/publish", app.address))
+        .bearer_auth(CAREERS_TOKEN)
+        .json(&json!({"position": "Developer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for p in [&gone, &kept] {
+        assert_eq!(app.post_event(&event_for(p)).await.status(), 202);
+    }
+    // Each candidate: a careers response, and a flatchr job pending with the profile it fetched.
+    let started = Instant::now();
+    loop {
+        let jobs = app.jobs().await;
+        let mut tried = 0;
+        for j in &jobs {
+            tried += usize::from(!app.attempts(j.id).await.is_empty());
+        }
+        if jobs.len() == 4 && tried == 4 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{jobs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let key = gone["key"].as_str().unwrap();
+    let email = gone["info"]["email"].as_str().unwrap();
+    let last_name = gone["info"]["last_name"].as_str().unwrap();
+    let first_name = gone["info"]["first_name"].as_str().unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM responses WHERE profile_key = $1",
+            key
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM jobs WHERE profile_key = $1 AND profile IS NOT NULL",
+            key
+        )
+        .await,
+        1
+    );
+    if crate::BACKEND == Backend::Sqlite {
+        // The scan can see a candidate: before erasure the name and email are in the files.
+        let files = sqlite_files(&app);
+        assert!(
+            !found_in(&files, email).is_empty(),
+            "the email is not in the files before erasure"
+        );
+        assert!(!found_in(&files, last_name).is_empty());
+    }
+
+    let r = app
+        .http
+        .delete(format!("{}/admin/api/profiles/{key}", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let d = &body["deleted"];
+    assert_eq!(
+        (
+            d["jobs"].as_i64(),
+            d["events"].as_i64(),
+            d["responses"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{body}"
+    );
+    assert!(d["attempts"].as_i64().unwrap() >= 2, "{body}");
+
+    for table in ["jobs", "events", "pushes", "responses"] {
+        assert_eq!(
+            count(
+                &app,
+                &format!("SELECT COUNT(*) FROM {table} WHERE profile_key = $1"),
+                key
+            )
+            .await,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM attempts WHERE job_id NOT IN (SELECT id FROM jobs) AND $1 <> ''",
+            key
+        )
+        .await,
+        0
+    );
+    // The other candidate is untouched, and Huntflow's page counts one response.
+    let other = kept["key"].as_str().unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM jobs WHERE profile_key = $1",
+            other
+        )
+        .await,
+        2
+    );
+    let page: Value = app
+        .http
+        .get(format!("{}/careers/vacancies/1/responses", app.address))
+        .bearer_auth(CAREERS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            page["found"].as_i64(),
+            page["items"].as_array().map(Vec::len)
+        ),
+        (Some(1), Some(1)),
+        "{page}"
+    );
+
+    if crate::BACKEND == Backend::Sqlite {
+        let files = sqlite_files(&app);
+        for needle in [email, last_name, first_name, key] {
+            assert!(
+                found_in(&files, needle).is_empty(),
+                "{needle:?} still readable in {:?}",
+                found_in(&files, needle)
+            );
+        }
+        assert!(!found_in(&files, kept["info"]["email"].as_str().unwrap()).is_empty());
+    }
+
+    // The CLI does the same, beside the running service.
+    let (ok, out) = relay_cli(&app, &["erase", "--profile", other]);
+    assert!(ok, "{out}");
+    let printed: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(printed["deleted"]["jobs"], 2, "{out}");
+    assert!(!out.contains(kept["info"]["email"].as_str().unwrap()));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM jobs WHERE profile_key = $1",
+            other
+        )
+        .await,
+        0
+    );
+}
+
+/// Moves a job's end (and its event) `ago` into the past.
+async fn age(app: &TestApp, job: i64, ago: Duration) {
+    let ms = ago.as_millis() as i64;
+    let sql = |s: &str| {
+        if crate::BACKEND == Backend::Sqlite {
+            s.replace('$', "?")
+        } else {
+            s.to_string()
+        }
+    };
+    sqlx::query(&sql(
+        "UPDATE jobs SET updated_at = updated_at - $1 WHERE id = $2",
+    ))
+    .bind(ms)
+    .bind(job)
+    .execute(app.store().pool())
+    .await
+    .unwrap();
+    sqlx::query(&sql("UPDATE events SET received_at = received_at - $1 WHERE id = (SELECT event_id FROM jobs WHERE id = $2)"))
+        .bind(ms)
+        .bind(job)
+        .execute(app.store().pool())
+        .await
+        .unwrap();
+    sqlx::query(&sql("UPDATE event_dedupe SET received_at = received_at - $1 WHERE event_id = (SELECT event_id FROM jobs WHERE id = $2)"))
+        .bind(ms)
+        .bind(job)
+        .execute(app.store().pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_finished_jobs_after_their_period() {
+    let hrflow = FakeHrflow::start().await;
+    let flatchr = FakeFlatchr::start().await;
+    flatchr.faults(vec![Fault::Status(401, None)], vec![]);
+    let config = format!(
+        "{}\n[retention]\nfinished = \"1h\"\ndead = \"2h\"\ninterval = \"1h\"\n",
+        base_config(&hrflow.url, &flatchr.url)
+    );
+    let app = spawn!(&config);
+    for i in 0..4 {
+        app.post_event(&event_body(&format!("kept-{i}"), SOURCE))
+            .await;
+    }
+    let jobs = app.settle(Duration::from_secs(10)).await;
+    let dead: Vec<i64> = jobs
+        .iter()
+        .filter(|j| j.status == "dead")
+        .map(|j| j.id)
+        .collect();
+    let delivered: Vec<i64> = jobs
+        .iter()
+        .filter(|j| j.status == "delivered")
+        .map(|j| j.id)
+        .collect();
+    assert_eq!((dead.len(), delivered.len()), (1, 3), "{jobs:?}");
+    // Two deliveries are past `finished`; the dead job is older, but not past `dead`.
+    age(&app, delivered[0], Duration::from_secs(2 * 3600)).await;
+    age(&app, delivered[1], Duration::from_secs(2 * 3600)).await;
+    age(&app, dead[0], Duration::from_secs(90 * 60)).await;
+
+    let (ok, out) = relay_cli(&app, &["purge"]);
+    assert!(ok, "{out}");
+    let d: Value = serde_json::from_str(out.trim()).unwrap();
+    let d = &d["deleted"];
+    assert_eq!(
+        (
+            d["jobs"].as_i64(),
+            d["attempts"].as_i64(),
+            d["events"].as_i64()
+        ),
+        (Some(2), Some(2), Some(2)),
+        "{out}"
+    );
+    let left: Vec<i64> = app.jobs().await.iter().map(|j| j.id).collect();
+    assert!(
+        left.contains(&dead[0]) && left.contains(&delivered[2]) && left.len() == 2,
+        "{left:?}"
+    );
+    // Again: nothing more to delete.
+    let (_, out) = relay_cli(&app, &["purge"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(out.trim()).unwrap()["deleted"]["jobs"],
+        0,
+        "{out}"
+    );
+
+    // The dead job's period ends too; the service purges by itself every interval.
+    age(&app, dead[0], Duration::from_secs(3600)).await;
+    let db = app.stop().await;
+    let app = TestApp::spawn_on(
+        &config.replace("interval = \"1h\"", "interval = \"1s\""),
+        db,
+    )
+    .await;
+    let started = Instant::now();
+    while app.jobs().await.len() != 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the service did not purge"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.jobs().await[0].id, delivered[2]);
+}
