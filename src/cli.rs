@@ -247,6 +247,31 @@ fn check_config(settings: &Settings) -> ExitCode {
                     settings.careers.basic_users.len()
                 );
             }
+            let admin = &settings.admin;
+            if crate::api::credentials::configured(&admin.tokens, &admin.basic_users) {
+                println!(
+                    "  admin: /admin ({} token(s), {} basic user(s))",
+                    admin.tokens.iter().filter(|s| !s.is_empty()).count(),
+                    admin.basic_users.iter().filter(|s| !s.is_empty()).count()
+                );
+            } else {
+                println!("  admin: /admin is closed ([admin] has no tokens or basic_users)");
+            }
+            println!(
+                "  alerts: {}",
+                if settings.alerts.webhook_url.is_empty() {
+                    "none ([alerts].webhook_url is empty)".to_string()
+                } else {
+                    format!(
+                        "webhook set (url hidden), at most one message per {}",
+                        settings.alerts.min_interval
+                    )
+                }
+            );
+            println!(
+                "  retention: finished jobs {}, dead jobs {}, purged every {}",
+                settings.retention.finished, settings.retention.dead, settings.retention.interval
+            );
             println!("  routes: {}", settings.routes.len());
             for r in &settings.routes {
                 println!(

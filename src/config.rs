@@ -485,6 +485,16 @@ impl Settings {
                 "careers.path = {path:?} must be a path such as \"/careers\""
             ));
         }
+        let reserved = ["/admin", "/hrflow", "/health", "/metrics", "/openapi.json"];
+        if reserved
+            .iter()
+            .any(|r| path.trim_end_matches('/') == *r || path.starts_with(&format!("{r}/")))
+        {
+            problems.push(format!(
+                "careers.path = {path:?} is taken by the relay's own routes ({})",
+                reserved.join(", ")
+            ));
+        }
         let mut names = std::collections::HashSet::new();
         for (i, route) in self.routes.iter().enumerate() {
             let label = if route.name.is_empty() {
@@ -641,6 +651,38 @@ mod tests {
             grace + Duration::from_secs(1) < Duration::from_secs(10),
             "{grace:?}"
         );
+    }
+
+    #[test]
+    fn operating_keys_are_checked_without_showing_the_alert_url() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("RELAY__RETENTION__FINISHED", "a month"),
+                ("RELAY__ALERTS__WEBHOOK_URL", "hooks.slack.com/services/T0/B0/SECRETPART"),
+                ("RELAY__ALERTS__MIN_INTERVAL", "5m"),
+                ("RELAY__SERVER__PUBLIC_URL", "relay.example.com"),
+                ("RELAY__CAREERS__PATH", "/admin"),
+                ("RELAY__ADMIN__TOKENS", "t1,t2"),
+            ]),
+        )
+        .unwrap();
+        let problems = s.validate().join("\n");
+        for expected in [
+            "retention.finished",
+            "alerts.webhook_url = \"(hidden)\"",
+            "server.public_url",
+            "careers.path = \"/admin\" is taken",
+        ] {
+            assert!(problems.contains(expected), "{expected}: {problems}");
+        }
+        assert!(!problems.contains("SECRETPART"), "{problems}");
+        assert_eq!(s.admin.tokens.len(), 2);
+        assert!(s.secret_values().contains(&"t2".to_string()));
+        let d = Settings::load_from(None, HashMap::new()).unwrap();
+        let t = Timings::from_settings(&d);
+        assert_eq!(t.retention_finished, Duration::from_secs(30 * 86400));
+        assert_eq!(t.retention_dead, Duration::from_secs(90 * 86400));
     }
 
     #[test]

@@ -34,7 +34,7 @@ h1{font-size:1.3rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:0 0 .6rem}
 .cards{display:flex;flex-wrap:wrap;gap:.6rem}.card{flex:1 1 9rem;border:1px solid var(--line);border-radius:6px;padding:.6rem}
 .card b{display:block;font-size:1.5rem}.card span{color:var(--muted);font-size:.85rem}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
-th{font-size:.8rem;color:var(--muted);font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{font-size:.8rem;color:var(--muted);font-weight:600}th.n,td.n{text-align:right;font-variant-numeric:tabular-nums}
 .reason{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.82rem;word-break:break-word}
 .cause{border-top:1px solid var(--line);padding:.7rem 0}.cause:first-of-type{border-top:0}
 .row{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}
@@ -52,6 +52,7 @@ pub fn document(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <link rel=\"icon\" href=\"data:,\">\
          <title>{} · hrflow-relay</title><style>{STYLE}</style></head>\
          <body><header><a href=\"/admin\">hrflow-relay</a> <span class=\"muted\">status</span></header>\
          <main>{body}</main></body></html>",
@@ -134,7 +135,7 @@ pub fn status_page(
     b.push_str(&chart(&stats.hours));
     b.push_str("</section>");
 
-    b.push_str("<section><h2>Routes</h2><div class=\"scroll\"><table id=\"routes\"><thead><tr><th>route</th><th>pending</th><th>delivered</th><th>filtered</th><th>dead</th></tr></thead><tbody>");
+    b.push_str("<section><h2>Routes</h2><div class=\"scroll\"><table id=\"routes\"><thead><tr><th>route</th><th class=\"n\">pending</th><th class=\"n\">delivered</th><th class=\"n\">filtered</th><th class=\"n\">dead</th></tr></thead><tbody>");
     if stats.routes.is_empty() {
         b.push_str("<tr><td colspan=\"5\" class=\"muted\">no jobs yet</td></tr>");
     }
@@ -255,10 +256,15 @@ pub fn chart(hours: &[HourOutcomes]) -> String {
             let label = chrono::DateTime::from_timestamp_millis(h.hour)
                 .map(|t| t.format("%H:00").to_string())
                 .unwrap_or_default();
+            // The last label ends at its bar, so it stays inside the drawing.
+            let (x, anchor) = if i + 1 == hours.len() {
+                (x + slot - 4.0, "end")
+            } else {
+                (x, "start")
+            };
             let _ = write!(
                 s,
-                "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" fill=\"#59636e\">{label}</text>",
-                x,
+                "<text x=\"{x:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"{anchor}\" fill=\"#59636e\">{label}</text>",
                 H - 6.0
             );
         }

@@ -8,6 +8,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod admin;
 mod backfill;
+mod browser;
 mod careers;
 mod container;
 mod crash;
