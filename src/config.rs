@@ -659,7 +659,10 @@ mod tests {
             None,
             env(&[
                 ("RELAY__RETENTION__FINISHED", "a month"),
-                ("RELAY__ALERTS__WEBHOOK_URL", "hooks.slack.com/services/T0/B0/SECRETPART"),
+                (
+                    "RELAY__ALERTS__WEBHOOK_URL",
+                    "hooks.slack.com/services/T0/B0/SECRETPART",
+                ),
                 ("RELAY__ALERTS__MIN_INTERVAL", "5m"),
                 ("RELAY__SERVER__PUBLIC_URL", "relay.example.com"),
                 ("RELAY__CAREERS__PATH", "/admin"),

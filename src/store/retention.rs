@@ -9,6 +9,32 @@ use sqlx::Row;
 
 use super::{Backend, Durability, Store, StoreError, group_commit::placeholders, now_ms};
 
+/// A value bound into a list of placeholders: job ids and event ids.
+trait Key {
+    fn bind_to<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+}
+
+impl Key for i64 {
+    fn bind_to<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        q.bind(*self)
+    }
+}
+
+impl Key for String {
+    fn bind_to<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        q.bind(self.as_str())
+    }
+}
+
 /// Rows deleted per transaction: a few milliseconds of the writer each.
 const BATCH: usize = 500;
 
@@ -85,7 +111,7 @@ impl Store {
     async fn purge_batches(&self, c: Cutoffs) -> Result<Deleted, StoreError> {
         let mut deleted = Deleted::default();
         loop {
-            let (jobs, attempts) = self
+            let (jobs, attempts, events) = self
                 .delete_jobs(
                     "(status IN ('delivered', 'filtered') AND updated_at < $1)
                      OR (status = 'dead' AND updated_at < $2)",
@@ -94,18 +120,11 @@ impl Store {
                 .await?;
             deleted.jobs += jobs;
             deleted.attempts += attempts;
+            deleted.events += events;
             if jobs < BATCH as u64 {
                 break;
             }
         }
-        // Events no job refers to any more, once their dedupe window is over.
-        deleted.events += self
-            .delete_batched(
-                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < $1
-                   AND id NOT IN (SELECT event_id FROM jobs) LIMIT $2)",
-                c.dedupe_before,
-            )
-            .await?;
         deleted.dedupe_keys += self
             .delete_batched(
                 "DELETE FROM event_dedupe WHERE body_hash IN
@@ -142,8 +161,13 @@ impl Store {
     }
 
     /// Deletes up to `BATCH` jobs matching `condition` (on `$1`, `$2`, ...), with their
-    /// attempts, in one transaction. Returns (jobs, attempts) deleted.
-    async fn delete_jobs(&self, condition: &str, values: &[i64]) -> Result<(u64, u64), StoreError> {
+    /// attempts and the events no other job refers to, in one transaction. Returns (jobs,
+    /// attempts, events) deleted.
+    async fn delete_jobs(
+        &self,
+        condition: &str,
+        values: &[i64],
+    ) -> Result<(u64, u64, u64), StoreError> {
         let mut conn = self.write_conn(Durability::Normal).await?;
         let mut tx = self.begin(&mut conn).await?;
         // On PostgreSQL the rows are locked, so a concurrent retry cannot revive one in between.
@@ -152,37 +176,45 @@ impl Store {
         } else {
             ""
         };
-        let sql = format!("SELECT id FROM jobs WHERE {condition} ORDER BY id LIMIT {BATCH}{lock}");
+        let sql = format!(
+            "SELECT id, event_id FROM jobs WHERE {condition} ORDER BY id LIMIT {BATCH}{lock}"
+        );
         let sql = self.sql(&sql);
         let mut q = sqlx::query(&sql).persistent(false);
         for v in values {
             q = q.bind(*v);
         }
-        let ids: Vec<i64> = q
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.get("id"))
-            .collect();
-        if ids.is_empty() {
-            return Ok((0, 0));
+        let rows = q.fetch_all(&mut *tx).await?;
+        if rows.is_empty() {
+            return Ok((0, 0, 0));
         }
-        let list = placeholders(1, ids.len());
-        let mut counts = [0u64; 2];
-        for (i, table) in ["attempts WHERE job_id", "jobs WHERE id"]
-            .iter()
-            .enumerate()
-        {
-            let sql = format!("DELETE FROM {table} IN ({list})");
-            let sql = self.sql(&sql);
-            let mut q = sqlx::query(&sql).persistent(false);
-            for id in &ids {
-                q = q.bind(*id);
-            }
-            counts[i] = q.execute(&mut *tx).await?.rows_affected();
-        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+        let mut events: Vec<String> = rows.iter().map(|r| r.get("event_id")).collect();
+        events.sort_unstable();
+        events.dedup();
+        let mut run =
+            async |statement: &str, keys: &[&(dyn Key + Sync)]| -> Result<u64, StoreError> {
+                let sql = format!("{statement} ({})", placeholders(1, keys.len()));
+                let sql = self.sql(&sql);
+                let mut q = sqlx::query(&sql).persistent(false);
+                for k in keys {
+                    q = k.bind_to(q);
+                }
+                Ok(q.execute(&mut *tx).await?.rows_affected())
+            };
+        let id_keys: Vec<&(dyn Key + Sync)> = ids.iter().map(|i| i as &(dyn Key + Sync)).collect();
+        let event_keys: Vec<&(dyn Key + Sync)> =
+            events.iter().map(|e| e as &(dyn Key + Sync)).collect();
+        let attempts = run("DELETE FROM attempts WHERE job_id IN", &id_keys).await?;
+        let jobs = run("DELETE FROM jobs WHERE id IN", &id_keys).await?;
+        // An event goes with its last job (one event may hold a job per route).
+        let events = run(
+            "DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.event_id = events.id) AND id IN",
+            &event_keys,
+        )
+        .await?;
         tx.commit().await?;
-        Ok((counts[1], counts[0]))
+        Ok((jobs, attempts, events))
     }
 
     /// Runs `statement` (with `$1` the cutoff and `$2` the batch size) until it deletes less

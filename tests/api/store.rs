@@ -477,3 +477,53 @@ async fn a_job_of_a_process_whose_heartbeat_stopped_is_taken_back() {
     .unwrap_or_else(|_| panic!("reset"));
     assert!(s.claim("rescuer", lease).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn careers_data_outlives_its_vacancy_by_the_finished_period_only() {
+    let Some((store, _db)) = store().await else {
+        return;
+    };
+    let letter = NewLetter {
+        kind: "cover".into(),
+        comment: "a letter".into(),
+        author: None,
+        created_at: None,
+    };
+    let open = store
+        .publish_vacancy(&json!({"position": "open"}))
+        .await
+        .unwrap();
+    let closed = store
+        .publish_vacancy(&json!({"position": "closed"}))
+        .await
+        .unwrap();
+    for v in [open, closed] {
+        store
+            .upsert_response(
+                v,
+                "p1",
+                &json!({"first_name": "A"}),
+                &[letter.clone(), letter.clone()],
+                0,
+            )
+            .await
+            .unwrap();
+    }
+    assert!(store.unpublish_vacancy(closed).await.unwrap());
+    let now = hrflow_relay::store::now_ms();
+    let cutoffs = |unpublished_before| hrflow_relay::store::retention::Cutoffs {
+        finished_before: 0,
+        dead_before: 0,
+        dedupe_before: 0,
+        unpublished_before,
+    };
+    // Unpublished a moment ago: kept.
+    let kept = store.purge(cutoffs(now - 60_000)).await.unwrap().unwrap();
+    assert_eq!((kept.vacancies, kept.responses, kept.letters), (0, 0, 0));
+    // Its period over: the vacancy, its response and letters go; the published one stays.
+    let gone = store.purge(cutoffs(now + 60_000)).await.unwrap().unwrap();
+    assert_eq!((gone.vacancies, gone.responses, gone.letters), (1, 1, 2));
+    assert!(store.vacancy(closed).await.unwrap().is_none());
+    let open = store.vacancy(open).await.unwrap().unwrap();
+    assert_eq!(store.responses_page(&open, 0, 20).await.unwrap().found, 1);
+}
