@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::auth::Operator;
+use super::{JobAction, act_on_job};
 use crate::api::AppState;
 use crate::careers::paging::Paging;
 use crate::error::ApiError;
@@ -13,11 +14,6 @@ use crate::store::control::JobFilter;
 const STATUSES: [&str; 4] = ["pending", "delivered", "filtered", "dead"];
 /// A retry filter is a few short strings.
 const MAX_FILTER_BYTES: usize = 16 * 1024;
-
-/// A path id: a positive integer, else it names nothing.
-fn job_id(raw: &str) -> Result<i64, ApiError> {
-    crate::careers::parse_id(raw).ok_or_else(ApiError::not_found)
-}
 
 /// `GET /admin/api/jobs?status=&route=&profile=&page=&per_page=`, newest first.
 pub async fn list(
@@ -61,7 +57,7 @@ pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = job_id(&path)?;
+    let id = crate::careers::parse_id(&path).ok_or_else(ApiError::not_found)?;
     let job = state.store.job(id).await?.ok_or_else(ApiError::not_found)?;
     let attempts = state.store.attempts(id).await?;
     Ok(HttpResponse::Ok().json(json!({"job": job, "attempts": attempts})))
@@ -75,13 +71,19 @@ pub async fn retry_one(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    on_job(op, state, req, path, JobAction::Retry).await
+}
+
+async fn on_job(
+    op: Operator,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    action: JobAction,
+) -> Result<HttpResponse, ApiError> {
     op.may_change(&req, None)?;
-    let id = job_id(&path)?;
-    state.store.job(id).await?.ok_or_else(ApiError::not_found)?;
-    let retried = state.store.retry_ids(&[id]).await?;
-    state.wake.notify_waiters();
-    tracing::info!(job_id = id, retried, "retry requested");
-    Ok(HttpResponse::Ok().json(json!({ "retried": retried })))
+    let (_, n) = act_on_job(&state, &path, action).await?;
+    Ok(HttpResponse::Ok().json(json!({ action.done(): n })))
 }
 
 /// `POST /admin/api/jobs/retry` with `{"status", "route", "since", "reason"}`.
@@ -134,12 +136,7 @@ pub async fn cancel(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    op.may_change(&req, None)?;
-    let id = job_id(&path)?;
-    state.store.job(id).await?.ok_or_else(ApiError::not_found)?;
-    let cancelled = state.store.cancel_ids(&[id]).await?;
-    tracing::info!(job_id = id, cancelled, "cancel requested");
-    Ok(HttpResponse::Ok().json(json!({ "cancelled": cancelled })))
+    on_job(op, state, req, path, JobAction::Cancel).await
 }
 
 /// `DELETE /admin/api/profiles/{key}`: as `hrflow-relay erase`. Logged as counts only.

@@ -8,7 +8,50 @@ pub mod view;
 
 use actix_web::web;
 
-use crate::error;
+use crate::api::AppState;
+use crate::error::{self, ApiError};
+
+/// What an operator does to one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobAction {
+    Retry,
+    Cancel,
+}
+
+impl JobAction {
+    /// The answer's key, and the page's notice.
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::Retry => "retried",
+            Self::Cancel => "cancelled",
+        }
+    }
+}
+
+/// Applies `action` to the job `raw_id` names: 404 when there is no such job. Returns the id
+/// and how many jobs changed (0 when it was not in a state the action applies to).
+pub async fn act_on_job(
+    state: &AppState,
+    raw_id: &str,
+    action: JobAction,
+) -> Result<(i64, u64), ApiError> {
+    let id = crate::careers::parse_id(raw_id).ok_or_else(ApiError::not_found)?;
+    state.store.job(id).await?.ok_or_else(ApiError::not_found)?;
+    let n = match action {
+        JobAction::Retry => state.store.retry_ids(&[id]).await?,
+        JobAction::Cancel => state.store.cancel_ids(&[id]).await?,
+    };
+    if action == JobAction::Retry {
+        state.wake.notify_waiters();
+    }
+    tracing::info!(
+        job_id = id,
+        action = action.done(),
+        changed = n,
+        "operator action"
+    );
+    Ok((id, n))
+}
 
 /// Mounts every `/admin` route.
 pub fn configure(cfg: &mut web::ServiceConfig) {

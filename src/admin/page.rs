@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::auth::Operator;
 use super::view;
+use super::{JobAction, act_on_job};
 use crate::api::AppState;
 use crate::error::ApiError;
 
@@ -122,17 +123,7 @@ pub async fn retry_job(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    checked_form(&op, &req, payload).await?;
-    let id = crate::careers::parse_id(&path).ok_or_else(ApiError::not_found)?;
-    state.store.job(id).await?.ok_or_else(ApiError::not_found)?;
-    let n = state.store.retry_ids(&[id]).await?;
-    state.wake.notify_waiters();
-    tracing::info!(
-        job_id = id,
-        retried = n,
-        "retry requested on the status page"
-    );
-    Ok(see_other(&format!("/admin/jobs/{id}?done=retried&n={n}")))
+    on_job(op, state, req, path, payload, JobAction::Retry).await
 }
 
 /// `POST /admin/jobs/{id}/cancel` (a form).
@@ -143,16 +134,23 @@ pub async fn cancel_job(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    on_job(op, state, req, path, payload, JobAction::Cancel).await
+}
+
+async fn on_job(
+    op: Operator,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    action: JobAction,
+) -> Result<HttpResponse, ApiError> {
     checked_form(&op, &req, payload).await?;
-    let id = crate::careers::parse_id(&path).ok_or_else(ApiError::not_found)?;
-    state.store.job(id).await?.ok_or_else(ApiError::not_found)?;
-    let n = state.store.cancel_ids(&[id]).await?;
-    tracing::info!(
-        job_id = id,
-        cancelled = n,
-        "cancel requested on the status page"
-    );
-    Ok(see_other(&format!("/admin/jobs/{id}?done=cancelled&n={n}")))
+    let (id, n) = act_on_job(&state, &path, action).await?;
+    Ok(see_other(&format!(
+        "/admin/jobs/{id}?done={}&n={n}",
+        action.done()
+    )))
 }
 
 /// `POST /admin/retry` (a form): every dead job of one cause (route and reason).

@@ -759,6 +759,25 @@ pub async fn send_event(http: &reqwest::Client, port: u16, key: &str) -> Option<
     Some(r.status().as_u16())
 }
 
+/// `hrflow-relay <args>` against the test's configuration and database, as an operator runs
+/// it beside the service: (exit 0, stdout then stderr).
+pub fn relay_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
+        .args(args)
+        .env("RELAY_CONFIG", &app.config_path)
+        .env("RELAY__DATABASE__URL", &app.db.url)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// Accepts connections and never answers.
 pub async fn silent_server() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

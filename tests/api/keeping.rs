@@ -27,23 +27,6 @@ async fn hrflow_with(profiles: &[Value]) -> mockito::ServerGuard {
     server
 }
 
-fn relay_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
-        .args(args)
-        .env("RELAY_CONFIG", &app.config_path)
-        .env("RELAY__DATABASE__URL", &app.db.url)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 /// Every byte of the SQLite database's files (database, WAL, shared memory).
 fn sqlite_files(app: &TestApp) -> Vec<(String, Vec<u8>)> {
     std::fs::read_dir(app.db.dir.path())
@@ -262,26 +245,18 @@ async fn age(app: &TestApp, job: i64, ago: Duration) {
             s.to_string()
         }
     };
-    sqlx::query(&sql(
+    for statement in [
         "UPDATE jobs SET updated_at = updated_at - $1 WHERE id = $2",
-    ))
-    .bind(ms)
-    .bind(job)
-    .execute(app.store().pool())
-    .await
-    .unwrap();
-    sqlx::query(&sql("UPDATE events SET received_at = received_at - $1 WHERE id = (SELECT event_id FROM jobs WHERE id = $2)"))
-        .bind(ms)
-        .bind(job)
-        .execute(app.store().pool())
-        .await
-        .unwrap();
-    sqlx::query(&sql("UPDATE event_dedupe SET received_at = received_at - $1 WHERE event_id = (SELECT event_id FROM jobs WHERE id = $2)"))
-        .bind(ms)
-        .bind(job)
-        .execute(app.store().pool())
-        .await
-        .unwrap();
+        "UPDATE events SET received_at = received_at - $1 WHERE id = (SELECT event_id FROM jobs WHERE id = $2)",
+        "UPDATE event_dedupe SET received_at = received_at - $1 WHERE event_id = (SELECT event_id FROM jobs WHERE id = $2)",
+    ] {
+        sqlx::query(&sql(statement))
+            .bind(ms)
+            .bind(job)
+            .execute(app.store().pool())
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,21 +9,7 @@ use crate::helpers::*;
 
 /// `hrflow-relay jobs ...` against the test's database, as an operator runs it.
 fn jobs_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
-        .arg("jobs")
-        .args(args)
-        .env("RELAY_CONFIG", &app.config_path)
-        .env("RELAY__DATABASE__URL", &app.db.url)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    relay_cli(app, &[&["jobs"], args].concat())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
