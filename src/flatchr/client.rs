@@ -46,16 +46,18 @@ impl FlatchrClient {
         }
     }
 
+    /// A Flatchr call: waits for its turn under the rate limit, then sends.
     async fn post(&self, upstream: &str, url: &str, body: &Value) -> Result<Value, Failure> {
-        self.execute(upstream, self.http.post(url).json(body)).await
+        self.rate.wait().await;
+        self.send(upstream, self.http.post(url).json(body)).await
     }
 
-    async fn execute(
+    /// Sends a Flatchr call whose turn under the rate limit was already taken.
+    async fn send(
         &self,
         upstream: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<Value, Failure> {
-        self.rate.wait().await;
         let response = request
             .header("Authorization", self.authorization.expose())
             .header("Accept", "*/*")
@@ -84,9 +86,11 @@ impl FlatchrClient {
         Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    /// Readies a push: refuses a body without an email (Flatchr requires it), opens the
-    /// download of the resume named by `resume.url` (its status and announced size are checked
-    /// before anything is sent to Flatchr), and adds `token`.
+    /// Readies a push: refuses a body without an email (Flatchr requires it), waits for the
+    /// push's turn under the rate limit, opens the download of the resume named by
+    /// `resume.url` (its status and announced size are checked before anything is sent to
+    /// Flatchr), and adds `token`. The turn comes first: a download opened and then left
+    /// waiting for a slot would time out, and a limit must never make a candidate fail.
     pub async fn prepare_push(&self, mut body: Value) -> Result<ReadyPush, Failure> {
         if body
             .get("email")
@@ -97,6 +101,7 @@ impl FlatchrClient {
                 "the profile has no email, and Flatchr requires one to create a candidate",
             ));
         }
+        self.rate.wait().await;
         let mut resume = None;
         if let Some(url) = super::push::resume_url(&body).map(str::to_string) {
             let download = self.open_download(&url).await?;
@@ -121,14 +126,16 @@ impl FlatchrClient {
         Ok(ReadyPush { body, resume })
     }
 
-    /// PushProfile: creates the candidate. A resume of known size goes from the file host to
+    /// PushProfile: creates the candidate, at once (`prepare_push` took its turn). A resume of known size goes from the file host to
     /// Flatchr in base64 chunks, so it is never held whole, raw or encoded; the request says
     /// its exact length, as a buffered one would.
     pub async fn send_push(&self, ready: ReadyPush) -> Result<Value, Failure> {
         const UPSTREAM: &str = "flatchr push";
         let url = format!("{}/vacancy/candidate/json", self.careers_url);
         let Some(download) = ready.resume else {
-            return self.post(UPSTREAM, &url, &ready.body).await;
+            return self
+                .send(UPSTREAM, self.http.post(&url).json(&ready.body))
+                .await;
         };
         let announced = download.content_length().unwrap_or(0);
         let marker = format!("relay-resume-{}", uuid::Uuid::new_v4().simple());
@@ -153,7 +160,7 @@ impl FlatchrClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::CONTENT_LENGTH, length)
             .body(reqwest::Body::wrap_stream(stream));
-        self.execute(UPSTREAM, request).await.map_err(|mut f| {
+        self.send(UPSTREAM, request).await.map_err(|mut f| {
             let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(download_failure) = state.failure.take() {
                 return download_failure;

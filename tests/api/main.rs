@@ -6,6 +6,7 @@ mod helpers;
 /// The database these suites run on; tests/api_postgres runs them on PostgreSQL.
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod accounts;
 mod admin;
 mod backfill;
 mod browser;
