@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::Settings;
-use crate::logic::Applied;
 use crate::startup::{self, Application};
 
 #[derive(Parser, Debug)]
@@ -213,13 +212,20 @@ fn check_config(settings: &Settings) -> ExitCode {
                 settings.hrflow.webhook_secret.len(),
                 settings.hrflow.signature
             );
-            println!(
-                "  flatchr: push {} / api {} (api key {}, company {:?})",
-                settings.flatchr.careers_url,
-                settings.flatchr.api_url,
-                set(&settings.flatchr.api_key),
-                settings.flatchr.company
-            );
+            for a in settings.flatchr.all_accounts() {
+                println!(
+                    "  flatchr account {}: push {} / api {} (api key {}, company {:?}, {})",
+                    a.label(),
+                    a.careers_url,
+                    a.api_url,
+                    set(&a.api_key),
+                    a.company,
+                    match a.requests_per_second {
+                        0 => "no rate limit".to_string(),
+                        n => format!("{n} requests/s"),
+                    }
+                );
+            }
             println!(
                 "  worker: concurrency {}, timeout {}, retries {:?}",
                 settings.worker.concurrency,
@@ -274,16 +280,38 @@ fn check_config(settings: &Settings) -> ExitCode {
             );
             println!("  routes: {}", settings.routes.len());
             for r in &settings.routes {
+                let to = match &r.destination {
+                    crate::config::Destination::Flatchr {
+                        account,
+                        vacancy,
+                        enrich,
+                    } => format!(
+                        "flatchr account {} vacancy {vacancy:?} enrich {enrich}",
+                        if account.is_empty() {
+                            "default"
+                        } else {
+                            account
+                        }
+                    ),
+                    crate::config::Destination::Careers {
+                        vacancy,
+                        vacancy_tag,
+                    } => format!("careers vacancy {vacancy:?} tag {vacancy_tag:?}"),
+                    crate::config::Destination::Webhook(t) => format!(
+                        "webhook {} ({}, {} extra header(s))",
+                        t.url,
+                        if t.key.is_some() {
+                            "signed"
+                        } else {
+                            "unsigned"
+                        },
+                        t.headers.len()
+                    ),
+                    crate::config::Destination::Unknown => "unknown".into(),
+                };
                 println!(
-                    "    - {} -> {} vacancy {:?}; sources {:?}; events {:?}; logics {:?}; format {:?}; enrich {}",
-                    r.name,
-                    r.destination,
-                    r.vacancy,
-                    r.sources,
-                    r.events,
-                    r.logics,
-                    r.format,
-                    r.enrich
+                    "    - {} -> {to}; sources {:?}; events {:?}; logics {:?}; format {:?}",
+                    r.name, r.sources, r.events, r.logics, r.format
                 );
             }
             ExitCode::SUCCESS
@@ -292,79 +320,6 @@ fn check_config(settings: &Settings) -> ExitCode {
             print_problems(&problems);
             ExitCode::FAILURE
         }
-    }
-}
-
-/// What `preview` prints for one route; also used by tests.
-pub fn preview_route(
-    scripts: &crate::logic::Scripts,
-    route: &crate::config::Route,
-    profile: Value,
-) -> Value {
-    if route.destination == "careers" {
-        return preview_response(scripts, route, profile);
-    }
-    match scripts.apply(route, profile) {
-        Ok(Applied::Dropped(logic)) => {
-            json!({"route": route.name, "outcome": "filtered", "logic": logic})
-        }
-        Ok(Applied::Bodies {
-            mut push, enrich, ..
-        }) => {
-            if let Some(map) = push.as_object_mut() {
-                map.insert("token".into(), json!("<flatchr.api_key>"));
-            }
-            let mut out = json!({"route": route.name, "outcome": "send", "push": push});
-            if route.enrich {
-                out["enrich"] = enrich;
-            }
-            if push.get("email").and_then(Value::as_str).is_none() {
-                out["outcome"] = json!("dead");
-                out["reason"] = json!(
-                    "the profile has no email, and Flatchr requires one to create a candidate"
-                );
-            }
-            out
-        }
-        Err(e) => json!({"route": route.name, "outcome": "dead", "reason": e.to_string()}),
-    }
-}
-
-/// A careers route: the response item (0.1 form, without id and created) and its letters.
-fn preview_response(
-    scripts: &crate::logic::Scripts,
-    route: &crate::config::Route,
-    profile: Value,
-) -> Value {
-    use crate::careers::mapping;
-    use crate::logic::Filtered;
-    let dead = |reason: String| json!({"route": route.name, "outcome": "dead", "reason": reason});
-    let profile = match scripts.filter(route, profile) {
-        Ok(Filtered::Kept(p)) => p,
-        Ok(Filtered::Dropped(logic)) => {
-            return json!({"route": route.name, "outcome": "filtered", "logic": logic});
-        }
-        Err(e) => return dead(e.to_string()),
-    };
-    let mapped = match scripts.format(route, &profile) {
-        Ok(Some(v)) => mapping::from_format(&route.format, v),
-        Ok(None) => mapping::from_profile(&profile),
-        Err(e) => return dead(e.to_string()),
-    };
-    let mapped = match mapped {
-        Ok(m) => m,
-        Err(e) => return dead(e),
-    };
-    let letters: Vec<Value> = mapped
-        .letters
-        .iter()
-        .map(|l| json!({"type": l.kind, "comment": l.comment, "author": l.author}))
-        .collect();
-    match mapping::vacancy_id(route, &profile) {
-        Ok(vacancy) => {
-            json!({"route": route.name, "outcome": "send", "vacancy": vacancy, "response": mapped.item, "letters": letters})
-        }
-        Err(e) => dead(e),
     }
 }
 
@@ -410,7 +365,7 @@ fn preview(settings: &Settings, path: &std::path::Path, route: Option<&str>) -> 
     }
     let results: Vec<Value> = routes
         .iter()
-        .map(|r| preview_route(&scripts, r, profile.clone()))
+        .map(|r| crate::destination::preview(r, &scripts, profile.clone()))
         .collect();
     let out = if results.len() == 1 {
         results[0].clone()

@@ -107,6 +107,13 @@ impl Failure {
     }
 }
 
+/// The store failing is never the candidate's fault: the attempt is tried again.
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::transient(format!("store: {e}"))
+    }
+}
+
 /// `Retry-After` in seconds; HTTP dates are read as "now" rather than trusted.
 fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)

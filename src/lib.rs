@@ -8,6 +8,7 @@ pub mod backfill;
 pub mod careers;
 pub mod cli;
 pub mod config;
+pub mod destination;
 pub mod error;
 pub mod flatchr;
 pub mod hrflow;

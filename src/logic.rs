@@ -35,19 +35,6 @@ pub enum Filtered {
     Dropped(String),
 }
 
-/// What a Flatchr route's script steps made of a profile.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Applied {
-    /// The logic named dropped the profile.
-    Dropped(String),
-    /// The profile after the logics, with the bodies to send.
-    Bodies {
-        profile: Value,
-        push: Value,
-        enrich: Value,
-    },
-}
-
 thread_local! {
     /// The deadline of the script call running on this thread; read by the progress hook.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
@@ -221,42 +208,6 @@ impl Scripts {
         }
         to_json(&route.format, &result).map(Some)
     }
-
-    /// For a Flatchr route: the logics, then the format (or the built-in mapping).
-    pub fn apply(&self, route: &Route, profile: Value) -> Result<Applied, LogicError> {
-        let profile = match self.filter(route, profile)? {
-            Filtered::Dropped(logic) => return Ok(Applied::Dropped(logic)),
-            Filtered::Kept(p) => p,
-        };
-        let (push, enrich) = match self.format(route, &profile)? {
-            None => (
-                flatchr::push::body(&profile),
-                flatchr::enrich::body(&profile),
-            ),
-            Some(body) => {
-                // `{push: ..., enrich: ...}` sets both bodies; any other map is the push body.
-                let split = body.as_object().is_some_and(|m| {
-                    m.keys().all(|k| k == "push" || k == "enrich")
-                        && m.get("push").is_some_and(Value::is_object)
-                });
-                if split {
-                    let enrich = body
-                        .get("enrich")
-                        .cloned()
-                        .filter(Value::is_object)
-                        .unwrap_or_else(|| flatchr::enrich::body(&profile));
-                    (body["push"].clone(), enrich)
-                } else {
-                    (body, flatchr::enrich::body(&profile))
-                }
-            }
-        };
-        Ok(Applied::Bodies {
-            push: flatchr::push::complete(push, &route.vacancy),
-            enrich,
-            profile,
-        })
-    }
 }
 
 fn to_json(function: &str, value: &Dynamic) -> Result<Value, LogicError> {
@@ -267,7 +218,7 @@ fn to_json(function: &str, value: &Dynamic) -> Result<Value, LogicError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -286,25 +237,27 @@ mod tests {
         fn two(a, b) { true }
     "#;
 
-    fn scripts() -> Scripts {
+    pub fn scripts() -> Scripts {
         Scripts::compile("test.rhai", SCRIPT, 100_000, Duration::from_millis(500)).unwrap()
     }
 
-    fn route(logics: &[&str], format: &str) -> Route {
+    pub fn route(logics: &[&str], format: &str) -> Route {
         Route {
             name: "r".into(),
-            destination: "flatchr".into(),
             sources: vec![],
             events: vec![],
             logics: logics.iter().map(|s| s.to_string()).collect(),
             format: format.into(),
-            vacancy: "vac".into(),
-            vacancy_tag: String::new(),
-            enrich: true,
+            destination: crate::config::Destination::Flatchr {
+                account: String::new(),
+                vacancy: "vac".into(),
+                enrich: true,
+            },
+            problems: vec![],
         }
     }
 
-    fn profile() -> Value {
+    pub fn profile() -> Value {
         json!({"key": "k", "text_language": "fr", "info": {"first_name": "Ada", "last_name": "L", "email": "a@x.org"}, "attachments": null})
     }
 
@@ -312,61 +265,36 @@ mod tests {
     fn logics_keep_drop_and_modify() {
         let s = scripts();
         assert_eq!(
-            s.apply(&route(&["keep", "drop", "keep"], ""), profile())
+            s.filter(&route(&["keep", "drop", "keep"], ""), profile())
                 .unwrap(),
-            Applied::Dropped("drop".into())
+            Filtered::Dropped("drop".into())
         );
         assert_eq!(
-            s.apply(&route(&["unit"], ""), profile()).unwrap(),
-            Applied::Dropped("unit".into())
+            s.filter(&route(&["unit"], ""), profile()).unwrap(),
+            Filtered::Dropped("unit".into())
         );
-        let Applied::Bodies {
-            push, profile: p, ..
-        } = s
-            .apply(&route(&["french", "rename"], ""), profile())
+        let Filtered::Kept(p) = s
+            .filter(&route(&["french", "rename"], ""), profile())
             .unwrap()
         else {
             panic!()
         };
-        assert_eq!(push["firstname"], "Grace");
-        assert_eq!(push["vacancy"], "vac");
         assert_eq!(p["info"]["first_name"], "Grace");
-    }
-
-    #[test]
-    fn format_replaces_the_push_body_or_both() {
-        let s = scripts();
-        let Applied::Bodies { push, enrich, .. } =
-            s.apply(&route(&[], "custom"), profile()).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(
-            push,
-            json!({"vacancy": "other", "email": "a@x.org", "extra": 1})
-        );
-        assert_eq!(enrich["app_name"], "HRMatch");
-        let Applied::Bodies { push, enrich, .. } = s.apply(&route(&[], "both"), profile()).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(push["firstname"], "Ada");
-        assert_eq!(enrich, json!({"reference": "r"}));
     }
 
     #[test]
     fn errors_and_limits_name_the_function() {
         let s = scripts();
-        let err = s.apply(&route(&["boom"], ""), profile()).unwrap_err();
+        let err = s.filter(&route(&["boom"], ""), profile()).unwrap_err();
         assert!(
             matches!(&err, LogicError::Run { function, error } if function == "boom" && error.contains("no way")),
             "{err}"
         );
-        let err = s.apply(&route(&["number"], ""), profile()).unwrap_err();
+        let err = s.filter(&route(&["number"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("number returned i64"), "{err}");
-        let err = s.apply(&route(&["spin"], ""), profile()).unwrap_err();
+        let err = s.filter(&route(&["spin"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("spin failed"), "{err}");
-        let err = s.apply(&route(&["deep"], ""), profile()).unwrap_err();
+        let err = s.filter(&route(&["deep"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("deep failed"), "{err}");
     }
 
@@ -374,7 +302,7 @@ mod tests {
     fn time_limit_stops_a_script_within_its_budget() {
         let s = Scripts::compile("t.rhai", SCRIPT, u64::MAX, Duration::from_millis(100)).unwrap();
         let started = Instant::now();
-        let err = s.apply(&route(&["spin"], ""), profile()).unwrap_err();
+        let err = s.filter(&route(&["spin"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("time limit"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }

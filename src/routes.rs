@@ -33,14 +33,16 @@ mod tests {
     fn route(name: &str, sources: &[&str], events: &[&str]) -> Route {
         Route {
             name: name.into(),
-            destination: "flatchr".into(),
             sources: sources.iter().map(|s| s.to_string()).collect(),
             events: events.iter().map(|s| s.to_string()).collect(),
             logics: vec![],
             format: String::new(),
-            vacancy: "v".into(),
-            vacancy_tag: String::new(),
-            enrich: true,
+            destination: crate::config::Destination::Flatchr {
+                account: String::new(),
+                vacancy: "v".into(),
+                enrich: true,
+            },
+            problems: vec![],
         }
     }
 

@@ -63,6 +63,34 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
         .context("cannot build the HTTP client")
 }
 
+/// A client per destination: one per Flatchr account (its own key, company and rate), the
+/// webhook sender.
+pub fn senders(
+    settings: &Settings,
+    store: &Store,
+    http: &reqwest::Client,
+    timings: &Timings,
+) -> crate::destination::Senders {
+    let flatchr = settings.flatchr.all_accounts().into_iter().map(|account| {
+        let client = FlatchrClient::new(
+            http.clone(),
+            &account,
+            timings.request_timeout,
+            settings.worker.max_resume_bytes,
+        );
+        (account.name, client)
+    });
+    crate::destination::Senders {
+        store: store.clone(),
+        flatchr: crate::destination::flatchr::Accounts::new(flatchr),
+        webhook: crate::destination::webhook::Sender {
+            http: http.clone(),
+            store: store.clone(),
+            timeout: timings.request_timeout,
+        },
+    }
+}
+
 /// Where alerts go, if anywhere.
 fn alert_sink(
     settings: &Settings,
@@ -140,12 +168,7 @@ impl Application {
                 settings.hrflow.api_key.clone(),
                 settings.hrflow.user_email.clone(),
             ),
-            flatchr: FlatchrClient::new(
-                http.clone(),
-                &settings.flatchr,
-                timings.request_timeout,
-                settings.worker.max_resume_bytes,
-            ),
+            senders: Arc::new(senders(&settings, &store, &http, &timings)),
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
             wake: wake.clone(),
             heartbeat: heartbeat.clone(),

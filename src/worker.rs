@@ -11,13 +11,12 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::careers::mapping;
 use crate::config::{Settings, Timings};
-use crate::flatchr::FlatchrClient;
+use crate::destination::{self, Plan, Senders};
 use crate::hrflow::client::HrflowClient;
 use crate::job::{self, Failure, Outcome, step};
-use crate::logic::{Applied, Filtered, Scripts};
-use crate::store::{AttemptRecord, ClaimedJob, Finish, PushSlot, Store, now_ms};
+use crate::logic::Scripts;
+use crate::store::{AttemptRecord, ClaimedJob, Finish, Store, now_ms};
 
 /// When the worker last looked for work: readiness fails when it stops.
 #[derive(Default)]
@@ -38,7 +37,8 @@ pub struct Worker {
     pub timings: Timings,
     pub scripts: Scripts,
     pub hrflow: HrflowClient,
-    pub flatchr: FlatchrClient,
+    /// A client per destination: Flatchr accounts, the webhook sender, the store.
+    pub senders: Arc<Senders>,
     /// Identifies this process's leases.
     pub owner: String,
     pub wake: Arc<Notify>,
@@ -154,25 +154,17 @@ impl Worker {
     /// `[flatchr].requests_per_second`: the deployment's figure divided by the replicas seen in
     /// the last 10 s. Runs until `stop`, which comes once the jobs in flight are drained.
     async fn share_rate(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let total = f64::from(self.settings.flatchr.requests_per_second);
         loop {
             match self
                 .store
                 .heartbeat_replica(&self.owner, Duration::from_secs(10))
                 .await
             {
-                Ok(live) if total > 0.0 => {
-                    let share = total / live.max(1) as f64;
-                    if (share - self.flatchr.rate.rate()).abs() > f64::EPSILON {
-                        tracing::info!(
-                            replicas = live,
-                            requests_per_second = share,
-                            "Flatchr rate share"
-                        );
-                        self.flatchr.rate.set_rate(share);
+                Ok(live) => {
+                    for client in self.senders.flatchr.clients() {
+                        client.share_rate(live);
                     }
                 }
-                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "replica heartbeat failed"),
             }
             tokio::select! {
@@ -326,164 +318,24 @@ impl Worker {
             }
         };
         progress.step = step::FETCHED;
-        if route.destination == "careers" {
-            return self.deliver_response(job, &route, profile).await;
-        }
 
-        // 2. Logics and format, off the async threads: scripts are CPU work under a time limit.
+        // 2. The destination's pure step (logics, format, mapping), off the async threads:
+        // scripts are CPU work under a time limit.
         let scripts = self.scripts.clone();
-        let script_route = route.clone();
-        let applied = tokio::task::spawn_blocking(move || scripts.apply(&script_route, profile))
-            .await
-            .map_err(|e| Failure::permanent(format!("script task failed: {e}")))?
-            .map_err(|e| Failure::permanent(e.to_string()))?;
-        let (push, enrich) = match applied {
-            Applied::Dropped(logic) => return Ok(Outcome::Filtered(logic)),
-            Applied::Bodies { push, enrich, .. } => (push, enrich),
-        };
+        let planned_route = route.clone();
+        let plan = tokio::task::spawn_blocking(move || {
+            destination::prepare(&planned_route, &scripts, profile)
+        })
+        .await
+        .map_err(|e| Failure::permanent(format!("script task failed: {e}")))??;
 
-        // 3. PushProfile, at most once per route and profile.
-        // The push slot records the push durably; the job's step is written when it finishes.
-        self.push(job, &route.name, push).await?;
-        progress.step = step::PUSHED;
-
-        // 4. EnrichProfile.
-        if route.enrich {
-            self.flatchr.enrich(&enrich).await?;
-            progress.step = step::ENRICHED;
-        }
-        Ok(Outcome::Delivered)
-    }
-
-    /// A careers route: the profile becomes (or updates) a response on its vacancy.
-    async fn deliver_response(
-        &self,
-        job: &ClaimedJob,
-        route: &crate::config::Route,
-        profile: Value,
-    ) -> Result<Outcome, Failure> {
-        let scripts = self.scripts.clone();
-        let script_route = route.clone();
-        let scripted =
-            tokio::task::spawn_blocking(move || -> Result<_, crate::logic::LogicError> {
-                match scripts.filter(&script_route, profile)? {
-                    Filtered::Dropped(logic) => Ok(Err(logic)),
-                    Filtered::Kept(p) => {
-                        let formatted = scripts.format(&script_route, &p)?;
-                        Ok(Ok((p, formatted)))
-                    }
-                }
-            })
-            .await
-            .map_err(|e| Failure::permanent(format!("script task failed: {e}")))?
-            .map_err(|e| Failure::permanent(e.to_string()))?;
-        let (profile, formatted) = match scripted {
-            Err(logic) => return Ok(Outcome::Filtered(logic)),
-            Ok(kept) => kept,
-        };
-        let mapped = match formatted {
-            Some(v) => mapping::from_format(&route.format, v),
-            None => mapping::from_profile(&profile),
-        }
-        .map_err(Failure::permanent)?;
-        let vacancy_id = mapping::vacancy_id(route, &profile).map_err(Failure::permanent)?;
-        let db = |e: crate::store::StoreError| Failure::transient(format!("store: {e}"));
-        match self.store.vacancy(vacancy_id).await.map_err(db)? {
-            None => {
-                return Err(Failure::permanent(format!(
-                    "vacancy {vacancy_id} is unknown: Huntflow has not published it here"
-                )));
-            }
-            Some(v) if !v.published => {
-                return Err(Failure::permanent(format!(
-                    "vacancy {vacancy_id} is unpublished"
-                )));
-            }
-            Some(_) => {}
-        }
-        let response_id = self
-            .store
-            .upsert_response(
-                vacancy_id,
-                &job.profile_key,
-                &mapped.item,
-                &mapped.letters,
-                job.created_at,
-            )
-            .await
-            .map_err(db)?;
-        tracing::info!(
-            vacancy_id,
-            response_id,
-            letters = mapped.letters.len(),
-            "response stored"
-        );
-        Ok(Outcome::Delivered)
-    }
-
-    /// Pushes unless this route already pushed the profile. The push slot (a row under a
-    /// primary key) makes this hold across workers and replicas.
-    async fn push(&self, job: &ClaimedJob, route: &str, body: Value) -> Result<(), Failure> {
-        let db = |e: crate::store::StoreError| Failure::transient(format!("store: {e}"));
-        match self
-            .store
-            .acquire_push(route, &job.profile_key, job.id)
-            .await
-            .map_err(db)?
-        {
-            PushSlot::Pushed => {
-                tracing::info!("already pushed for this route: enriching only");
-                return Ok(());
-            }
-            PushSlot::Busy => {
-                return Err(Failure::busy(
-                    "another job is pushing this profile for this route",
-                ));
-            }
-            PushSlot::Unknown => {
-                // An earlier push went out and its outcome is unknown: ask Flatchr first.
-                let email = body
-                    .get("email")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                if !email.is_empty() && self.flatchr.applicant_exists(&email).await? {
-                    tracing::info!("the earlier push had reached Flatchr: not pushing again");
-                    return self
-                        .store
-                        .mark_pushed(route, &job.profile_key, job.id)
-                        .await
-                        .map_err(db);
-                }
-            }
-            PushSlot::Free => {}
-        }
-        let ready = match self.flatchr.prepare_push(body).await {
-            Ok(ready) => ready,
-            Err(f) => {
-                // Nothing was sent: free the slot for whoever comes next.
-                self.store
-                    .clear_push(route, &job.profile_key, job.id)
-                    .await
-                    .map_err(db)?;
-                return Err(f);
-            }
-        };
-        match self.flatchr.send_push(ready).await {
-            Ok(_) => self
-                .store
-                .mark_pushed(route, &job.profile_key, job.id)
-                .await
-                .map_err(db),
-            Err(f) => {
-                // A 4xx answer, or a request that never left, certainly created nothing.
-                if f.http_status.is_some_and(|s| s < 500) || !f.maybe_applied {
-                    self.store
-                        .clear_push(route, &job.profile_key, job.id)
-                        .await
-                        .map_err(db)?;
-                }
-                Err(f)
+        // 3. Its effectful step.
+        match plan {
+            Plan::Dropped(logic) => Ok(Outcome::Filtered(logic)),
+            Plan::Send(prepared) => {
+                destination::deliver(&self.senders, job, &route, prepared, &mut progress.step)
+                    .await?;
+                Ok(Outcome::Delivered)
             }
         }
     }

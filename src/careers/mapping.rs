@@ -5,7 +5,6 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::config::Route;
 use crate::profile;
 use crate::store::careers::NewLetter;
 
@@ -17,18 +16,18 @@ pub struct MappedResponse {
 
 /// The vacancy a careers route delivers to: the profile tag named `vacancy_tag` when the
 /// route sets one and the profile has it, else the route's `vacancy`.
-pub fn vacancy_id(route: &Route, profile: &Value) -> Result<i64, String> {
-    if !route.vacancy_tag.is_empty() {
+pub fn vacancy_id(vacancy: Option<i64>, vacancy_tag: &str, profile: &Value) -> Result<i64, String> {
+    if !vacancy_tag.is_empty() {
         let tag = profile::list(profile, "tags")
             .iter()
-            .find(|t| t.get("name").and_then(Value::as_str) == Some(route.vacancy_tag.as_str()))
+            .find(|t| t.get("name").and_then(Value::as_str) == Some(vacancy_tag))
             .and_then(|t| t.get("value"));
         match tag {
             Some(Value::String(s)) => {
                 return s.trim().parse().map_err(|_| {
                     format!(
                         "the profile tag {:?} holds {s:?}, which is not a vacancy id",
-                        route.vacancy_tag
+                        vacancy_tag
                     )
                 });
             }
@@ -36,25 +35,20 @@ pub fn vacancy_id(route: &Route, profile: &Value) -> Result<i64, String> {
                 return n.as_i64().ok_or_else(|| {
                     format!(
                         "the profile tag {:?} holds {n}, which is not a vacancy id",
-                        route.vacancy_tag
+                        vacancy_tag
                     )
                 });
             }
-            _ if route.vacancy.is_empty() => {
+            _ if vacancy.is_none() => {
                 return Err(format!(
                     "the profile has no tag {:?} naming its vacancy",
-                    route.vacancy_tag
+                    vacancy_tag
                 ));
             }
             _ => {}
         }
     }
-    route.vacancy.trim().parse().map_err(|_| {
-        format!(
-            "the route's vacancy {:?} is not a vacancy id",
-            route.vacancy
-        )
-    })
+    vacancy.ok_or_else(|| "the route has no vacancy".to_string())
 }
 
 /// Splits `full_name` at its first space: the first word is the first name.
@@ -219,18 +213,13 @@ fn letter(function: &str, l: &Value) -> Result<NewLetter, String> {
 mod tests {
     use super::*;
 
-    fn route(vacancy: &str, tag: &str) -> Route {
-        Route {
-            name: "c".into(),
-            destination: "careers".into(),
-            sources: vec![],
-            events: vec![],
-            logics: vec![],
-            format: String::new(),
-            vacancy: vacancy.into(),
-            vacancy_tag: tag.into(),
-            enrich: true,
-        }
+    /// A careers route's vacancy and tag, as `vacancy_id` takes them.
+    fn route(vacancy: &str, tag: &str) -> (Option<i64>, String) {
+        (vacancy.parse().ok(), tag.to_string())
+    }
+
+    fn vacancy_of((vacancy, tag): &(Option<i64>, String), p: &Value) -> Result<i64, String> {
+        vacancy_id(*vacancy, tag, p)
     }
 
     #[test]
@@ -272,11 +261,11 @@ mod tests {
     #[test]
     fn vacancy_from_route_or_tag() {
         let p = json!({"tags": [{"name": "huntflow_vacancy", "value": "7"}]});
-        assert_eq!(vacancy_id(&route("3", ""), &p), Ok(3));
-        assert_eq!(vacancy_id(&route("3", "huntflow_vacancy"), &p), Ok(7));
-        assert_eq!(vacancy_id(&route("3", "missing"), &p), Ok(3));
+        assert_eq!(vacancy_of(&route("3", ""), &p), Ok(3));
+        assert_eq!(vacancy_of(&route("3", "huntflow_vacancy"), &p), Ok(7));
+        assert_eq!(vacancy_of(&route("3", "missing"), &p), Ok(3));
         assert!(
-            vacancy_id(&route("", "missing"), &p)
+            vacancy_of(&route("", "missing"), &p)
                 .unwrap_err()
                 .contains("no tag")
         );

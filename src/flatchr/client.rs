@@ -18,31 +18,52 @@ pub struct FlatchrClient {
     authorization: Secret,
     api_key: Secret,
     company: String,
+    /// The account's name ("" for `[flatchr]`), for logs and metrics; never its key.
+    account: String,
     pub timeout: Duration,
     pub max_resume_bytes: u64,
-    /// This replica's share of `[flatchr].requests_per_second`.
+    /// This replica's share of the account's `requests_per_second`.
     pub rate: std::sync::Arc<super::rate::RateLimiter>,
+    /// The account's `requests_per_second` for the whole deployment; 0: none.
+    total_rate: f64,
 }
 
 impl FlatchrClient {
     pub fn new(
         http: reqwest::Client,
-        settings: &crate::config::Flatchr,
+        account: &crate::config::Account,
         timeout: Duration,
         max_resume_bytes: u64,
     ) -> Self {
+        let total_rate = f64::from(account.requests_per_second);
         Self {
             http,
-            careers_url: settings.careers_url.trim_end_matches('/').to_string(),
-            api_url: settings.api_url.trim_end_matches('/').to_string(),
-            authorization: Secret::new(authorization(settings.api_key.expose())),
-            api_key: settings.api_key.clone(),
-            company: settings.company.clone(),
+            careers_url: account.careers_url.trim_end_matches('/').to_string(),
+            api_url: account.api_url.trim_end_matches('/').to_string(),
+            authorization: Secret::new(authorization(account.api_key.expose())),
+            api_key: account.api_key.clone(),
+            company: account.company.clone(),
+            account: account.label().to_string(),
             timeout,
             max_resume_bytes,
-            rate: std::sync::Arc::new(super::rate::RateLimiter::new(f64::from(
-                settings.requests_per_second,
-            ))),
+            rate: std::sync::Arc::new(super::rate::RateLimiter::new(total_rate)),
+            total_rate,
+        }
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Takes this replica's share of the account's rate, `live` replicas sharing it.
+    pub fn share_rate(&self, live: i64) {
+        if self.rate.share(self.total_rate, live) {
+            tracing::info!(
+                account = %self.account,
+                replicas = live,
+                requests_per_second = self.rate.rate(),
+                "Flatchr rate share"
+            );
         }
     }
 
@@ -67,6 +88,8 @@ impl FlatchrClient {
             .map_err(|e| Failure::from_reqwest(upstream, &e))?;
         let status = response.status();
         crate::telemetry::upstream(upstream, status.as_u16());
+        metrics::counter!("relay_flatchr_requests_total", "account" => self.account.clone(), "status" => status.as_u16().to_string())
+            .increment(1);
         if !status.is_success() {
             let failure = Failure::from_status(upstream, &response);
             let text = response.text().await.unwrap_or_default();
@@ -86,21 +109,11 @@ impl FlatchrClient {
         Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    /// Readies a push: refuses a body without an email (Flatchr requires it), waits for the
-    /// push's turn under the rate limit, opens the download of the resume named by
-    /// `resume.url` (its status and announced size are checked before anything is sent to
-    /// Flatchr), and adds `token`. The turn comes first: a download opened and then left
-    /// waiting for a slot would time out, and a limit must never make a candidate fail.
+    /// Readies a push: waits for its turn under the rate limit, opens the download of the
+    /// resume named by `resume.url` (its status and announced size are checked before anything
+    /// is sent to Flatchr), and adds `token`. The turn comes first: a download opened and then
+    /// left waiting for a slot would time out, and a limit must never make a candidate fail.
     pub async fn prepare_push(&self, mut body: Value) -> Result<ReadyPush, Failure> {
-        if body
-            .get("email")
-            .and_then(Value::as_str)
-            .is_none_or(|e| e.trim().is_empty())
-        {
-            return Err(Failure::permanent(
-                "the profile has no email, and Flatchr requires one to create a candidate",
-            ));
-        }
         self.rate.wait().await;
         let mut resume = None;
         if let Some(url) = super::push::resume_url(&body).map(str::to_string) {

@@ -1,5 +1,5 @@
 //! Paces requests to Flatchr: at most `rate` per second from this process. The deployment's
-//! figure is divided among the live replicas by the worker, which calls `set_rate`.
+//! figure is divided among the live replicas (`share`), which the worker's heartbeat counts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,6 +27,21 @@ impl RateLimiter {
 
     pub fn rate(&self) -> f64 {
         f64::from_bits(self.rate.load(Ordering::Relaxed))
+    }
+
+    /// Sets this replica's share of a deployment-wide `total` (0: no limit) among `live`
+    /// replicas; true when it changed.
+    pub fn share(&self, total: f64, live: i64) -> bool {
+        let share = if total > 0.0 {
+            total / live.max(1) as f64
+        } else {
+            0.0
+        };
+        let changed = (share - self.rate()).abs() > f64::EPSILON;
+        if changed {
+            self.set_rate(share);
+        }
+        changed
     }
 
     /// Waits for this request's slot: slots are 1/rate apart.

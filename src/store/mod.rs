@@ -702,6 +702,17 @@ impl Store {
         self.list_jobs(&filter, limit, 0).await
     }
 
+    /// The type of the event a job came from (a webhook sends it with the profile).
+    pub async fn event_type(&self, event_id: &str) -> Result<String, StoreError> {
+        Ok(
+            sqlx::query_scalar(&self.sql("SELECT event_type FROM events WHERE id = $1"))
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or_default(),
+        )
+    }
+
     pub async fn attempts(&self, job_id: i64) -> Result<Vec<AttemptView>, StoreError> {
         let rows = sqlx::query(&self.sql("SELECT run, started_at, step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id"))
             .bind(job_id)
