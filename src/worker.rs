@@ -244,6 +244,8 @@ impl Worker {
             Outcome::Filtered(logic) => {
                 (Finish::Filtered(format!("dropped by logic {logic}")), None)
             }
+            // Not the attempt's fault: it steps aside (uncounted) until what it waits for is
+            // free, at the soonest after a poll interval.
             Outcome::Failed(f) if f.busy => (
                 Finish::Defer {
                     at: now_ms()
@@ -251,6 +253,7 @@ impl Worker {
                             .timings
                             .poll_interval
                             .max(Duration::from_millis(500))
+                            .max(f.retry_after.unwrap_or_default())
                             .as_millis() as i64,
                     reason: f.message.clone(),
                 },

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use crate::config::Secret;
 use crate::job::Failure;
 
+/// The longest a job waits for its rate-limit turn while holding a worker.
+const MAX_RATE_WAIT: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct FlatchrClient {
     http: reqwest::Client,
@@ -69,8 +72,22 @@ impl FlatchrClient {
 
     /// A Flatchr call: waits for its turn under the rate limit, then sends.
     async fn post(&self, upstream: &str, url: &str, body: &Value) -> Result<Value, Failure> {
-        self.rate.wait().await;
+        self.turn().await?;
         self.send(upstream, self.http.post(url).json(body)).await
+    }
+
+    /// This call's turn under the account's rate limit. A turn further away than
+    /// `MAX_RATE_WAIT` is not waited for: the job steps aside until then (uncounted), so a
+    /// throttled account never holds the workers other accounts' jobs need.
+    async fn turn(&self) -> Result<(), Failure> {
+        self.rate.acquire(MAX_RATE_WAIT).await.map_err(|wait| {
+            let mut f = Failure::busy(format!(
+                "Flatchr account {} is at its rate limit",
+                self.account
+            ));
+            f.retry_after = Some(wait);
+            f
+        })
     }
 
     /// Sends a Flatchr call whose turn under the rate limit was already taken.
@@ -114,7 +131,7 @@ impl FlatchrClient {
     /// is sent to Flatchr), and adds `token`. The turn comes first: a download opened and then
     /// left waiting for a slot would time out, and a limit must never make a candidate fail.
     pub async fn prepare_push(&self, mut body: Value) -> Result<ReadyPush, Failure> {
-        self.rate.wait().await;
+        self.turn().await?;
         let mut resume = None;
         if let Some(url) = super::push::resume_url(&body).map(str::to_string) {
             let download = self.open_download(&url).await?;

@@ -44,20 +44,26 @@ impl RateLimiter {
         changed
     }
 
-    /// Waits for this request's slot: slots are 1/rate apart.
-    pub async fn wait(&self) {
+    /// Takes this request's slot (slots are 1/rate apart) and waits for it, unless it is more
+    /// than `max_wait` away: then nothing is taken, and the answer is how long until the next
+    /// free slot, so the caller can step aside instead of holding a worker that long.
+    pub async fn acquire(&self, max_wait: Duration) -> Result<(), Duration> {
         let rate = self.rate();
         if rate <= 0.0 {
-            return;
+            return Ok(());
         }
         let slot = {
             let mut next = self.next.lock().await;
             let now = Instant::now();
             let slot = (*next).max(now);
+            if slot > now + max_wait {
+                return Err(slot - now);
+            }
             *next = slot + Duration::from_secs_f64(1.0 / rate);
             slot
         };
         tokio::time::sleep_until(slot).await;
+        Ok(())
     }
 }
 
@@ -70,7 +76,7 @@ mod tests {
         let limiter = RateLimiter::new(20.0);
         let started = std::time::Instant::now();
         for _ in 0..11 {
-            limiter.wait().await;
+            limiter.acquire(Duration::from_secs(5)).await.unwrap();
         }
         // Ten intervals of 50 ms at least; an upper bound would be a flaky timed test.
         assert!(
@@ -81,8 +87,26 @@ mod tests {
         limiter.set_rate(0.0);
         let started = std::time::Instant::now();
         for _ in 0..1000 {
-            limiter.wait().await;
+            limiter.acquire(Duration::ZERO).await.unwrap();
         }
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn a_far_slot_is_not_taken() {
+        let limiter = RateLimiter::new(2.0);
+        limiter.acquire(Duration::ZERO).await.unwrap();
+        // The next slot is 500 ms away: not taken with a 100 ms patience...
+        let wait = limiter
+            .acquire(Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert!(wait > Duration::from_millis(300), "{wait:?}");
+        // ...so it is still the next one.
+        let wait_again = limiter
+            .acquire(Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert!(wait_again <= wait);
     }
 }

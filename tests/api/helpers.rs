@@ -323,6 +323,8 @@ pub struct FlatchrState {
     pub enrich_pattern: Vec<(usize, Fault)>,
     pub enrich_requests: usize,
     pub faults_injected: usize,
+    /// (call, company in the path, Authorization) of every enrich and search.
+    pub api_calls: Vec<(&'static str, String, String)>,
 }
 
 fn from_pattern(pattern: &[(usize, Fault)], n: usize) -> Option<Fault> {
@@ -447,9 +449,30 @@ async fn push(
     HttpResponse::Ok().json(json!({"status": 200, "response": "applicant created"}))
 }
 
-async fn enrich(body: web::Json<Value>, state: web::Data<Mutex<FlatchrState>>) -> HttpResponse {
+/// The company in the path and the Authorization header of an API call.
+fn api_call(req: &actix_web::HttpRequest) -> (String, String) {
+    (
+        req.match_info()
+            .get("company")
+            .unwrap_or_default()
+            .to_string(),
+        req.headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+async fn enrich(
+    req: actix_web::HttpRequest,
+    body: web::Json<Value>,
+    state: web::Data<Mutex<FlatchrState>>,
+) -> HttpResponse {
     let fault = {
         let mut s = state.lock().unwrap();
+        let (company, auth) = api_call(&req);
+        s.api_calls.push(("enrich", company, auth));
         s.enrich_requests += 1;
         let n = s.enrich_requests;
         let fault = s
@@ -470,9 +493,15 @@ async fn enrich(body: web::Json<Value>, state: web::Data<Mutex<FlatchrState>>) -
     )
 }
 
-async fn search(body: web::Json<Value>, state: web::Data<Mutex<FlatchrState>>) -> HttpResponse {
+async fn search(
+    req: actix_web::HttpRequest,
+    body: web::Json<Value>,
+    state: web::Data<Mutex<FlatchrState>>,
+) -> HttpResponse {
     let mut s = state.lock().unwrap();
     s.searches += 1;
+    let (company, auth) = api_call(&req);
+    s.api_calls.push(("search", company, auth));
     let email = body.get("email").and_then(Value::as_str).unwrap_or("");
     let found: Vec<Value> = s
         .candidates

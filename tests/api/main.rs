@@ -21,3 +21,4 @@ mod operate;
 mod resilience;
 mod service;
 mod store;
+mod webhook;

@@ -7,6 +7,8 @@ mod helpers;
 
 pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
+#[path = "../api/accounts.rs"]
+mod accounts;
 #[path = "../api/admin.rs"]
 mod admin;
 #[path = "../api/backfill.rs"]
@@ -29,3 +31,5 @@ mod replicas;
 mod service;
 #[path = "../api/store.rs"]
 mod store;
+#[path = "../api/webhook.rs"]
+mod webhook;
