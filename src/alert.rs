@@ -16,10 +16,13 @@ use tokio::time::Instant;
 pub enum Incident {
     Dead {
         route: String,
+        /// The Flatchr account of a flatchr route.
+        account: Option<String>,
         reason: String,
     },
     Refused {
         route: String,
+        account: Option<String>,
         status: u16,
         reason: String,
     },
@@ -77,27 +80,46 @@ impl Alerts {
     }
 }
 
-/// Counts since the last message, per route.
+/// Counts since the last message, per route (keyed by how the message names it).
 #[derive(Default)]
 struct Digest {
     dead: BTreeMap<String, (u64, String)>,
     refused: BTreeMap<String, (u64, u16, String)>,
 }
 
+/// `route "x"`, and its Flatchr account when it has one.
+fn place(route: &str, account: Option<&str>) -> String {
+    match account {
+        Some(a) => format!("route \"{route}\" (Flatchr account \"{a}\")"),
+        None => format!("route \"{route}\""),
+    }
+}
+
 impl Digest {
     fn add(&mut self, incident: Incident) {
         match incident {
-            Incident::Dead { route, reason } => {
-                let e = self.dead.entry(route).or_default();
+            Incident::Dead {
+                route,
+                account,
+                reason,
+            } => {
+                let e = self
+                    .dead
+                    .entry(place(&route, account.as_deref()))
+                    .or_default();
                 e.0 += 1;
                 e.1 = reason;
             }
             Incident::Refused {
                 route,
+                account,
                 status,
                 reason,
             } => {
-                let e = self.refused.entry(route).or_default();
+                let e = self
+                    .refused
+                    .entry(place(&route, account.as_deref()))
+                    .or_default();
                 e.0 += 1;
                 e.1 = status;
                 e.2 = reason;
@@ -114,13 +136,13 @@ impl Digest {
         let mut lines = Vec::new();
         for (route, (n, status, reason)) in &self.refused {
             lines.push(format!(
-                "An upstream refused the credentials (HTTP {status}) on route \"{route}\", {n} time(s): {}. Fix the key, then retry the dead jobs.",
+                "An upstream refused the credentials (HTTP {status}) on {route}, {n} time(s): {}. Fix the key, then retry the dead jobs.",
                 short(reason)
             ));
         }
         for (route, (n, reason)) in &self.dead {
             lines.push(format!(
-                "{n} job(s) went dead on route \"{route}\". Last reason: {}",
+                "{n} job(s) went dead on {route}. Last reason: {}",
                 short(reason)
             ));
         }
@@ -249,11 +271,13 @@ mod tests {
         for _ in 0..3 {
             d.add(Incident::Dead {
                 route: "flatchr".into(),
+                account: None,
                 reason: "Flatchr push: HTTP 401 key sk-SECRET-123 unknown".into(),
             });
         }
         d.add(Incident::Refused {
             route: "flatchr".into(),
+            account: Some("agency".into()),
             status: 401,
             reason: "Flatchr push: HTTP 401".into(),
         });
@@ -266,6 +290,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("HTTP 401"), "{text}");
+        assert!(
+            text.contains("on route \"flatchr\" (Flatchr account \"agency\")"),
+            "{text}"
+        );
         assert!(text.contains("https://relay.example.com/admin"), "{text}");
         assert!(!text.contains("sk-SECRET-123"), "{text}");
         assert!(text.find("refused").unwrap() < text.find("went dead").unwrap());

@@ -176,7 +176,17 @@ impl Worker {
     }
 
     async fn process(&self, job: ClaimedJob) {
-        let span = tracing::info_span!("job", job_id = job.id, route = %job.route, profile_key = %job.profile_key, attempt = job.attempts);
+        let span = tracing::info_span!("job", job_id = job.id, route = %job.route, profile_key = %job.profile_key, attempt = job.attempts, account = tracing::field::Empty);
+        if let Some(account) = self.account_of(&job.route) {
+            span.record(
+                "account",
+                if account.is_empty() {
+                    "default"
+                } else {
+                    &account
+                },
+            );
+        }
         async {
             let started_at = now_ms();
             let clock = Instant::now();
@@ -221,11 +231,14 @@ impl Worker {
     /// job gone dead.
     fn tell(&self, job: &ClaimedJob, finish: &Finish, failure: Option<&Failure>) {
         use crate::alert::Incident;
+        // Alerts name an account when there are several: a named one.
+        let account = self.account_of(&job.route).filter(|a| !a.is_empty());
         if let Some(f) = failure
             && let Some(status @ (401 | 403)) = f.http_status
         {
             self.alerts.report(Incident::Refused {
                 route: job.route.clone(),
+                account: account.clone(),
                 status,
                 reason: f.message.clone(),
             });
@@ -233,8 +246,18 @@ impl Worker {
         if let Finish::Dead(reason) = finish {
             self.alerts.report(Incident::Dead {
                 route: job.route.clone(),
+                account,
                 reason: reason.clone(),
             });
+        }
+    }
+
+    /// The Flatchr account a route sends to: "" for `[flatchr]` itself, `None` for other
+    /// destinations.
+    fn account_of(&self, route: &str) -> Option<String> {
+        match self.settings.route(route).map(|r| &r.destination) {
+            Some(crate::config::Destination::Flatchr { account, .. }) => Some(account.clone()),
+            _ => None,
         }
     }
 

@@ -66,6 +66,24 @@ fn notice(req: &HttpRequest) -> Option<String> {
     }
 }
 
+/// How the page names where a route's candidates go.
+fn describe(d: &crate::config::Destination) -> String {
+    use crate::config::Destination;
+    match d {
+        Destination::Flatchr { account, .. } if account.is_empty() => "Flatchr".into(),
+        Destination::Flatchr { account, .. } => format!("Flatchr, account {account}"),
+        Destination::Careers { .. } => "Huntflow (careers)".into(),
+        Destination::Webhook(t) => format!(
+            "webhook {}",
+            url::Url::parse(&t.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
+        Destination::Unknown => "unknown".into(),
+    }
+}
+
 /// `GET /admin`.
 pub async fn status(
     op: Operator,
@@ -74,8 +92,15 @@ pub async fn status(
 ) -> Result<HttpResponse, ApiError> {
     let stats = state.store.stats().await?;
     let causes = state.store.dead_causes(CAUSES).await?;
+    let destinations = state
+        .settings
+        .routes
+        .iter()
+        .map(|r| (r.name.clone(), describe(&r.destination)))
+        .collect();
     Ok(html(view::status_page(
         &stats,
+        &destinations,
         &causes,
         &op.csrf_token(),
         notice(&req).as_deref(),

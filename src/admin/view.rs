@@ -102,6 +102,7 @@ fn button(action: &str, label: &str, class: &str, csrf: &str, fields: &[(&str, &
 /// The status page.
 pub fn status_page(
     stats: &Stats,
+    destinations: &std::collections::BTreeMap<String, String>,
     causes: &[DeadCause],
     csrf: &str,
     notice: Option<&str>,
@@ -135,15 +136,19 @@ pub fn status_page(
     b.push_str(&chart(&stats.hours));
     b.push_str("</section>");
 
-    b.push_str("<section><h2>Routes</h2><div class=\"scroll\"><table id=\"routes\"><thead><tr><th>route</th><th class=\"n\">pending</th><th class=\"n\">delivered</th><th class=\"n\">filtered</th><th class=\"n\">dead</th></tr></thead><tbody>");
+    b.push_str("<section><h2>Routes</h2><div class=\"scroll\"><table id=\"routes\"><thead><tr><th>route</th><th>to</th><th class=\"n\">pending</th><th class=\"n\">delivered</th><th class=\"n\">filtered</th><th class=\"n\">dead</th></tr></thead><tbody>");
     if stats.routes.is_empty() {
-        b.push_str("<tr><td colspan=\"5\" class=\"muted\">no jobs yet</td></tr>");
+        b.push_str("<tr><td colspan=\"6\" class=\"muted\">no jobs yet</td></tr>");
     }
     for r in &stats.routes {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(&r.route),
+            esc(destinations
+                .get(&r.route)
+                .map(String::as_str)
+                .unwrap_or("no longer configured")),
             r.pending,
             r.delivered,
             r.filtered,
@@ -387,7 +392,7 @@ mod tests {
             routes: vec![],
             hours: vec![],
         };
-        let page = status_page(&stats, &[cause], "tok", None);
+        let page = status_page(&stats, &Default::default(), &[cause], "tok", None);
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("Retry all 2"));
     }
