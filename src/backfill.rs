@@ -202,9 +202,23 @@ fn check(settings: &Settings, options: &Options) -> Result<(), BackfillError> {
     Ok(())
 }
 
-/// Runs a backfill. On an error the report says what was done before it; that stays queued.
+/// Runs a backfill on settings not checked yet.
 pub async fn run(
     settings: &Settings,
+    store: &Store,
+    options: &Options,
+    progress: &Progress,
+) -> Result<Report, (Report, BackfillError)> {
+    match settings.check() {
+        Ok(checked) => run_with(settings, &checked.timings, store, options, progress).await,
+        Err(problems) => Err((Report::default(), BackfillError::Usage(problems.join("; ")))),
+    }
+}
+
+/// Runs a backfill. On an error the report says what was done before it; that stays queued.
+pub async fn run_with(
+    settings: &Settings,
+    timings: &Timings,
     store: &Store,
     options: &Options,
     progress: &Progress,
@@ -216,7 +230,6 @@ pub async fn run(
     if let Err(e) = check(settings, options) {
         return Err((report, e));
     }
-    let timings = Timings::from_settings(settings);
     let http = match crate::startup::http_client() {
         Ok(h) => h,
         Err(e) => return Err((report, BackfillError::Usage(format!("{e:#}")))),

@@ -96,6 +96,13 @@ async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
         eprintln!("--profile must be a profile key");
         return ExitCode::FAILURE;
     }
+    let timings = match settings.check() {
+        Ok(checked) => checked.timings,
+        Err(problems) => {
+            print_problems(&problems);
+            return ExitCode::FAILURE;
+        }
+    };
     let store = match crate::store::Store::connect(settings.database.url.expose(), 2).await {
         Ok(s) => s,
         Err(e) => {
@@ -103,7 +110,6 @@ async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let timings = crate::config::Timings::from_settings(settings);
     let result = match profile {
         Some(key) => store.erase_profile(key).await.map(Some),
         None => crate::retention::purge_now(&store, &timings).await,
@@ -126,10 +132,13 @@ async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
 }
 
 async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> ExitCode {
-    if let Err(problems) = startup::check(settings) {
-        print_problems(&problems);
-        return ExitCode::FAILURE;
-    }
+    let timings = match startup::check(settings) {
+        Ok((_, checked)) => checked.timings,
+        Err(problems) => {
+            print_problems(&problems);
+            return ExitCode::FAILURE;
+        }
+    };
     let store = match crate::store::Store::connect(settings.database.url.expose(), 2).await {
         Ok(s) => s,
         Err(e) => {
@@ -138,7 +147,7 @@ async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> Ex
         }
     };
     let progress = crate::backfill::Progress::for_stderr();
-    let result = crate::backfill::run(settings, &store, options, &progress).await;
+    let result = crate::backfill::run_with(settings, &timings, &store, options, &progress).await;
     store.close().await;
     match result {
         Ok(report) => {
@@ -325,7 +334,7 @@ fn check_config(settings: &Settings) -> ExitCode {
 
 fn preview(settings: &Settings, path: &std::path::Path, route: Option<&str>) -> ExitCode {
     let scripts = match startup::check(settings) {
-        Ok(s) => s,
+        Ok((s, _)) => s,
         Err(problems) => {
             print_problems(&problems);
             return ExitCode::FAILURE;

@@ -600,10 +600,6 @@ impl Settings {
         all
     }
 
-    pub fn signature_mode(&self) -> SignatureMode {
-        SignatureMode::parse(&self.hrflow.signature).unwrap_or(SignatureMode::Auto)
-    }
-
     pub fn route(&self, name: &str) -> Option<&Route> {
         self.routes.iter().find(|r| r.name == name)
     }
@@ -611,28 +607,31 @@ impl Settings {
     /// Every problem found, each a sentence a person can act on. Script names are checked by
     /// `logic::Scripts::check`, which needs the compiled script.
     pub fn validate(&self) -> Vec<String> {
+        self.check().err().unwrap_or_default()
+    }
+
+    /// What the settings mean, parsed once (durations, the signature mode), or every problem
+    /// found, each a sentence a person can act on.
+    pub fn check(&self) -> Result<Checked, Vec<String>> {
         let mut problems = Vec::new();
-        let mut duration = |key: &str, value: &str| {
-            if let Err(e) = parse_duration(value) {
-                problems.push(format!("{key} = {value:?} is not a duration: {e}"));
-            }
-        };
-        duration("server.shutdown_grace", &self.server.shutdown_grace);
-        duration("hrflow.dedupe_window", &self.hrflow.dedupe_window);
-        duration("database.connect_timeout", &self.database.connect_timeout);
-        duration("logic.timeout", &self.logic.timeout);
-        duration("worker.request_timeout", &self.worker.request_timeout);
-        duration("worker.poll_interval", &self.worker.poll_interval);
-        duration("worker.lease", &self.worker.lease);
-        duration("worker.replica_timeout", &self.worker.replica_timeout);
-        duration("backfill.retry_delay", &self.backfill.retry_delay);
-        duration("retention.finished", &self.retention.finished);
-        duration("retention.dead", &self.retention.dead);
-        duration("retention.interval", &self.retention.interval);
-        duration("alerts.min_interval", &self.alerts.min_interval);
-        for (i, d) in self.worker.retry_schedule.iter().enumerate() {
-            duration(&format!("worker.retry_schedule[{i}]"), d);
+        let timings = Timings::read(self, &mut problems);
+        let signature = SignatureMode::parse(&self.hrflow.signature).unwrap_or_else(|| {
+            problems.push(format!(
+                "hrflow.signature = {:?} must be one of auto, sdk, sdk-raw, body-hex, none",
+                self.hrflow.signature
+            ));
+            SignatureMode::Auto
+        });
+        problems.extend(self.problems());
+        match timings {
+            Some(timings) if problems.is_empty() => Ok(Checked { timings, signature }),
+            _ => Err(problems),
         }
+    }
+
+    /// The problems beyond the durations and the signature mode.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         if let Err(e) = parse_http_url(&self.hrflow.api_url) {
             problems.push(format!(
                 "hrflow.api_url = {:?} is not an http(s) URL: {e}",
@@ -672,14 +671,6 @@ impl Settings {
                 problems.push(format!("{key} = {shown:?} is not an http(s) URL: {e}"));
             }
         }
-        if let Ok(i) = parse_duration(&self.retention.interval)
-            && i < Duration::from_secs(1)
-        {
-            problems.push(format!(
-                "retention.interval = {:?} must be at least 1s",
-                self.retention.interval
-            ));
-        }
         let db = self.database.url.expose();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres:")
@@ -690,32 +681,8 @@ impl Settings {
         if self.database.max_connections == 0 {
             problems.push("database.max_connections must be at least 1".into());
         }
-        if SignatureMode::parse(&self.hrflow.signature).is_none() {
-            problems.push(format!(
-                "hrflow.signature = {:?} must be one of auto, sdk, sdk-raw, body-hex, none",
-                self.hrflow.signature
-            ));
-        }
         if self.worker.concurrency == 0 {
             problems.push("worker.concurrency must be at least 1".into());
-        }
-        if let (Ok(lease), Ok(timeout)) = (
-            parse_duration(&self.worker.lease),
-            parse_duration(&self.worker.request_timeout),
-        ) && lease < timeout * 5
-        {
-            problems.push(format!(
-                "worker.lease = {:?} must be at least 5 x worker.request_timeout ({:?}): a job makes up to five calls",
-                self.worker.lease, self.worker.request_timeout
-            ));
-        }
-        if let Ok(t) = parse_duration(&self.worker.replica_timeout)
-            && t < Duration::from_secs(5)
-        {
-            problems.push(format!(
-                "worker.replica_timeout = {:?} must be at least 5s: processes heartbeat every 2 s, and a live one must never look gone",
-                self.worker.replica_timeout
-            ));
         }
         if self.worker.retry_schedule.is_empty() {
             problems.push("worker.retry_schedule must hold at least one delay".into());
@@ -853,7 +820,15 @@ pub fn parse_http_url(value: &str) -> Result<url::Url, String> {
     }
 }
 
-/// Durations and URLs after validation: parsed once, trusted behind the edge.
+/// What the settings mean, once checked: the only way to get durations and the signature
+/// mode, so nothing parses them a second time or falls back to a default in silence.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub timings: Timings,
+    pub signature: SignatureMode,
+}
+
+/// The configuration's durations, parsed once.
 #[derive(Debug, Clone)]
 pub struct Timings {
     pub dedupe_window: Duration,
@@ -873,25 +848,61 @@ pub struct Timings {
 }
 
 impl Timings {
-    /// Only call on settings whose `validate` found no problem; bad values fall back to defaults.
-    pub fn from_settings(s: &Settings) -> Self {
-        let d = |v: &str, fallback: u64| parse_duration(v).unwrap_or(Duration::from_secs(fallback));
-        Self {
-            dedupe_window: d(&s.hrflow.dedupe_window, 600),
-            request_timeout: d(&s.worker.request_timeout, 30),
-            retry_schedule: s.worker.retry_schedule.iter().map(|v| d(v, 60)).collect(),
-            poll_interval: d(&s.worker.poll_interval, 1),
-            lease: d(&s.worker.lease, 180),
-            replica_timeout: d(&s.worker.replica_timeout, 15),
-            logic_timeout: d(&s.logic.timeout, 1),
-            shutdown_grace: d(&s.server.shutdown_grace, 8),
-            connect_timeout: d(&s.database.connect_timeout, 60),
-            backfill_retry_delay: d(&s.backfill.retry_delay, 1),
-            retention_finished: d(&s.retention.finished, 30 * 86400),
-            retention_dead: d(&s.retention.dead, 90 * 86400),
-            retention_interval: d(&s.retention.interval, 3600),
-            alerts_min_interval: d(&s.alerts.min_interval, 300),
+    /// Parses every duration, adding a problem for each that is not one (and for bounds
+    /// between them); `None` when any is wrong.
+    fn read(s: &Settings, problems: &mut Vec<String>) -> Option<Self> {
+        let before = problems.len();
+        let mut d = |key: &str, value: &str| match parse_duration(value) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("{key} = {value:?} is not a duration: {e}"));
+                Duration::ZERO
+            }
+        };
+        let t = Self {
+            shutdown_grace: d("server.shutdown_grace", &s.server.shutdown_grace),
+            dedupe_window: d("hrflow.dedupe_window", &s.hrflow.dedupe_window),
+            connect_timeout: d("database.connect_timeout", &s.database.connect_timeout),
+            logic_timeout: d("logic.timeout", &s.logic.timeout),
+            request_timeout: d("worker.request_timeout", &s.worker.request_timeout),
+            poll_interval: d("worker.poll_interval", &s.worker.poll_interval),
+            lease: d("worker.lease", &s.worker.lease),
+            replica_timeout: d("worker.replica_timeout", &s.worker.replica_timeout),
+            backfill_retry_delay: d("backfill.retry_delay", &s.backfill.retry_delay),
+            retention_finished: d("retention.finished", &s.retention.finished),
+            retention_dead: d("retention.dead", &s.retention.dead),
+            retention_interval: d("retention.interval", &s.retention.interval),
+            alerts_min_interval: d("alerts.min_interval", &s.alerts.min_interval),
+            retry_schedule: s
+                .worker
+                .retry_schedule
+                .iter()
+                .enumerate()
+                .map(|(i, v)| d(&format!("worker.retry_schedule[{i}]"), v))
+                .collect(),
+        };
+        if problems.len() > before {
+            return None;
         }
+        if t.lease < t.request_timeout * 5 {
+            problems.push(format!(
+                "worker.lease = {:?} must be at least 5 x worker.request_timeout ({:?}): a job makes up to five calls",
+                s.worker.lease, s.worker.request_timeout
+            ));
+        }
+        if t.replica_timeout < Duration::from_secs(5) {
+            problems.push(format!(
+                "worker.replica_timeout = {:?} must be at least 5s: processes heartbeat every 2 s, and a live one must never look gone",
+                s.worker.replica_timeout
+            ));
+        }
+        if t.retention_interval < Duration::from_secs(1) {
+            problems.push(format!(
+                "retention.interval = {:?} must be at least 1s",
+                s.retention.interval
+            ));
+        }
+        (problems.len() == before).then_some(t)
     }
 }
 
@@ -912,7 +923,7 @@ mod tests {
         // docker/podman stop send SIGKILL after 10 s, Kubernetes after 30 s: the grace, plus a
         // second to release leases and exit, must come in under the shortest.
         let s = Settings::load_from(None, HashMap::new()).unwrap();
-        let grace = Timings::from_settings(&s).shutdown_grace;
+        let grace = s.check().unwrap().timings.shutdown_grace;
         assert!(
             grace + Duration::from_secs(1) < Duration::from_secs(10),
             "{grace:?}"
@@ -949,9 +960,107 @@ mod tests {
         assert_eq!(s.admin.tokens.len(), 2);
         assert!(s.secret_values().contains(&"t2".to_string()));
         let d = Settings::load_from(None, HashMap::new()).unwrap();
-        let t = Timings::from_settings(&d);
+        let t = d.check().unwrap().timings;
         assert_eq!(t.retention_finished, Duration::from_secs(30 * 86400));
         assert_eq!(t.retention_dead, Duration::from_secs(90 * 86400));
+    }
+
+    #[test]
+    fn the_typed_configuration_lists_every_error_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            r#"
+[hrflow]
+signature = "md5"
+api_key = "k"
+user_email = "u@x.org"
+[worker]
+lease = "10s"
+request_timeout = "30s"
+poll_interval = "soon"
+retry_schedule = ["5s", "forever"]
+[flatchr]
+api_key = "fk"
+company = "C"
+[flatchr.accounts.agency]
+api_url = "not a url"
+[[routes]]
+name = "hook"
+destination = "webhook"
+url = "mailto:x@y.z"
+secret = "whsec_!!"
+headers = { "Bad Header" = "x" }
+[[routes]]
+name = "tagged"
+destination = "careers"
+vacancy = "seven"
+vacancy_tag = "t"
+[[routes]]
+name = "typo"
+destination = "flatchr"
+account = "agnecy"
+vacancy = "v"
+"#,
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&path), HashMap::new()).unwrap();
+        let problems = s.check().unwrap_err();
+        for needle in [
+            "hrflow.signature = \"md5\"",
+            "worker.poll_interval = \"soon\" is not a duration",
+            "worker.retry_schedule[1] = \"forever\" is not a duration",
+            "flatchr.accounts.agency.api_url = \"not a url\"",
+            "route \"hook\" sends to webhook but its url \"mailto:x@y.z\"",
+            "route \"hook\" has a webhook secret that is not \"whsec_\"",
+            "route \"hook\" has a header \"Bad Header\"",
+            "route \"tagged\" sends to careers but its vacancy \"seven\" is not a vacancy id",
+            "route \"typo\" names the Flatchr account \"agnecy\"",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(needle)),
+                "missing {needle:?} in {problems:#?}"
+            );
+        }
+        // The lease is checked against the timeout once both parse; here one duration is bad,
+        // so that bound waits for the next run rather than adding noise.
+        assert!(!problems.iter().any(|p| p.contains("worker.lease")));
+    }
+
+    #[test]
+    fn checked_settings_are_typed() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("RELAY__HRFLOW__SIGNATURE", "sdk-raw"),
+                ("RELAY__WORKER__RETRY_SCHEDULE", "1s,2m"),
+                ("RELAY__FLATCHR__ACCOUNTS__AGENCY__API_KEY", "agency-key"),
+                ("RELAY__FLATCHR__ACCOUNTS__AGENCY__COMPANY", "AG"),
+                ("RELAY__FLATCHR__API_KEY", "own-key"),
+                ("RELAY__FLATCHR__REQUESTS_PER_SECOND", "4"),
+            ]),
+        )
+        .unwrap();
+        let c = s.check().unwrap();
+        assert_eq!(c.signature, SignatureMode::SdkRaw);
+        assert_eq!(
+            c.timings.retry_schedule,
+            [Duration::from_secs(1), Duration::from_secs(120)]
+        );
+        let agency = s.flatchr.account("agency").unwrap();
+        assert_eq!(
+            (
+                agency.api_key.expose(),
+                agency.company.as_str(),
+                agency.requests_per_second
+            ),
+            ("agency-key", "AG", 4),
+            "unset keys fall back to [flatchr]"
+        );
+        assert_eq!(agency.api_url, s.flatchr.api_url);
+        assert!(s.flatchr.account("nobody").is_none());
+        assert_eq!(s.flatchr.all_accounts().len(), 2);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -12,7 +13,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
-use crate::config::{Settings, Timings};
+use crate::config::{Checked, Settings, Timings};
 use crate::error;
 use crate::flatchr::FlatchrClient;
 use crate::hrflow::client::HrflowClient;
@@ -30,15 +31,19 @@ pub struct Application {
     pub store: Store,
 }
 
-/// Validates settings and the script together: every problem, in one list.
-pub fn check(settings: &Settings) -> Result<Scripts, Vec<String>> {
-    let mut problems = settings.validate();
-    let timings = Timings::from_settings(settings);
-    let scripts = match Scripts::load(
-        &settings.logic.script,
-        settings.logic.max_operations,
-        timings.logic_timeout,
-    ) {
+/// Validates settings and the script together: every problem, in one list; else the script
+/// and what the settings mean.
+pub fn check(settings: &Settings) -> Result<(Scripts, Checked), Vec<String>> {
+    let checked = settings.check();
+    let mut problems = checked.as_ref().err().cloned().unwrap_or_default();
+    // With other problems the script is still compiled and checked, so every problem shows at
+    // once; its time limit then does not matter, as nothing runs.
+    let limit = checked
+        .as_ref()
+        .map(|c| c.timings.logic_timeout)
+        .unwrap_or(Duration::from_secs(1));
+    let scripts = match Scripts::load(&settings.logic.script, settings.logic.max_operations, limit)
+    {
         Ok(s) => {
             problems.extend(s.check(&settings.routes));
             Some(s)
@@ -48,8 +53,8 @@ pub fn check(settings: &Settings) -> Result<Scripts, Vec<String>> {
             None
         }
     };
-    match scripts {
-        Some(s) if problems.is_empty() => Ok(s),
+    match (scripts, checked) {
+        (Some(s), Ok(c)) if problems.is_empty() => Ok((s, c)),
         _ => Err(problems),
     }
 }
@@ -113,7 +118,7 @@ fn alert_sink(
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let scripts = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
+        let (scripts, checked) = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
         if !crate::careers::auth::configured(
             &settings.careers.tokens,
             &settings.careers.basic_users,
@@ -124,7 +129,7 @@ impl Application {
             tracing::warn!("hrflow.webhook_secret is empty: event signatures are NOT checked");
         }
         crate::telemetry::metrics();
-        let timings = Timings::from_settings(&settings);
+        let Checked { timings, signature } = checked;
         let store = Store::lazy(
             settings.database.url.expose(),
             settings.database.max_connections,
@@ -197,6 +202,7 @@ impl Application {
             intake,
             settings: settings.clone(),
             timings,
+            signature,
             wake,
             heartbeat,
         });

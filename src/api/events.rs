@@ -105,7 +105,7 @@ async fn handle(
     let body = body::json_bytes(req, payload, state.settings.server.max_body_bytes).await?;
 
     let secrets = &state.settings.hrflow.webhook_secret;
-    let mode = state.settings.signature_mode();
+    let mode = state.signature;
     let signed = if secrets.is_empty() || mode == SignatureMode::None {
         body
     } else {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::config::{Settings, Timings};
+use crate::config::{Settings, SignatureMode, Timings};
 use crate::store::Store;
 use crate::store::group_commit::GroupCommit;
 use crate::worker::Heartbeat;
@@ -23,6 +23,7 @@ pub struct AppState {
     pub intake: GroupCommit,
     pub settings: Arc<Settings>,
     pub timings: Timings,
+    pub signature: SignatureMode,
     pub wake: Arc<Notify>,
     pub heartbeat: Arc<Heartbeat>,
 }
