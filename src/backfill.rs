@@ -280,10 +280,10 @@ pub async fn run_with(
                     Ok(listing) => break listing,
                     Err(f) if tries <= settings.backfill.retries => {
                         let delay = timings.backfill_retry_delay * 2u32.saturating_pow(tries - 1);
-                        let delay = delay.max(f.retry_after.unwrap_or_default());
+                        let delay = delay.max(f.retry_after().unwrap_or_default());
                         eprintln!(
                             "listing {source} page {page} failed ({}); trying again in {delay:?}",
-                            f.message
+                            f.message()
                         );
                         tokio::time::sleep(delay).await;
                     }
@@ -294,7 +294,7 @@ pub async fn run_with(
                             source_key: source.clone(),
                             page,
                             tries,
-                            reason: f.message,
+                            reason: f.message().to_string(),
                         };
                         report.error = Some(e.to_string());
                         return Err((report, e));

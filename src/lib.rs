@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod alert;
 pub mod api;
+pub mod attempt;
 pub mod backfill;
 pub mod careers;
 pub mod cli;

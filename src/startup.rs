@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
+use crate::attempt::Attempts;
 use crate::config::{Checked, Settings, Timings};
 use crate::error;
 use crate::flatchr::FlatchrClient;
@@ -66,6 +67,33 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
         .pool_idle_timeout(std::time::Duration::from_secs(60))
         .build()
         .context("cannot build the HTTP client")
+}
+
+/// What one attempt needs, built from checked settings; tests build it to run an attempt on
+/// a job they claimed.
+pub fn attempts(
+    settings: &Arc<Settings>,
+    timings: &Timings,
+    scripts: Scripts,
+    store: &Store,
+    http: &reqwest::Client,
+    alerts: Option<crate::alert::Sink>,
+) -> Attempts {
+    Attempts {
+        store: store.clone(),
+        settings: settings.clone(),
+        timings: timings.clone(),
+        scripts,
+        hrflow: HrflowClient::new(
+            http.clone(),
+            &settings.hrflow.api_url,
+            settings.hrflow.api_key.clone(),
+            settings.hrflow.user_email.clone(),
+        ),
+        senders: Arc::new(senders(settings, store, http, timings)),
+        owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
+        alerts: crate::alert::Alerts::start(alerts),
+    }
 }
 
 /// A client per destination: one per Flatchr account (its own key, company and rate), the
@@ -162,23 +190,19 @@ impl Application {
             schema.clone(),
             shutdown_rx.clone(),
         ));
-        let worker = Arc::new(Worker {
-            store: store.clone(),
-            settings: settings.clone(),
-            timings: timings.clone(),
+        let attempts = Arc::new(attempts(
+            &settings,
+            &timings,
             scripts,
-            hrflow: HrflowClient::new(
-                http.clone(),
-                &settings.hrflow.api_url,
-                settings.hrflow.api_key.clone(),
-                settings.hrflow.user_email.clone(),
-            ),
-            senders: Arc::new(senders(&settings, &store, &http, &timings)),
-            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
+            &store,
+            &http,
+            alert_sink(&settings, &http, &timings),
+        ));
+        let worker = Arc::new(Worker {
+            attempts,
             wake: wake.clone(),
             heartbeat: heartbeat.clone(),
             schema: schema.clone(),
-            alerts: crate::alert::Alerts::start(alert_sink(&settings, &http, &timings)),
         });
         let worker = tokio::spawn(worker.run(shutdown_rx));
 

@@ -181,7 +181,7 @@ async fn push_once(
         Ok(_) => Ok(store.mark_pushed(route, &job.profile_key, job.id).await?),
         Err(f) => {
             // A 4xx answer, or a request that never left, certainly created nothing.
-            if f.http_status.is_some_and(|s| s < 500) || !f.maybe_applied {
+            if f.http_status().is_some_and(|s| s < 500) || !f.maybe_applied() {
                 store.clear_push(route, &job.profile_key, job.id).await?;
             }
             Err(f)

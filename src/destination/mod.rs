@@ -110,7 +110,7 @@ pub fn preview(route: &Route, scripts: &Scripts, profile: Value) -> Value {
         Ok(Plan::Send(Prepared::Flatchr(b))) => flatchr::preview(route, &b),
         Ok(Plan::Send(Prepared::Careers(r))) => careers::preview(&r),
         Ok(Plan::Send(Prepared::Webhook(b))) => webhook::preview(route, &b),
-        Err(f) => json!({"outcome": "dead", "reason": f.message}),
+        Err(f) => json!({"outcome": "dead", "reason": f.message()}),
     };
     out["route"] = json!(route.name);
     out["destination"] = json!(route.destination.kind());

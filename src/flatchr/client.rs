@@ -81,12 +81,11 @@ impl FlatchrClient {
     /// throttled account never holds the workers other accounts' jobs need.
     async fn turn(&self) -> Result<(), Failure> {
         self.rate.acquire(MAX_RATE_WAIT).await.map_err(|wait| {
-            let mut f = Failure::busy(format!(
+            Failure::busy(format!(
                 "Flatchr account {} is at its rate limit",
                 self.account
-            ));
-            f.retry_after = Some(wait);
-            f
+            ))
+            .retry_after_at_least(wait)
         })
     }
 
@@ -190,16 +189,13 @@ impl FlatchrClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::CONTENT_LENGTH, length)
             .body(reqwest::Body::wrap_stream(stream));
-        self.send(UPSTREAM, request).await.map_err(|mut f| {
+        self.send(UPSTREAM, request).await.map_err(|f| {
             let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(download_failure) = state.failure.take() {
                 return download_failure;
             }
             // Flatchr never got the whole body: it cannot have created anything.
-            if !state.complete {
-                f.maybe_applied = false;
-            }
-            f
+            if state.complete { f } else { f.not_applied() }
         })
     }
 
@@ -297,9 +293,7 @@ fn web_bytes(s: &str) -> Bytes {
 }
 
 fn download_failure(e: reqwest::Error) -> Failure {
-    let mut f = Failure::from_reqwest("file host", &e);
-    f.maybe_applied = false;
-    f
+    Failure::from_reqwest("file host", &e).not_applied()
 }
 
 fn too_large(cap: u64) -> Failure {
@@ -334,7 +328,7 @@ fn resume_stream(
         state: std::sync::Arc<std::sync::Mutex<Streamed>>,
     }
     fn fail(mut s: S, failure: Failure) -> Option<(Result<Bytes, std::io::Error>, S)> {
-        let message = failure.message.clone();
+        let message = failure.message().to_string();
         s.state.lock().unwrap_or_else(|e| e.into_inner()).failure = Some(failure);
         s.part = Part::Done;
         Some((Err(std::io::Error::other(message)), s))
@@ -375,11 +369,10 @@ fn resume_stream(
                     }
                     Some(Err(e)) => return fail(s, download_failure(e)),
                     None if s.seen != s.announced => {
-                        let mut f = Failure::transient(format!(
+                        let f = Failure::transient(format!(
                             "the resume download ended after {} of {} bytes",
                             s.seen, s.announced
                         ));
-                        f.maybe_applied = false;
                         return fail(s, f);
                     }
                     None => {

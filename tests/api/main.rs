@@ -8,6 +8,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod accounts;
 mod admin;
+mod attempt;
 mod backfill;
 mod browser;
 mod careers;

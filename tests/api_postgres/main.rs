@@ -11,6 +11,8 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 mod accounts;
 #[path = "../api/admin.rs"]
 mod admin;
+#[path = "../api/attempt.rs"]
+mod attempt;
 #[path = "../api/backfill.rs"]
 mod backfill;
 #[path = "../api/careers.rs"]

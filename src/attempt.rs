@@ -1,0 +1,249 @@
+//! One attempt at a job: fetch the profile (or take the checkpoint), let the route's
+//! destination prepare and deliver it, decide the outcome (delivered, filtered, retry at T,
+//! dead, or step aside), record it, and tell the alerts. Callable on its own: tests drive a
+//! delivery with `Attempts::run` on a claimed job, without a loop to poll.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::config::{Settings, Timings};
+use crate::destination::{self, Plan, Senders};
+use crate::hrflow::client::HrflowClient;
+use crate::job::{self, Failure, Outcome, step};
+use crate::logic::Scripts;
+use crate::store::{AttemptRecord, ClaimedJob, Finish, Store, now_ms};
+
+/// What an attempt needs.
+pub struct Attempts {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub timings: Timings,
+    pub scripts: Scripts,
+    pub hrflow: HrflowClient,
+    /// A client per destination: Flatchr accounts, the webhook sender, the store.
+    pub senders: Arc<Senders>,
+    /// Identifies this process's leases.
+    pub owner: String,
+    /// Told about dead jobs and refused credentials.
+    pub alerts: crate::alert::Alerts,
+}
+
+/// What an attempt reached, for the attempt record.
+struct Progress {
+    step: &'static str,
+    /// The profile as fetched by this attempt (checkpointed if the job runs again).
+    fetched: Option<String>,
+}
+
+impl Attempts {
+    /// Runs one attempt at `job` (leased by `owner`) and records it; answers how it ended.
+    pub async fn run(&self, job: ClaimedJob) -> Finish {
+        let span = tracing::info_span!("job", job_id = job.id, route = %job.route, profile_key = %job.profile_key, attempt = job.attempts, account = tracing::field::Empty);
+        if let Some(account) = self.account_of(&job.route) {
+            span.record(
+                "account",
+                if account.is_empty() {
+                    "default"
+                } else {
+                    &account
+                },
+            );
+        }
+        async {
+            let started_at = now_ms();
+            let clock = Instant::now();
+            let mut progress = Progress {
+                step: step_name(&job.step),
+                fetched: None,
+            };
+            let outcome = self.run_steps(&job, &mut progress).await;
+            let (finish, failure) = self.decide(&job, outcome);
+            let record = AttemptRecord {
+                started_at,
+                duration_ms: clock.elapsed().as_millis() as i64,
+                step: progress.step.to_string(),
+                http_status: failure.as_ref().and_then(Failure::http_status),
+                error: failure.as_ref().map(|f| f.message().to_string()),
+                profile: progress.fetched.take(),
+            };
+            match &finish {
+                Finish::Delivered => {
+                    crate::telemetry::delivered_after((now_ms() - job.created_at) as f64 / 1000.0);
+                    tracing::info!(outcome = "delivered", "candidate delivered");
+                }
+                Finish::Filtered(r) => tracing::info!(outcome = "filtered", reason = %r, "profile filtered"),
+                Finish::Dead(r) => tracing::warn!(outcome = "dead", reason = %r, "job dead"),
+                Finish::Retry { at, reason } => tracing::warn!(outcome = "retry", retry_in_ms = at - now_ms(), reason = %reason, "attempt failed; will retry"),
+                Finish::Defer { reason, .. } => tracing::info!(outcome = "deferred", reason = %reason, "waiting for another job"),
+            }
+            crate::telemetry::job(finish.label(), &job.route);
+            self.tell(&job, &finish, failure.as_ref());
+            match self.store.finish(job.id, &self.owner, &finish, &record).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!("lease lost before the attempt was recorded; another worker owns the job"),
+                // The lease expires and the job runs again; the push checkpoint prevents a second push.
+                Err(e) => tracing::error!(error = %e, "could not record the attempt"),
+            }
+            finish
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Alerts about a refused key (at once: every job after it fails the same way) and about a
+    /// job gone dead.
+    fn tell(&self, job: &ClaimedJob, finish: &Finish, failure: Option<&Failure>) {
+        use crate::alert::Incident;
+        // Alerts name an account when there are several: a named one.
+        let account = self.account_of(&job.route).filter(|a| !a.is_empty());
+        if let Some(f) = failure
+            && let Some(status @ (401 | 403)) = f.http_status()
+        {
+            self.alerts.report(Incident::Refused {
+                route: job.route.clone(),
+                account: account.clone(),
+                status,
+                reason: f.message().to_string(),
+            });
+        }
+        if let Finish::Dead(reason) = finish {
+            self.alerts.report(Incident::Dead {
+                route: job.route.clone(),
+                account,
+                reason: reason.clone(),
+            });
+        }
+    }
+
+    /// The Flatchr account a route sends to: "" for `[flatchr]` itself, `None` for other
+    /// destinations.
+    fn account_of(&self, route: &str) -> Option<String> {
+        match self.settings.route(route).map(|r| &r.destination) {
+            Some(crate::config::Destination::Flatchr { account, .. }) => Some(account.clone()),
+            _ => None,
+        }
+    }
+
+    fn decide(&self, job: &ClaimedJob, outcome: Outcome) -> (Finish, Option<Failure>) {
+        match outcome {
+            Outcome::Delivered => (Finish::Delivered, None),
+            Outcome::Filtered(logic) => {
+                (Finish::Filtered(format!("dropped by logic {logic}")), None)
+            }
+            // Not the attempt's fault: it steps aside (uncounted) until what it waits for is
+            // free, at the soonest after a poll interval.
+            Outcome::Failed(Failure::Busy {
+                message,
+                retry_after,
+            }) => (
+                Finish::Defer {
+                    at: now_ms()
+                        + self
+                            .timings
+                            .poll_interval
+                            .max(Duration::from_millis(500))
+                            .max(retry_after.unwrap_or_default())
+                            .as_millis() as i64,
+                    reason: message,
+                },
+                None,
+            ),
+            Outcome::Failed(f @ Failure::Permanent { .. }) => {
+                (Finish::Dead(f.message().to_string()), Some(f))
+            }
+            Outcome::Failed(f @ Failure::Transient { .. }) => {
+                let finish = match job::next_delay(
+                    &self.timings.retry_schedule,
+                    job.attempts,
+                    f.retry_after(),
+                ) {
+                    Some(delay) => Finish::Retry {
+                        at: now_ms() + delay.as_millis() as i64,
+                        reason: f.message().to_string(),
+                    },
+                    None => Finish::Dead(format!(
+                        "retry schedule exhausted after {} attempts; last error: {}",
+                        job.attempts,
+                        f.message()
+                    )),
+                };
+                (finish, Some(f))
+            }
+        }
+    }
+
+    async fn run_steps(&self, job: &ClaimedJob, progress: &mut Progress) -> Outcome {
+        match self.try_steps(job, progress).await {
+            Ok(outcome) => outcome,
+            Err(f) => Outcome::Failed(f),
+        }
+    }
+
+    async fn try_steps(
+        &self,
+        job: &ClaimedJob,
+        progress: &mut Progress,
+    ) -> Result<Outcome, Failure> {
+        let Some(route) = self.settings.route(&job.route).cloned() else {
+            return Err(Failure::permanent(format!(
+                "route {:?} is no longer configured",
+                job.route
+            )));
+        };
+
+        // 1. The profile: fetched once, and checkpointed by `finish` if the job runs again.
+        let profile: Value = match job
+            .profile
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+        {
+            Some(p) => p,
+            None => {
+                progress.step = step::NEW;
+                let p = self
+                    .hrflow
+                    .profile(
+                        &job.source_key,
+                        &job.profile_key,
+                        self.timings.request_timeout,
+                    )
+                    .await?;
+                progress.fetched = Some(p.to_string());
+                p
+            }
+        };
+        progress.step = step::FETCHED;
+
+        // 2. The destination's pure step (logics, format, mapping), off the async threads:
+        // scripts are CPU work under a time limit.
+        let scripts = self.scripts.clone();
+        let planned_route = route.clone();
+        let plan = tokio::task::spawn_blocking(move || {
+            destination::prepare(&planned_route, &scripts, profile)
+        })
+        .await
+        .map_err(|e| Failure::permanent(format!("script task failed: {e}")))??;
+
+        // 3. Its effectful step.
+        match plan {
+            Plan::Dropped(logic) => Ok(Outcome::Filtered(logic)),
+            Plan::Send(prepared) => {
+                destination::deliver(&self.senders, job, &route, prepared, &mut progress.step)
+                    .await?;
+                Ok(Outcome::Delivered)
+            }
+        }
+    }
+}
+
+fn step_name(step: &str) -> &'static str {
+    match step {
+        step::FETCHED => step::FETCHED,
+        step::PUSHED => step::PUSHED,
+        step::ENRICHED => step::ENRICHED,
+        _ => step::NEW,
+    }
+}
