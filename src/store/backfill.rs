@@ -60,7 +60,6 @@ impl Store {
                     "SELECT DISTINCT profile_key FROM jobs WHERE route = $1 AND profile_key IN ({})",
                     placeholders(2, chunk.len())
                 );
-                let sql = self.sql(&sql);
                 let mut q = sqlx::query(&sql).persistent(false).bind(route);
                 for k in chunk {
                     q = q.bind(*k);
@@ -102,7 +101,6 @@ impl Store {
                 "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES {}",
                 tuples(chunk.len(), 6, 1)
             );
-            let sql = self.sql(&sql);
             let mut q = sqlx::query(&sql).persistent(false);
             for (key, _) in chunk {
                 q = q
@@ -125,7 +123,6 @@ impl Store {
                 "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at) VALUES {} RETURNING id",
                 tuples(chunk.len(), 7, 1)
             );
-            let sql = self.sql(&sql);
             let mut q = sqlx::query(&sql).persistent(false);
             for (key, route) in chunk {
                 q = q
@@ -168,7 +165,6 @@ impl Store {
                 "SELECT status, COUNT(*) AS n FROM jobs WHERE id IN ({}) GROUP BY status",
                 placeholders(1, chunk.len())
             );
-            let sql = self.sql(&sql);
             let mut q = sqlx::query(&sql).persistent(false);
             for id in chunk {
                 q = q.bind(*id);

@@ -48,7 +48,7 @@ pub struct Page<T> {
 impl Store {
     pub async fn publish_vacancy(&self, fields: &Value) -> Result<i64, StoreError> {
         let now = now_ms();
-        Ok(sqlx::query_scalar(&self.sql("INSERT INTO vacancies (fields, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id"))
+        Ok(sqlx::query_scalar("INSERT INTO vacancies (fields, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id")
             .bind(fields.to_string())
             .bind(now)
             .fetch_one(&mut *self.write_conn(super::Durability::Full).await?)
@@ -57,7 +57,7 @@ impl Store {
 
     pub async fn vacancy(&self, id: i64) -> Result<Option<Vacancy>, StoreError> {
         let row = sqlx::query(
-            &self.sql("SELECT id, fields, published, responses_count FROM vacancies WHERE id = $1"),
+            "SELECT id, fields, published, responses_count FROM vacancies WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -72,9 +72,9 @@ impl Store {
 
     /// Replaces the fields of a published vacancy; false when there is none.
     pub async fn edit_vacancy(&self, id: i64, fields: &Value) -> Result<bool, StoreError> {
-        let n = sqlx::query(&self.sql(
+        let n = sqlx::query(
             "UPDATE vacancies SET fields = $2, updated_at = $3 WHERE id = $1 AND published = 1",
-        ))
+        )
         .bind(id)
         .bind(fields.to_string())
         .bind(now_ms())
@@ -86,14 +86,12 @@ impl Store {
 
     /// Marks a vacancy unpublished, keeping its responses; false when it never existed.
     pub async fn unpublish_vacancy(&self, id: i64) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            &self.sql("UPDATE vacancies SET published = 0, updated_at = $2 WHERE id = $1"),
-        )
-        .bind(id)
-        .bind(now_ms())
-        .execute(&mut *self.write_conn(super::Durability::Full).await?)
-        .await?
-        .rows_affected();
+        let n = sqlx::query("UPDATE vacancies SET published = 0, updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now_ms())
+            .execute(&mut *self.write_conn(super::Durability::Full).await?)
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -113,10 +111,8 @@ impl Store {
         let mut conn = self.write_conn(super::Durability::Normal).await?;
         let mut tx = self.begin(&mut conn).await?;
         // Insert, or (on the unique key) update in place: safe when replicas race.
-        let inserted: Option<(i64, i64)> = sqlx::query_as(&self.sql(
-            "INSERT INTO responses (vacancy_id, profile_key, item, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (vacancy_id, profile_key) DO NOTHING RETURNING id, created_at",
-        ))
+        let inserted: Option<(i64, i64)> = sqlx::query_as("INSERT INTO responses (vacancy_id, profile_key, item, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (vacancy_id, profile_key) DO NOTHING RETURNING id, created_at")
         .bind(vacancy_id)
         .bind(profile_key)
         .bind(item.to_string())
@@ -126,20 +122,20 @@ impl Store {
         .await?;
         let (id, created_at) = match inserted {
             Some(row) => {
-                sqlx::query(&self.sql(
+                sqlx::query(
                     "UPDATE vacancies SET responses_count = responses_count + 1 WHERE id = $1",
-                ))
+                )
                 .bind(vacancy_id)
                 .execute(&mut *tx)
                 .await?;
                 row
             }
             None => {
-                sqlx::query_as(&self.sql(
+                sqlx::query_as(
                     "UPDATE responses SET item = $3, updated_at = $5,
                             created_at = CASE WHEN created_at < $4 THEN created_at ELSE $4 END
                      WHERE vacancy_id = $1 AND profile_key = $2 RETURNING id, created_at",
-                ))
+                )
                 .bind(vacancy_id)
                 .bind(profile_key)
                 .bind(item.to_string())
@@ -150,8 +146,8 @@ impl Store {
             }
         };
         for (ordinal, letter) in letters.iter().enumerate() {
-            sqlx::query(&self.sql("INSERT INTO letters (response_id, ordinal, type, comment, author, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (response_id, ordinal) DO UPDATE SET type = excluded.type, comment = excluded.comment, author = excluded.author"),
+            sqlx::query("INSERT INTO letters (response_id, ordinal, type, comment, author, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (response_id, ordinal) DO UPDATE SET type = excluded.type, comment = excluded.comment, author = excluded.author",
             )
             .bind(id)
             .bind(ordinal as i64)
@@ -162,7 +158,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(&self.sql("DELETE FROM letters WHERE response_id = $1 AND ordinal >= $2"))
+        sqlx::query("DELETE FROM letters WHERE response_id = $1 AND ordinal >= $2")
             .bind(id)
             .bind(letters.len() as i64)
             .execute(&mut *tx)
@@ -178,10 +174,10 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Page<StoredResponse>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+        let rows = sqlx::query(
             "SELECT id, item, created_at FROM responses WHERE vacancy_id = $1
              ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-        ))
+        )
         .bind(vacancy.id)
         .bind(limit)
         .bind(offset)
@@ -203,13 +199,13 @@ impl Store {
 
     /// The response `id` if it belongs to vacancy `vacancy_id`.
     pub async fn response_of(&self, vacancy_id: i64, id: i64) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            &self.sql("SELECT id FROM responses WHERE id = $1 AND vacancy_id = $2"),
+        Ok(
+            sqlx::query_scalar("SELECT id FROM responses WHERE id = $1 AND vacancy_id = $2")
+                .bind(id)
+                .bind(vacancy_id)
+                .fetch_optional(self.pool())
+                .await?,
         )
-        .bind(id)
-        .bind(vacancy_id)
-        .fetch_optional(self.pool())
-        .await?)
     }
 
     pub async fn letters_page(
@@ -218,15 +214,14 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Page<StoredLetter>, StoreError> {
-        let found: i64 =
-            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM letters WHERE response_id = $1"))
-                .bind(response_id)
-                .fetch_one(self.pool())
-                .await?;
-        let rows = sqlx::query(&self.sql(
+        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM letters WHERE response_id = $1")
+            .bind(response_id)
+            .fetch_one(self.pool())
+            .await?;
+        let rows = sqlx::query(
             "SELECT id, type, comment, author, created_at FROM letters WHERE response_id = $1
              ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-        ))
+        )
         .bind(response_id)
         .bind(limit)
         .bind(offset)

@@ -35,7 +35,7 @@ impl Store {
             "SELECT {} FROM jobs WHERE {MATCHES} ORDER BY id DESC LIMIT $6 OFFSET $7",
             JobView::COLUMNS
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = sqlx::query(&sql)
             .bind(filter.status.as_deref())
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
@@ -51,7 +51,7 @@ impl Store {
     /// How many jobs match `filter`.
     pub async fn count_jobs(&self, filter: &JobFilter) -> Result<i64, StoreError> {
         let sql = format!("SELECT COUNT(*) AS n FROM jobs WHERE {MATCHES}");
-        let row = sqlx::query(&self.sql(&sql))
+        let row = sqlx::query(&sql)
             .bind(filter.status.as_deref())
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
@@ -64,7 +64,7 @@ impl Store {
 
     pub async fn job(&self, id: i64) -> Result<Option<JobView>, StoreError> {
         let sql = format!("SELECT {} FROM jobs WHERE id = $1", JobView::COLUMNS);
-        let row = sqlx::query(&self.sql(&sql))
+        let row = sqlx::query(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -80,7 +80,6 @@ impl Store {
             "UPDATE jobs SET {} WHERE status IN ('dead', 'filtered') AND {MATCHES}",
             retry_set(6)
         );
-        let sql = self.sql(&sql);
         let q = sqlx::query(&sql)
             .bind(filter.status.as_deref())
             .bind(filter.route.as_deref())
@@ -121,7 +120,6 @@ impl Store {
             "{statement}({})",
             super::group_commit::placeholders(2, ids.len())
         );
-        let sql = self.sql(&sql);
         let mut q = sqlx::query(&sql).persistent(false).bind(now_ms());
         for id in ids {
             q = q.bind(*id);

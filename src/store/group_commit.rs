@@ -163,7 +163,6 @@ impl Store {
                  RETURNING body_hash",
                 tuples(chunk.len(), 3, 1)
             );
-            let sql = self.sql(&sql);
             let mut q = sqlx::query(&sql).persistent(false);
             for &i in chunk {
                 q = q
@@ -187,7 +186,6 @@ impl Store {
                 "SELECT body_hash, event_id FROM event_dedupe WHERE body_hash IN ({})",
                 placeholders(1, chunk.len())
             );
-            let sql = self.sql(&sql);
             let mut q = sqlx::query(&sql).persistent(false);
             for h in chunk {
                 q = q.bind(*h);
@@ -207,7 +205,6 @@ impl Store {
                 "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES {}",
                 tuples(chunk.len(), 6, 1)
             );
-            let sql = self.sql(&sql);
             let mut q = sqlx::query(&sql).persistent(false);
             for &i in chunk {
                 let e = events[i].0;
@@ -230,7 +227,6 @@ impl Store {
                 "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at) VALUES {}",
                 tuples(chunk.len(), 7, 1)
             );
-            let sql = self.sql(&sql);
             let mut q = sqlx::query(&sql).persistent(false);
             for (e, route) in chunk {
                 q = q

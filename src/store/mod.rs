@@ -1,7 +1,6 @@
 //! The durable spine: events, jobs, attempts and push checkpoints. The store is the queue.
 //! Every operation is a short statement or transaction; none spans a network call.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use sqlx::AnyPool;
@@ -252,14 +251,6 @@ fn current_uid() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// Queries are written with `$1` placeholders; SQLite gets `?1`, which binds by number too.
-fn dialect(backend: Backend, sql: &str) -> Cow<'_, str> {
-    if backend == Backend::Postgres {
-        return Cow::Borrowed(sql);
-    }
-    Cow::Owned(sql.replace('$', "?"))
-}
-
 impl Store {
     /// A pool that connects on first use; `migrate` makes the schema. SQLite files (and their
     /// folder) are created if missing.
@@ -354,10 +345,6 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    fn sql<'a>(&self, sql: &'a str) -> Cow<'a, str> {
-        dialect(self.backend, sql)
     }
 
     /// The writer connection, set to commit with `durability`. New connections start FULL; the
@@ -464,7 +451,7 @@ impl Store {
              RETURNING id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
         );
         let mut conn = self.write_conn(Durability::Normal).await?;
-        let row = sqlx::query(&self.sql(&sql))
+        let row = sqlx::query(&sql)
             .bind(now)
             .bind(now + lease.as_millis() as i64)
             .bind(owner)
@@ -495,10 +482,8 @@ impl Store {
         let now = now_ms();
         // The slot must outlive a power cut: the push that follows cannot be taken back.
         let mut conn = self.write_conn(Durability::Full).await?;
-        let inserted = sqlx::query(&self.sql(
-            "INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
-             ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id",
-        ))
+        let inserted = sqlx::query("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
+             ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id")
         .bind(route)
         .bind(profile_key)
         .bind(job_id)
@@ -508,10 +493,8 @@ impl Store {
         if inserted.is_some() {
             return Ok(PushSlot::Free);
         }
-        let row = sqlx::query(&self.sql(
-            "SELECT p.state, p.job_id, j.status, j.lease_until FROM pushes p LEFT JOIN jobs j ON j.id = p.job_id
-             WHERE p.route = $1 AND p.profile_key = $2",
-        ))
+        let row = sqlx::query("SELECT p.state, p.job_id, j.status, j.lease_until FROM pushes p LEFT JOIN jobs j ON j.id = p.job_id
+             WHERE p.route = $1 AND p.profile_key = $2")
         .bind(route)
         .bind(profile_key)
         .fetch_optional(&mut *conn)
@@ -536,9 +519,7 @@ impl Store {
             return Ok(PushSlot::Busy);
         }
         // The holder died or ended mid-push: take the slot over, if nobody else just did.
-        let taken = sqlx::query(&self.sql(
-            "UPDATE pushes SET job_id = $3, updated_at = $5 WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $4",
-        ))
+        let taken = sqlx::query("UPDATE pushes SET job_id = $3, updated_at = $5 WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $4")
         .bind(route)
         .bind(profile_key)
         .bind(job_id)
@@ -562,7 +543,7 @@ impl Store {
         job_id: i64,
     ) -> Result<(), StoreError> {
         let mut conn = self.write_conn(Durability::Normal).await?;
-        sqlx::query(&self.sql("UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2"))
+        sqlx::query("UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2")
             .bind(route)
             .bind(profile_key)
             .bind(job_id)
@@ -579,7 +560,7 @@ impl Store {
         profile_key: &str,
         job_id: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(&self.sql("DELETE FROM pushes WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $3"))
+        sqlx::query("DELETE FROM pushes WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $3")
             .bind(route)
             .bind(profile_key)
             .bind(job_id)
@@ -593,13 +574,13 @@ impl Store {
         route: &str,
         profile_key: &str,
     ) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            &self.sql("SELECT state FROM pushes WHERE route = $1 AND profile_key = $2"),
+        Ok(
+            sqlx::query_scalar("SELECT state FROM pushes WHERE route = $1 AND profile_key = $2")
+                .bind(route)
+                .bind(profile_key)
+                .fetch_optional(&self.pool)
+                .await?,
         )
-        .bind(route)
-        .bind(profile_key)
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     /// Records the attempt and moves the job on, if this worker still holds its lease.
@@ -630,12 +611,10 @@ impl Store {
             _ => (None, 1),
         };
         let mut tx = self.begin(&mut conn).await?;
-        let updated = sqlx::query(&self.sql(
-            "UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
+        let updated = sqlx::query("UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
                              attempts = attempts - $7, step = $8,
                              profile = CASE WHEN $10 = 1 THEN NULL ELSE COALESCE($9, profile) END
-             WHERE id = $1 AND lease_owner = $6",
-        ))
+             WHERE id = $1 AND lease_owner = $6")
         .bind(job_id)
         .bind(status)
         .bind(next)
@@ -650,10 +629,8 @@ impl Store {
         .await?
         .rows_affected();
         if refund == 0 {
-            sqlx::query(&self.sql(
-                "INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT run FROM jobs WHERE id = $1))",
-            ))
+            sqlx::query("INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT run FROM jobs WHERE id = $1))")
             .bind(job_id)
             .bind(attempt.started_at)
             .bind(attempt.duration_ms)
@@ -670,10 +647,8 @@ impl Store {
 
     /// Gives back the leases this worker holds (graceful shutdown): the jobs are due again at once.
     pub async fn release(&self, owner: &str) -> Result<u64, StoreError> {
-        Ok(sqlx::query(&self.sql(
-            "UPDATE jobs SET lease_until = NULL, lease_owner = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
-             WHERE lease_owner = $1 AND status = 'pending'",
-        ))
+        Ok(sqlx::query("UPDATE jobs SET lease_until = NULL, lease_owner = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+             WHERE lease_owner = $1 AND status = 'pending'")
         .bind(owner)
         .execute(&self.writer)
         .await?
@@ -705,7 +680,7 @@ impl Store {
     /// The type of the event a job came from (a webhook sends it with the profile).
     pub async fn event_type(&self, event_id: &str) -> Result<String, StoreError> {
         Ok(
-            sqlx::query_scalar(&self.sql("SELECT event_type FROM events WHERE id = $1"))
+            sqlx::query_scalar("SELECT event_type FROM events WHERE id = $1")
                 .bind(event_id)
                 .fetch_optional(&self.pool)
                 .await?
@@ -714,7 +689,7 @@ impl Store {
     }
 
     pub async fn attempts(&self, job_id: i64) -> Result<Vec<AttemptView>, StoreError> {
-        let rows = sqlx::query(&self.sql("SELECT run, started_at, step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id"))
+        let rows = sqlx::query("SELECT run, started_at, step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id")
             .bind(job_id)
             .fetch_all(&self.pool)
             .await?;
@@ -748,22 +723,20 @@ impl Store {
     /// Records that replica `id` is alive; answers how many replicas were seen within `window`.
     pub async fn heartbeat_replica(&self, id: &str, window: Duration) -> Result<i64, StoreError> {
         let now = now_ms();
-        sqlx::query(&self.sql(
-            "INSERT INTO replicas (id, last_seen) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen",
-        ))
+        sqlx::query("INSERT INTO replicas (id, last_seen) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen")
         .bind(id)
         .bind(now)
         .execute(&self.writer)
         .await?;
         let cutoff = now - window.as_millis() as i64;
-        sqlx::query(&self.sql("DELETE FROM replicas WHERE last_seen < $1"))
+        sqlx::query("DELETE FROM replicas WHERE last_seen < $1")
             .bind(cutoff - 3_600_000)
             .execute(&self.writer)
             .await?;
         Ok(
             // On the reader pool: a read left on the one writer connection made other
             // processes' writes (the jobs CLI, a backfill) wait out their busy timeout.
-            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM replicas WHERE last_seen >= $1"))
+            sqlx::query_scalar("SELECT COUNT(*) FROM replicas WHERE last_seen >= $1")
                 .bind(cutoff)
                 .fetch_one(&self.pool)
                 .await?,
@@ -772,7 +745,7 @@ impl Store {
 
     /// A replica leaving gracefully: the others take its share of the rate at once.
     pub async fn remove_replica(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query(&self.sql("DELETE FROM replicas WHERE id = $1"))
+        sqlx::query("DELETE FROM replicas WHERE id = $1")
             .bind(id)
             .execute(&self.writer)
             .await?;

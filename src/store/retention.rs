@@ -179,7 +179,6 @@ impl Store {
         let sql = format!(
             "SELECT id, event_id FROM jobs WHERE {condition} ORDER BY id LIMIT {BATCH}{lock}"
         );
-        let sql = self.sql(&sql);
         let mut q = sqlx::query(&sql).persistent(false);
         for v in values {
             q = q.bind(*v);
@@ -195,7 +194,6 @@ impl Store {
         let mut run =
             async |statement: &str, keys: &[&(dyn Key + Sync)]| -> Result<u64, StoreError> {
                 let sql = format!("{statement} ({})", placeholders(1, keys.len()));
-                let sql = self.sql(&sql);
                 let mut q = sqlx::query(&sql).persistent(false);
                 for k in keys {
                     q = k.bind_to(q);
@@ -220,7 +218,7 @@ impl Store {
     /// Runs `statement` (with `$1` the cutoff and `$2` the batch size) until it deletes less
     /// than a batch.
     async fn delete_batched(&self, statement: &str, cutoff: i64) -> Result<u64, StoreError> {
-        let sql = self.sql(statement);
+        let sql = statement;
         let mut total = 0;
         loop {
             let mut conn = self.write_conn(Durability::Normal).await?;
@@ -244,7 +242,7 @@ impl Store {
         let mut conn = self.write_conn(Durability::Full).await?;
         let mut tx = self.begin(&mut conn).await?;
         let mut run = async |sql: &str| -> Result<u64, StoreError> {
-            Ok(sqlx::query(&self.sql(sql))
+            Ok(sqlx::query(sql)
                 .bind(profile_key)
                 .execute(&mut *tx)
                 .await?

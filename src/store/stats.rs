@@ -51,11 +51,9 @@ pub struct DeadCause {
 impl Store {
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         let now = now_ms();
-        let row = sqlx::query(&self.sql(
-            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due,
+        let row = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due,
                     MIN(created_at) AS oldest
-             FROM jobs WHERE status = 'pending'",
-        ))
+             FROM jobs WHERE status = 'pending'")
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
@@ -90,11 +88,11 @@ impl Store {
                 ..Default::default()
             })
             .collect();
-        for r in sqlx::query(&self.sql(
+        for r in sqlx::query(
             "SELECT status, updated_at / 3600000 AS hour, COUNT(*) AS n FROM jobs
              WHERE status IN ('delivered', 'filtered', 'dead') AND updated_at >= $1
              GROUP BY status, updated_at / 3600000",
-        ))
+        )
         .bind(first_hour)
         .fetch_all(&self.pool)
         .await?
@@ -125,11 +123,9 @@ impl Store {
 
     /// Dead jobs grouped by route and reason, the largest groups first.
     pub async fn dead_causes(&self, limit: i64) -> Result<Vec<DeadCause>, StoreError> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT route, COALESCE(reason, '') AS reason, COUNT(*) AS n, MAX(updated_at) AS last_at
+        let rows = sqlx::query("SELECT route, COALESCE(reason, '') AS reason, COUNT(*) AS n, MAX(updated_at) AS last_at
              FROM jobs WHERE status = 'dead' GROUP BY route, COALESCE(reason, '')
-             ORDER BY n DESC, last_at DESC LIMIT $1",
-        ))
+             ORDER BY n DESC, last_at DESC LIMIT $1")
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -137,10 +133,8 @@ impl Store {
         for r in rows {
             let route: String = r.get("route");
             let reason: String = r.get("reason");
-            let job_ids = sqlx::query(&self.sql(
-                "SELECT id FROM jobs WHERE status = 'dead' AND route = $1 AND COALESCE(reason, '') = $2
-                 ORDER BY id DESC LIMIT 5",
-            ))
+            let job_ids = sqlx::query("SELECT id FROM jobs WHERE status = 'dead' AND route = $1 AND COALESCE(reason, '') = $2
+                 ORDER BY id DESC LIMIT 5")
             .bind(&route)
             .bind(&reason)
             .fetch_all(&self.pool)
