@@ -218,11 +218,10 @@ impl Store {
     /// Runs `statement` (with `$1` the cutoff and `$2` the batch size) until it deletes less
     /// than a batch.
     async fn delete_batched(&self, statement: &str, cutoff: i64) -> Result<u64, StoreError> {
-        let sql = statement;
         let mut total = 0;
         loop {
             let mut conn = self.write_conn(Durability::Normal).await?;
-            let n = sqlx::query(&sql)
+            let n = sqlx::query(statement)
                 .bind(cutoff)
                 .bind(BATCH as i64)
                 .execute(&mut *conn)
