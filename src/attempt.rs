@@ -12,7 +12,7 @@ use tracing::Instrument;
 use crate::config::{Settings, Timings};
 use crate::destination::{self, Plan, Senders};
 use crate::hrflow::client::HrflowClient;
-use crate::job::{self, Failure, Outcome, step};
+use crate::job::{self, Failure, Outcome, Step};
 use crate::logic::Scripts;
 use crate::store::{AttemptRecord, ClaimedJob, Finish, Store, now_ms};
 
@@ -33,7 +33,7 @@ pub struct Attempts {
 
 /// What an attempt reached, for the attempt record.
 struct Progress {
-    step: &'static str,
+    step: Step,
     /// The profile as fetched by this attempt (checkpointed if the job runs again).
     fetched: Option<String>,
 }
@@ -56,7 +56,7 @@ impl Attempts {
             let started_at = now_ms();
             let clock = Instant::now();
             let mut progress = Progress {
-                step: step_name(&job.step),
+                step: job.step,
                 fetched: None,
             };
             let outcome = self.run_steps(&job, &mut progress).await;
@@ -64,7 +64,7 @@ impl Attempts {
             let record = AttemptRecord {
                 started_at,
                 duration_ms: clock.elapsed().as_millis() as i64,
-                step: progress.step.to_string(),
+                step: progress.step,
                 http_status: failure.as_ref().and_then(Failure::http_status),
                 error: failure.as_ref().map(|f| f.message().to_string()),
                 profile: progress.fetched.take(),
@@ -202,7 +202,7 @@ impl Attempts {
         {
             Some(p) => p,
             None => {
-                progress.step = step::NEW;
+                progress.step = Step::New;
                 let p = self
                     .hrflow
                     .profile(
@@ -215,7 +215,7 @@ impl Attempts {
                 p
             }
         };
-        progress.step = step::FETCHED;
+        progress.step = Step::Fetched;
 
         // 2. The destination's pure step (logics, format, mapping), off the async threads:
         // scripts are CPU work under a time limit.
@@ -236,14 +236,5 @@ impl Attempts {
                 Ok(Outcome::Delivered)
             }
         }
-    }
-}
-
-fn step_name(step: &str) -> &'static str {
-    match step {
-        step::FETCHED => step::FETCHED,
-        step::PUSHED => step::PUSHED,
-        step::ENRICHED => step::ENRICHED,
-        _ => step::NEW,
     }
 }

@@ -207,20 +207,97 @@ pub fn next_delay(
     })
 }
 
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const DELIVERED: &str = "delivered";
-    pub const FILTERED: &str = "filtered";
-    pub const DEAD: &str = "dead";
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Waiting for its next attempt (or in one).
+    Pending,
+    Delivered,
+    /// A logic dropped the profile.
+    Filtered,
+    /// A permanent failure, the retry schedule exhausted, or cancelled.
+    Dead,
 }
 
-/// Checkpoints of a Flatchr job; a retry resumes from the last one reached.
-pub mod step {
-    pub const NEW: &str = "new";
-    pub const FETCHED: &str = "fetched";
-    pub const PUSHED: &str = "pushed";
-    pub const ENRICHED: &str = "enriched";
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Filtered => "filtered",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// As the store writes it; anything else reads as dead, so a person sees it.
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "pending" => Self::Pending,
+            "delivered" => Self::Delivered,
+            "filtered" => Self::Filtered,
+            _ => Self::Dead,
+        }
+    }
 }
+
+/// Checkpoints of a job; a retry resumes from the last one reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    New,
+    Fetched,
+    Pushed,
+    Enriched,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Fetched => "fetched",
+            Self::Pushed => "pushed",
+            Self::Enriched => "enriched",
+        }
+    }
+
+    /// As the store writes it; anything else starts over.
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "fetched" => Self::Fetched,
+            "pushed" => Self::Pushed,
+            "enriched" => Self::Enriched,
+            _ => Self::New,
+        }
+    }
+}
+
+macro_rules! text_like {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+        impl From<&str> for $t {
+            fn from(value: &str) -> Self {
+                Self::from_db(value)
+            }
+        }
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+    };
+}
+text_like!(Status);
+text_like!(Step);
 
 #[cfg(test)]
 mod tests {

@@ -302,10 +302,10 @@ pub fn job_page(
          <tr><th>attempts in this run</th><td>{}</td></tr>",
         esc(&job.route),
         esc(&job.profile_key),
-        esc(&job.step),
+        job.step.as_str(),
         job.run,
         job.attempts,
-        s = esc(&job.status),
+        s = job.status.as_str(),
     );
     if job.status == "pending" {
         let _ = write!(
@@ -357,7 +357,7 @@ pub fn job_page(
             a.run,
             if earlier { " (earlier run)" } else { "" },
             time(a.started_at),
-            esc(&a.step),
+            a.step.as_str(),
             a.http_status.map(|s| s.to_string()).unwrap_or_default(),
             esc(&a.outcome),
             a.duration_ms,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{Plan, Prepared};
 use crate::config::Route;
 use crate::flatchr::{FlatchrClient, enrich, push};
-use crate::job::{Failure, step};
+use crate::job::{Failure, Step};
 use crate::logic::{Filtered, Scripts};
 use crate::store::{ClaimedJob, PushSlot, Store};
 
@@ -124,16 +124,16 @@ pub async fn deliver(
     route: &str,
     bodies: Bodies,
     enriches: bool,
-    step: &mut &'static str,
+    step: &mut Step,
 ) -> Result<(), Failure> {
     if bodies.email().is_none() {
         return Err(Failure::permanent(NO_EMAIL));
     }
     push_once(store, client, job, route, bodies.push).await?;
-    *step = step::PUSHED;
+    *step = Step::Pushed;
     if enriches {
         client.enrich(&bodies.enrich).await?;
-        *step = step::ENRICHED;
+        *step = Step::Enriched;
     }
     Ok(())
 }

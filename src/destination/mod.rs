@@ -66,7 +66,7 @@ pub async fn deliver(
     job: &ClaimedJob,
     route: &Route,
     prepared: Prepared,
-    step: &mut &'static str,
+    step: &mut crate::job::Step,
 ) -> Result<(), Failure> {
     match (&route.destination, prepared) {
         (

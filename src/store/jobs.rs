@@ -1,0 +1,309 @@
+//! Jobs and their attempts: claims under a lease, the record of each attempt, and what an
+//! operator reads.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::{Backend, Durability, Store, StoreError, now_ms};
+use crate::job::{Status, Step};
+
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub event_id: String,
+    pub route: String,
+    pub profile_key: String,
+    pub source_key: String,
+    pub step: Step,
+    pub attempts: u32,
+    pub profile: Option<String>,
+    pub created_at: i64,
+}
+
+/// How an attempt ends the job, or when it runs again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    Delivered,
+    Filtered(String),
+    Dead(String),
+    Retry {
+        at: i64,
+        reason: String,
+    },
+    /// Not an attempt: another job holds what this one needs; run again at `at`.
+    Defer {
+        at: i64,
+        reason: String,
+    },
+}
+
+impl Finish {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Finish::Delivered => Status::Delivered.as_str(),
+            Finish::Filtered(_) => Status::Filtered.as_str(),
+            Finish::Dead(_) => Status::Dead.as_str(),
+            Finish::Retry { .. } => "retry",
+            Finish::Defer { .. } => "deferred",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    /// The furthest step the attempt reached; the job keeps it.
+    pub step: Step,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    /// The profile this attempt fetched: kept for the next attempt when the job runs again.
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobView {
+    pub id: i64,
+    pub event_id: String,
+    pub route: String,
+    pub profile_key: String,
+    pub status: Status,
+    pub step: Step,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub reason: Option<String>,
+    /// 1, then one more for each operator retry.
+    pub run: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl JobView {
+    /// Columns `from_row` reads, for every query that lists jobs.
+    pub(crate) const COLUMNS: &'static str = "id, event_id, route, profile_key, status, step, attempts, next_attempt_at, reason, run, created_at, updated_at";
+
+    pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Self {
+        Self {
+            id: r.get("id"),
+            event_id: r.get("event_id"),
+            route: r.get("route"),
+            profile_key: r.get("profile_key"),
+            status: Status::from_db(r.get("status")),
+            step: Step::from_db(r.get("step")),
+            attempts: r.get("attempts"),
+            next_attempt_at: r.get("next_attempt_at"),
+            reason: r.get("reason"),
+            run: r.get("run"),
+            created_at: r.get("created_at"),
+            updated_at: r.get("updated_at"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AttemptView {
+    /// The job's run this attempt belonged to: 1, then one more for each operator retry.
+    pub run: i64,
+    pub started_at: i64,
+    pub step: Step,
+    pub http_status: Option<i64>,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+impl Store {
+    /// Leases the next due job. A job whose lease expired (its worker died) is due again. Two
+    /// jobs of the same route and profile are not started together where this can see it; the
+    /// push slot enforces it in any case. PostgreSQL skips rows other replicas are claiming.
+    pub async fn claim(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        self.claim_with(owner, lease, None).await
+    }
+
+    /// Like `claim`; with `replica_timeout`, a job leased by a process whose heartbeat (in
+    /// `replicas`) is older than that is taken back at once instead of after its lease: a
+    /// crashed process's jobs come back in seconds. A live process heartbeats while it works,
+    /// however long a call takes, so its jobs stay with it; an owner that never heartbeat keeps
+    /// the plain lease.
+    pub async fn claim_with(
+        &self,
+        owner: &str,
+        lease: Duration,
+        replica_timeout: Option<Duration>,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        let now = now_ms();
+        // With no timeout the cutoff is before any heartbeat: no owner counts as gone.
+        let gone_before = replica_timeout.map_or(i64::MIN, |t| now - t.as_millis() as i64);
+        // SQLite's planner, without statistics, would take the status index and sort every
+        // pending job on each claim; the due index makes a claim one short range scan.
+        let (hint, lock) = match self.backend {
+            Backend::Sqlite => ("INDEXED BY jobs_due", ""),
+            Backend::Postgres => ("", "FOR UPDATE SKIP LOCKED"),
+        };
+        let sql = format!(
+            "UPDATE jobs SET lease_until = $2, lease_owner = $3, attempts = attempts + 1, updated_at = $1
+             WHERE id = (
+                SELECT j.id FROM jobs j {hint}
+                WHERE j.status = 'pending' AND j.next_attempt_at <= $1
+                  AND (j.lease_until IS NULL OR j.lease_until < $1
+                       OR EXISTS (SELECT 1 FROM replicas r WHERE r.id = j.lease_owner AND r.last_seen < $4))
+                  AND NOT EXISTS (
+                    SELECT 1 FROM jobs o
+                    WHERE o.route = j.route AND o.profile_key = j.profile_key AND o.status = 'pending'
+                      AND o.id <> j.id AND o.lease_until >= $1)
+                ORDER BY j.next_attempt_at, j.id LIMIT 1 {lock})
+               AND status = 'pending'
+               AND (lease_until IS NULL OR lease_until < $1
+                    OR EXISTS (SELECT 1 FROM replicas r WHERE r.id = jobs.lease_owner AND r.last_seen < $4))
+             RETURNING id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
+        );
+        let mut conn = self.write_conn(Durability::Normal).await?;
+        let row = sqlx::query(&sql)
+            .bind(now)
+            .bind(now + lease.as_millis() as i64)
+            .bind(owner)
+            .bind(gone_before)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(row.map(|r| ClaimedJob {
+            id: r.get("id"),
+            event_id: r.get("event_id"),
+            route: r.get("route"),
+            profile_key: r.get("profile_key"),
+            source_key: r.get("source_key"),
+            step: Step::from_db(r.get("step")),
+            attempts: r.get::<i64, _>("attempts").try_into().unwrap_or(u32::MAX),
+            profile: r.get("profile"),
+            created_at: r.get("created_at"),
+        }))
+    }
+
+    /// Records the attempt and moves the job on, if this worker still holds its lease.
+    pub async fn finish(
+        &self,
+        job_id: i64,
+        owner: &str,
+        finish: &Finish,
+        attempt: &AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let (status, next, reason) = match finish {
+            Finish::Delivered => (Status::Delivered, now, None),
+            Finish::Filtered(r) => (Status::Filtered, now, Some(r.as_str())),
+            Finish::Dead(r) => (Status::Dead, now, Some(r.as_str())),
+            Finish::Retry { at, reason } | Finish::Defer { at, reason } => {
+                (Status::Pending, *at, Some(reason.as_str()))
+            }
+        };
+        // A deferral was not an attempt: give the count back.
+        let refund = i64::from(matches!(finish, Finish::Defer { .. }));
+        let mut conn = self.write_conn(Durability::Normal).await?;
+        // The profile is checkpointed only for a job that runs again: one write less per
+        // delivery, and a crash before this point costs one more fetch, never a second push.
+        // A job that ends keeps no copy of the candidate's profile (personal data).
+        let (keep, ends) = match finish {
+            Finish::Retry { .. } | Finish::Defer { .. } => (attempt.profile.as_deref(), 0),
+            _ => (None, 1),
+        };
+        let mut tx = self.begin(&mut conn).await?;
+        let updated = sqlx::query("UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
+                             attempts = attempts - $7, step = $8,
+                             profile = CASE WHEN $10 = 1 THEN NULL ELSE COALESCE($9, profile) END
+             WHERE id = $1 AND lease_owner = $6")
+        .bind(job_id)
+        .bind(status.as_str())
+        .bind(next)
+        .bind(reason)
+        .bind(now)
+        .bind(owner)
+        .bind(refund)
+        .bind(attempt.step.as_str())
+        .bind(keep)
+        .bind(ends)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if refund == 0 {
+            sqlx::query("INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT run FROM jobs WHERE id = $1))")
+            .bind(job_id)
+            .bind(attempt.started_at)
+            .bind(attempt.duration_ms)
+            .bind(attempt.step.as_str())
+            .bind(attempt.http_status.map(i64::from))
+            .bind(finish.label())
+            .bind(&attempt.error)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(updated == 1)
+    }
+
+    /// Gives back the leases this worker holds (graceful shutdown): the jobs are due again at once.
+    pub async fn release(&self, owner: &str) -> Result<u64, StoreError> {
+        Ok(sqlx::query("UPDATE jobs SET lease_until = NULL, lease_owner = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+             WHERE lease_owner = $1 AND status = 'pending'")
+        .bind(owner)
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
+    }
+
+    /// Pending jobs, and the age in seconds of the oldest one.
+    pub async fn queue_stats(&self) -> Result<(i64, f64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let oldest: Option<i64> = row.get("oldest");
+        let age = oldest
+            .map(|t| (now_ms() - t).max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        Ok((row.get("n"), age))
+    }
+
+    pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobView>, StoreError> {
+        let filter = super::control::JobFilter {
+            status: status.map(str::to_string),
+            ..Default::default()
+        };
+        self.list_jobs(&filter, limit, 0).await
+    }
+
+    /// The type of the event a job came from (a webhook sends it with the profile).
+    pub async fn event_type(&self, event_id: &str) -> Result<String, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT event_type FROM events WHERE id = $1")
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or_default(),
+        )
+    }
+
+    pub async fn attempts(&self, job_id: i64) -> Result<Vec<AttemptView>, StoreError> {
+        let rows = sqlx::query("SELECT run, started_at, step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id")
+            .bind(job_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AttemptView {
+                run: r.get("run"),
+                started_at: r.get("started_at"),
+                step: Step::from_db(r.get("step")),
+                http_status: r.get("http_status"),
+                outcome: r.get("outcome"),
+                error: r.get("error"),
+                duration_ms: r.get("duration_ms"),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,133 @@
+//! Push slots: the push-once rule, one row per (route, profile).
+
+use sqlx::Row;
+
+use super::{Durability, Store, StoreError, now_ms};
+
+/// What a job may do about the push of its (route, profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushSlot {
+    /// Nobody pushed it: this job holds the slot and pushes.
+    Free,
+    /// An earlier push went out and its outcome is unknown: this job holds the slot, and must
+    /// ask Flatchr before pushing again.
+    Unknown,
+    /// Already pushed: enrich only.
+    Pushed,
+    /// Another live job is pushing it right now.
+    Busy,
+}
+
+impl Store {
+    /// Takes the push slot of (route, profile) for `job_id`. The slot is a row under a primary
+    /// key, so two jobs (on any replicas) never both push the same profile for a route.
+    pub async fn acquire_push(
+        &self,
+        route: &str,
+        profile_key: &str,
+        job_id: i64,
+    ) -> Result<PushSlot, StoreError> {
+        let now = now_ms();
+        // The slot must outlive a power cut: the push that follows cannot be taken back.
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let inserted = sqlx::query("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
+             ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id")
+        .bind(route)
+        .bind(profile_key)
+        .bind(job_id)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if inserted.is_some() {
+            return Ok(PushSlot::Free);
+        }
+        let row = sqlx::query("SELECT p.state, p.job_id, j.status, j.lease_until FROM pushes p LEFT JOIN jobs j ON j.id = p.job_id
+             WHERE p.route = $1 AND p.profile_key = $2")
+        .bind(route)
+        .bind(profile_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else {
+            // Cleared between the two statements: try again on the next attempt.
+            return Ok(PushSlot::Busy);
+        };
+        let state: String = row.get("state");
+        let holder: i64 = row.get("job_id");
+        if state == "pushed" {
+            return Ok(PushSlot::Pushed);
+        }
+        if holder == job_id {
+            return Ok(PushSlot::Unknown);
+        }
+        let holder_live = row.get::<Option<String>, _>("status").as_deref() == Some("pending")
+            && row
+                .get::<Option<i64>, _>("lease_until")
+                .is_some_and(|l| l >= now);
+        if holder_live {
+            return Ok(PushSlot::Busy);
+        }
+        // The holder died or ended mid-push: take the slot over, if nobody else just did.
+        let taken = sqlx::query("UPDATE pushes SET job_id = $3, updated_at = $5 WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $4")
+        .bind(route)
+        .bind(profile_key)
+        .bind(job_id)
+        .bind(holder)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(if taken == 1 {
+            PushSlot::Unknown
+        } else {
+            PushSlot::Busy
+        })
+    }
+
+    /// The push of (route, profile) reached Flatchr.
+    pub async fn mark_pushed(
+        &self,
+        route: &str,
+        profile_key: &str,
+        job_id: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.write_conn(Durability::Normal).await?;
+        sqlx::query("UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2")
+            .bind(route)
+            .bind(profile_key)
+            .bind(job_id)
+            .bind(now_ms())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Frees a slot whose push certainly created nothing (refused, or never sent).
+    pub async fn clear_push(
+        &self,
+        route: &str,
+        profile_key: &str,
+        job_id: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pushes WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $3")
+            .bind(route)
+            .bind(profile_key)
+            .bind(job_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn push_state(
+        &self,
+        route: &str,
+        profile_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT state FROM pushes WHERE route = $1 AND profile_key = $2")
+                .bind(route)
+                .bind(profile_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
