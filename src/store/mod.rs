@@ -15,6 +15,7 @@ pub mod control;
 pub mod group_commit;
 pub mod intake;
 pub mod jobs;
+mod migrations;
 pub mod pushes;
 pub mod replicas;
 pub mod retention;
@@ -195,18 +196,10 @@ impl Store {
     /// Applies the migrations of the backend. On PostgreSQL the migrator holds an advisory
     /// lock, so replicas starting together migrate once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self.backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&self.writer)
-                    .await?
-            }
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.writer)
-                    .await?
-            }
-        }
+        migrations::migrator(self.backend)
+            .await?
+            .run(&self.writer)
+            .await?;
         Ok(())
     }
 
