@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 
 use super::auth::Authorized;
 use super::paging::Paging;
-use super::vacancy::store_error as store_err;
 use super::{Form, parse_id};
 use crate::api::AppState;
 use crate::error::ApiError;
@@ -66,14 +65,12 @@ async fn list(
     let vacancy = state
         .store
         .vacancy(id)
-        .await
-        .map_err(store_err)?
+        .await?
         .ok_or_else(ApiError::not_found)?;
     let page = state
         .store
         .responses_page(&vacancy, paging.offset(), paging.per_page)
-        .await
-        .map_err(store_err)?;
+        .await?;
     let items = page.items.iter().map(|r| render(form, r)).collect();
     Ok(HttpResponse::Ok().json(paging.envelope(items, page.found)))
 }
@@ -93,14 +90,12 @@ async fn letters(
     let response = state
         .store
         .response_of(vacancy, response)
-        .await
-        .map_err(store_err)?
+        .await?
         .ok_or_else(ApiError::not_found)?;
     let page = state
         .store
         .letters_page(response, paging.offset(), paging.per_page)
-        .await
-        .map_err(store_err)?;
+        .await?;
     let items = page.items.iter().map(|l| render_letter(form, l)).collect();
     Ok(HttpResponse::Ok().json(paging.envelope(items, page.found)))
 }

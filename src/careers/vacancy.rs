@@ -9,10 +9,6 @@ use crate::api::AppState;
 use crate::api::body;
 use crate::error::ApiError;
 
-pub(super) fn store_error(e: crate::store::StoreError) -> ApiError {
-    e.into()
-}
-
 /// `position` is a required, non-empty string; the HTML fields are strings or null. Every other
 /// field is kept as sent: the field set "is agreed during the integration".
 pub fn validate(fields: &Map<String, Value>) -> Result<(), ApiError> {
@@ -48,11 +44,7 @@ pub async fn publish(
 ) -> Result<HttpResponse, ApiError> {
     let fields = body::json_object(&req, payload, state.settings.server.max_body_bytes).await?;
     validate(&fields)?;
-    let id = state
-        .store
-        .publish_vacancy(&Value::Object(fields))
-        .await
-        .map_err(store_error)?;
+    let id = state.store.publish_vacancy(&Value::Object(fields)).await?;
     tracing::info!(vacancy_id = id, "vacancy published");
     Ok(HttpResponse::Ok().json(json!({"id": id})))
 }
@@ -67,12 +59,7 @@ pub async fn edit(
     let id = parse_id(&path).ok_or_else(ApiError::not_found)?;
     let fields = body::json_object(&req, payload, state.settings.server.max_body_bytes).await?;
     validate(&fields)?;
-    if state
-        .store
-        .edit_vacancy(id, &Value::Object(fields))
-        .await
-        .map_err(store_error)?
-    {
+    if state.store.edit_vacancy(id, &Value::Object(fields)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found())
@@ -85,12 +72,7 @@ pub async fn unpublish(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path).ok_or_else(ApiError::not_found)?;
-    if state
-        .store
-        .unpublish_vacancy(id)
-        .await
-        .map_err(store_error)?
-    {
+    if state.store.unpublish_vacancy(id).await? {
         tracing::info!(vacancy_id = id, "vacancy unpublished");
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -105,7 +87,7 @@ pub async fn read(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path).ok_or_else(ApiError::not_found)?;
-    match state.store.vacancy(id).await.map_err(store_error)? {
+    match state.store.vacancy(id).await? {
         Some(v) if v.published => Ok(HttpResponse::Ok().json(json!({"id": v.id}))),
         _ => Err(ApiError::not_found()),
     }
