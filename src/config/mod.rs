@@ -1,83 +1,20 @@
 //! Typed settings: built-in defaults, then a file, then `RELAY__SECTION__KEY` variables.
 //! Loading never fails half-way on a bad value: `validate` lists every problem at once.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
-const DEFAULTS: &str = include_str!("../config/default.toml");
+mod account;
+mod route;
+mod secret;
 
-/// A configured secret: never printed by `Debug`, compared in constant time.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
+pub use account::{Account, AccountFile};
+pub use route::{Destination, Route, SigningKey, WebhookTarget};
+pub use secret::{Secret, Secrets};
 
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    /// Constant-time equality with a presented value.
-    pub fn matches(&self, presented: &[u8]) -> bool {
-        self.0.as_bytes().ct_eq(presented).into()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
-    }
-}
-
-/// One secret or several (rotation: any of them is accepted). Read from a string or a list;
-/// empty entries (an unset environment variable, a trailing comma) are dropped.
-#[derive(Clone, Default, PartialEq, Eq, Debug)]
-pub struct Secrets(Vec<Secret>);
-
-impl Secrets {
-    pub fn new(values: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Self(
-            values
-                .into_iter()
-                .map(|v| Secret::new(v.into().trim().to_string()))
-                .filter(|s| !s.is_empty())
-                .collect(),
-        )
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    /// The secrets as bytes, for HMAC keys.
-    pub fn keys(&self) -> Vec<&[u8]> {
-        self.0.iter().map(|s| s.expose().as_bytes()).collect()
-    }
-}
-
-impl<'de> Deserialize<'de> for Secrets {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum OneOrMany {
-            One(String),
-            Many(Vec<String>),
-        }
-        Ok(match OneOrMany::deserialize(d)? {
-            OneOrMany::One(s) => Self::new([s]),
-            OneOrMany::Many(v) => Self::new(v),
-        })
-    }
-}
+const DEFAULTS: &str = include_str!("../../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -135,80 +72,6 @@ pub struct Flatchr {
     pub accounts: std::collections::BTreeMap<String, AccountFile>,
 }
 
-/// An account as written: what it does not set (or sets empty) comes from `[flatchr]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct AccountFile {
-    pub careers_url: Option<String>,
-    pub api_url: Option<String>,
-    pub api_key: Option<Secret>,
-    pub company: Option<String>,
-    pub requests_per_second: Option<u32>,
-}
-
-/// One Flatchr company, resolved: what its routes' requests use.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Account {
-    /// Empty for `[flatchr]` itself.
-    pub name: String,
-    pub careers_url: String,
-    pub api_url: String,
-    pub api_key: Secret,
-    pub company: String,
-    pub requests_per_second: u32,
-}
-
-impl Account {
-    /// How logs, metrics, alerts and pages name it.
-    pub fn label(&self) -> &str {
-        if self.name.is_empty() {
-            "default"
-        } else {
-            &self.name
-        }
-    }
-}
-
-impl Flatchr {
-    /// The account a route names (empty: `[flatchr]`), if it exists.
-    pub fn account(&self, name: &str) -> Option<Account> {
-        let base = Account {
-            name: String::new(),
-            careers_url: self.careers_url.clone(),
-            api_url: self.api_url.clone(),
-            api_key: self.api_key.clone(),
-            company: self.company.clone(),
-            requests_per_second: self.requests_per_second,
-        };
-        if name.is_empty() {
-            return Some(base);
-        }
-        let own = self.accounts.get(name)?;
-        let text = |v: &Option<String>, fallback: String| {
-            v.clone().filter(|v| !v.is_empty()).unwrap_or(fallback)
-        };
-        Some(Account {
-            name: name.to_string(),
-            careers_url: text(&own.careers_url, base.careers_url),
-            api_url: text(&own.api_url, base.api_url),
-            api_key: own
-                .api_key
-                .clone()
-                .filter(|k| !k.is_empty())
-                .unwrap_or(base.api_key),
-            company: text(&own.company, base.company),
-            requests_per_second: own.requests_per_second.unwrap_or(base.requests_per_second),
-        })
-    }
-
-    /// `[flatchr]` and every named account.
-    pub fn all_accounts(&self) -> Vec<Account> {
-        std::iter::once("")
-            .chain(self.accounts.keys().map(String::as_str))
-            .filter_map(|n| self.account(n))
-            .collect()
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct Logic {
     pub script: String,
@@ -234,7 +97,6 @@ pub struct Careers {
     pub basic_users: Vec<Secret>,
 }
 
-/// `hrflow-relay backfill`: how it lists HrFlow sources.
 /// The operator API and status page: closed when both lists are empty.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Admin {
@@ -257,6 +119,7 @@ pub struct Alerts {
     pub min_interval: String,
 }
 
+/// `hrflow-relay backfill`: how it lists HrFlow sources.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Backfill {
     /// Profiles per listing page.
@@ -267,207 +130,6 @@ pub struct Backfill {
     pub retries: u32,
     /// The first wait before trying a failed page again; it doubles each time.
     pub retry_delay: String,
-}
-
-/// A route as the file writes it: every key as text. `Route` is what it means.
-#[derive(Deserialize)]
-struct RouteFile {
-    name: String,
-    #[serde(default)]
-    destination: String,
-    #[serde(default)]
-    sources: Vec<String>,
-    #[serde(default)]
-    events: Vec<String>,
-    #[serde(default)]
-    logics: Vec<String>,
-    #[serde(default)]
-    format: String,
-    #[serde(default)]
-    vacancy: String,
-    #[serde(default)]
-    vacancy_tag: String,
-    #[serde(default = "yes")]
-    enrich: bool,
-    #[serde(default)]
-    account: String,
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    secret: Secret,
-    #[serde(default)]
-    headers: std::collections::BTreeMap<String, String>,
-}
-
-/// One route: which events it takes, what it does to a profile, and where the profile goes.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(from = "RouteFile")]
-pub struct Route {
-    pub name: String,
-    pub sources: Vec<String>,
-    pub events: Vec<String>,
-    pub logics: Vec<String>,
-    pub format: String,
-    pub destination: Destination,
-    /// What the file got wrong about this route: `validate` lists them.
-    pub problems: Vec<String>,
-}
-
-/// Where a route's candidates go, with what only that destination needs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Destination {
-    /// PushProfile then EnrichProfile, on `account` (empty: `[flatchr]` itself).
-    Flatchr {
-        account: String,
-        vacancy: String,
-        enrich: bool,
-    },
-    /// A response on a vacancy Huntflow published here: `vacancy`, or the profile tag
-    /// `vacancy_tag` when set.
-    Careers {
-        vacancy: Option<i64>,
-        vacancy_tag: String,
-    },
-    /// A signed POST to a URL of the user's.
-    Webhook(WebhookTarget),
-    /// A destination the relay does not know (the route's `problems` say which).
-    Unknown,
-}
-
-impl Destination {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Flatchr { .. } => "flatchr",
-            Self::Careers { .. } => "careers",
-            Self::Webhook(_) => "webhook",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookTarget {
-    pub url: String,
-    /// The Standard Webhooks key (the base64 after `whsec_`), decoded; `None`: unsigned.
-    pub key: Option<SigningKey>,
-    pub headers: Vec<(String, String)>,
-}
-
-/// Key bytes that never print.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SigningKey(pub Vec<u8>);
-
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-/// Headers a webhook route may not set: the relay sets them.
-const OWN_HEADERS: [&str; 5] = [
-    "content-type",
-    "content-length",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-];
-
-impl From<RouteFile> for Route {
-    fn from(f: RouteFile) -> Self {
-        let mut problems = Vec::new();
-        let destination = match f.destination.as_str() {
-            "flatchr" => {
-                if f.vacancy.is_empty() {
-                    problems.push("sends to flatchr but has no vacancy".to_string());
-                }
-                Destination::Flatchr {
-                    account: f.account,
-                    vacancy: f.vacancy,
-                    enrich: f.enrich,
-                }
-            }
-            "careers" => {
-                let written = f.vacancy.trim();
-                let vacancy = written.parse::<i64>().ok();
-                if vacancy.is_none() && f.vacancy_tag.is_empty() {
-                    problems.push(
-                        "sends to careers but has neither a vacancy id (an integer) nor a vacancy_tag"
-                            .to_string(),
-                    );
-                } else if vacancy.is_none() && !written.is_empty() {
-                    problems.push(format!(
-                        "sends to careers but its vacancy {written:?} is not a vacancy id (an integer)"
-                    ));
-                }
-                Destination::Careers {
-                    vacancy,
-                    vacancy_tag: f.vacancy_tag,
-                }
-            }
-            "webhook" => {
-                if let Err(e) = parse_http_url(&f.url) {
-                    problems.push(format!(
-                        "sends to webhook but its url {:?} is not an http(s) URL: {e}",
-                        f.url
-                    ));
-                }
-                let key = match f.secret.expose() {
-                    "" => None,
-                    secret => {
-                        use base64::Engine as _;
-                        let decoded = secret
-                            .strip_prefix("whsec_")
-                            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                            .filter(|k| !k.is_empty());
-                        if decoded.is_none() {
-                            problems.push(
-                                "has a webhook secret that is not \"whsec_\" followed by base64 (Standard Webhooks)"
-                                    .to_string(),
-                            );
-                        }
-                        decoded.map(SigningKey)
-                    }
-                };
-                for (name, value) in &f.headers {
-                    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
-                        || reqwest::header::HeaderValue::from_str(value).is_err()
-                    {
-                        problems.push(format!(
-                            "has a header {name:?} that is not a valid HTTP header"
-                        ));
-                    } else if OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                        problems.push(format!(
-                            "sets the header {name:?}, which the relay sets itself"
-                        ));
-                    }
-                }
-                Destination::Webhook(WebhookTarget {
-                    url: f.url,
-                    key,
-                    headers: f.headers.into_iter().collect(),
-                })
-            }
-            other => {
-                problems.push(format!(
-                    "has unknown destination {other:?} (expected flatchr, careers or webhook)"
-                ));
-                Destination::Unknown
-            }
-        };
-        Self {
-            name: f.name,
-            sources: f.sources,
-            events: f.events,
-            logics: f.logics,
-            format: f.format,
-            destination,
-            problems,
-        }
-    }
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// How the webhook signature header is read.
@@ -730,58 +392,7 @@ impl Settings {
                 reserved.join(", ")
             ));
         }
-        let mut names = std::collections::HashSet::new();
-        for (i, route) in self.routes.iter().enumerate() {
-            let label = if route.name.is_empty() {
-                format!("routes[{i}]")
-            } else {
-                format!("route {:?}", route.name)
-            };
-            if route.name.is_empty() {
-                problems.push(format!("{label} has no name"));
-            } else if !names.insert(route.name.as_str()) {
-                problems.push(format!("{label} is defined twice"));
-            }
-            problems.extend(route.problems.iter().map(|p| format!("{label} {p}")));
-            match &route.destination {
-                Destination::Flatchr { account, .. } => match self.flatchr.account(account) {
-                    None => problems.push(format!(
-                        "{label} names the Flatchr account {account:?}, which is not configured (add [flatchr.accounts.{account}])"
-                    )),
-                    Some(a) => {
-                        let key = if a.name.is_empty() {
-                            "flatchr".to_string()
-                        } else {
-                            format!("flatchr.accounts.{}", a.name)
-                        };
-                        if a.api_key.is_empty() {
-                            problems.push(format!(
-                                "{label} sends to flatchr but {key}.api_key is empty"
-                            ));
-                        }
-                        if a.company.is_empty() {
-                            problems.push(format!(
-                                "{label} sends to flatchr but {key}.company is empty (EnrichProfile and the duplicate check need it)"
-                            ));
-                        }
-                    }
-                },
-                Destination::Careers { .. } | Destination::Webhook(_) | Destination::Unknown => {}
-            }
-            for t in &route.events {
-                if crate::hrflow::event::kind(t) == crate::hrflow::event::Kind::Error {
-                    problems.push(format!(
-                        "{label} lists the event type {t:?}: HrFlow sends it when it could not produce the profile, so it never becomes a job"
-                    ));
-                }
-            }
-            let uses_script = !route.logics.is_empty() || !route.format.is_empty();
-            if uses_script && self.logic.script.is_empty() {
-                problems.push(format!(
-                    "{label} names script functions but logic.script is empty"
-                ));
-            }
-        }
+        problems.extend(route::problems(self));
         problems
     }
 }

@@ -1,0 +1,75 @@
+//! Secrets in the configuration: never printed, compared in constant time.
+
+use std::fmt;
+
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+/// A configured secret: never printed by `Debug`, compared in constant time.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Constant-time equality with a presented value.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        self.0.as_bytes().ct_eq(presented).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+/// One secret or several (rotation: any of them is accepted). Read from a string or a list;
+/// empty entries (an unset environment variable, a trailing comma) are dropped.
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
+pub struct Secrets(Vec<Secret>);
+
+impl Secrets {
+    pub fn new(values: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self(
+            values
+                .into_iter()
+                .map(|v| Secret::new(v.into().trim().to_string()))
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// The secrets as bytes, for HMAC keys.
+    pub fn keys(&self) -> Vec<&[u8]> {
+        self.0.iter().map(|s| s.expose().as_bytes()).collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for Secrets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(s) => Self::new([s]),
+            OneOrMany::Many(v) => Self::new(v),
+        })
+    }
+}
