@@ -90,6 +90,17 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// The configured database, migrated, for a command beside the service; says why not.
+pub async fn open_store(settings: &Settings, connections: u32) -> Option<crate::store::Store> {
+    match crate::store::Store::connect(settings.database.url.expose(), connections).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("cannot open the database: {e}");
+            None
+        }
+    }
+}
+
 /// `erase --profile KEY` (Some) or `purge` (None): prints `{"deleted": {table: count}}`.
 async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
     if profile.is_some_and(|p| p.trim().is_empty()) {
@@ -103,12 +114,8 @@ async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let store = match crate::store::Store::connect(settings.database.url.expose(), 2).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot open the database: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(store) = open_store(settings, 2).await else {
+        return ExitCode::FAILURE;
     };
     let result = match profile {
         Some(key) => store.erase_profile(key).await.map(Some),
@@ -139,12 +146,8 @@ async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> Ex
             return ExitCode::FAILURE;
         }
     };
-    let store = match crate::store::Store::connect(settings.database.url.expose(), 2).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot open the database: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(store) = open_store(settings, 2).await else {
+        return ExitCode::FAILURE;
     };
     let progress = crate::backfill::Progress::for_stderr();
     let result = crate::backfill::run_with(settings, &timings, &store, options, &progress).await;

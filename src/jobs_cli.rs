@@ -100,12 +100,8 @@ pub fn retry_filter(
 }
 
 pub async fn run(settings: &Settings, action: Action) -> ExitCode {
-    let store = match Store::connect(settings.database.url.expose(), 1).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot open the database: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(store) = crate::cli::open_store(settings, 1).await else {
+        return ExitCode::FAILURE;
     };
     let result = act(&store, action).await;
     store.close().await;

@@ -242,6 +242,12 @@ impl Settings {
             self.alerts.webhook_url.expose().to_string(),
         ];
         all.extend(
+            self.flatchr
+                .all_accounts()
+                .into_iter()
+                .map(|a| a.api_key.expose().to_string()),
+        );
+        all.extend(
             self.hrflow
                 .webhook_secret
                 .keys()
