@@ -157,6 +157,7 @@ impl Application {
             tracing::warn!("hrflow.webhook_secret is empty: event signatures are NOT checked");
         }
         crate::telemetry::metrics();
+        crate::telemetry::start_upkeep();
         let Checked { timings, signature } = checked;
         let store = Store::lazy(
             settings.database.url.expose(),

@@ -34,6 +34,29 @@ pub fn metrics() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Keeps the recorder's memory flat: histogram samples are held until they are drained into
+/// their buckets, which `render` does, so without a scrape they would pile up. Once per process,
+/// every 5 s, on a thread of its own (tests start many runtimes in one process).
+pub fn start_upkeep() {
+    static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let Some(handle) = metrics() else {
+        return;
+    };
+    if STARTED.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return;
+    }
+    let handle = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                handle.run_upkeep();
+            }
+        })
+        .ok();
+}
+
 pub fn event(outcome: &'static str) {
     metrics::counter!("relay_events_total", "outcome" => outcome).increment(1);
 }
