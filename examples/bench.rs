@@ -77,6 +77,18 @@ struct Args {
     /// `[backfill].page_size` in the backfill scenario.
     #[arg(long, default_value_t = 100)]
     backfill_page: u32,
+    /// Events the soak scenario sends, at a steady `--soak-rate`.
+    #[arg(long, default_value_t = 1_000_000)]
+    soak_events: usize,
+    /// Events per second in the soak scenario.
+    #[arg(long, default_value_t = 2000)]
+    soak_rate: usize,
+    /// Finished jobs (with their attempts and events) in the store before the soak starts.
+    #[arg(long, default_value_t = 100_000)]
+    soak_seed: usize,
+    /// Seconds between two samples of the soak.
+    #[arg(long, default_value_t = 5)]
+    soak_every: u64,
 }
 
 /// What the stand-ins saw.
@@ -793,6 +805,278 @@ async fn careers(args: &Args) -> anyhow::Result<Figures> {
     ])
 }
 
+/// Finished jobs, with an attempt and an event each, as months of use leave them.
+async fn seed_finished(db: &str, n: usize) -> anyhow::Result<()> {
+    let store = hrflow_relay::store::Store::connect(db, 2).await?;
+    let old = hrflow_relay::store::now_ms() - 86_400_000;
+    let series = if db.starts_with("sqlite") {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) SELECT i FROM n"
+        )
+    } else {
+        format!("SELECT i FROM generate_series(1, {n}) AS i")
+    };
+    for sql in [
+        format!("INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at)
+                 SELECT 'seed' || i, 'seedhash' || i, 'profile.parsing.success', 'seed' || i, 's', {old} FROM ({series}) AS s"),
+        format!("INSERT INTO jobs (event_id, route, profile_key, source_key, status, step, attempts, next_attempt_at, created_at, updated_at)
+                 SELECT 'seed' || i, 'flatchr', 'seed' || i, 's', 'delivered', 'enriched', 1, {old}, {old}, {old} FROM ({series}) AS s"),
+        format!("INSERT INTO attempts (job_id, started_at, duration_ms, step, outcome)
+                 SELECT id, {old}, 12, 'enriched', 'delivered' FROM jobs"),
+    ] {
+        sqlx::query(&sql).execute(store.pool()).await?;
+    }
+    store.pool().close().await;
+    Ok(())
+}
+
+/// A long run at a steady rate: `--soak-events` at `--soak-rate` per second into a relay whose
+/// store holds `--soak-seed` finished jobs. Every `--soak-every` seconds: the relay's RSS, the
+/// window's acknowledgement p99, deliveries per second, and the backlog. Writes the samples to
+/// target/soak.csv and draws target/soak.svg.
+async fn soak(args: &Args) -> anyhow::Result<Figures> {
+    let upstream = Upstream::new(Duration::ZERO, 0.0, args.resume_bytes, 0)?;
+    let url = stand_ins(upstream.clone()).await?;
+    let seed = args.soak_seed;
+    let prepare =
+        move |db: String| -> futures_util::future::BoxFuture<'static, anyhow::Result<()>> {
+            Box::pin(async move { seed_finished(&db, seed).await })
+        };
+    let relay = start_relay(
+        args,
+        &RelayOptions {
+            upstream: url,
+            worker_concurrency: args.worker_concurrency,
+            extra: String::new(),
+        },
+        Some(&prepare),
+    )
+    .await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let events = format!("http://127.0.0.1:{}/hrflow/events", relay.port);
+    // (when answered, ms) of every acknowledgement; drained by the sampler.
+    let acks = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let total = args.soak_events;
+    let rate = args.soak_rate.max(1);
+    let sender = {
+        let (http, events, acks, failed) =
+            (http.clone(), events.clone(), acks.clone(), failed.clone());
+        tokio::spawn(async move {
+            // 100 ticks a second, each sending its share of the rate.
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let started = Instant::now();
+            let mut sent = 0usize;
+            let in_flight = Arc::new(tokio::sync::Semaphore::new(512));
+            while sent < total {
+                tick.tick().await;
+                let due = ((started.elapsed().as_secs_f64() * rate as f64) as usize).min(total);
+                while sent < due {
+                    let permit = in_flight
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("never closed");
+                    let (http, events, acks, failed) =
+                        (http.clone(), events.clone(), acks.clone(), failed.clone());
+                    let key = format!("soak{sent:08}");
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        let body = json!({"type": "profile.parsing.success",
+                            "profile": {"key": key, "source": {"key": "s"}}})
+                        .to_string();
+                        let sig = hrflow_relay::hrflow::signature::hex_hmac(
+                            SECRET.as_bytes(),
+                            body.as_bytes(),
+                        );
+                        let t = Instant::now();
+                        let ok = http
+                            .post(&events)
+                            .header("HTTP-HRFLOW-SIGNATURE", sig)
+                            .header("Content-Type", "application/json")
+                            .body(body)
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status() == 202);
+                        if ok {
+                            acks.lock().unwrap().push(t.elapsed().as_secs_f64() * 1e3);
+                        } else {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    });
+                    sent += 1;
+                }
+            }
+        })
+    };
+    let mut samples: Vec<[f64; 6]> = Vec::new(); // t s, RSS MiB, ack p99 ms, delivered/s, backlog, accepted
+    let started = Instant::now();
+    let (mut accepted, mut delivered_before) = (0usize, 0usize);
+    let every = Duration::from_secs(args.soak_every.max(1));
+    let deadline_after_send = Duration::from_secs(600);
+    let mut sent_done_at: Option<Instant> = None;
+    loop {
+        tokio::time::sleep(every).await;
+        let mut window: Vec<f64> = std::mem::take(&mut *acks.lock().unwrap());
+        accepted += window.len();
+        window.sort_by(f64::total_cmp);
+        let delivered = upstream.seen.lock().unwrap().enriched.len();
+        let (rss, _) = relay.memory();
+        let sample = [
+            started.elapsed().as_secs_f64(),
+            rss,
+            if window.is_empty() {
+                0.0
+            } else {
+                percentile(&window, 0.99)
+            },
+            (delivered - delivered_before) as f64 / every.as_secs_f64(),
+            accepted.saturating_sub(delivered) as f64,
+            accepted as f64,
+        ];
+        delivered_before = delivered;
+        println!(
+            "  t {:>6.0} s  rss {:>6.1} MiB  ack p99 {:>6.2} ms  delivered {:>6.0}/s  backlog {:>8.0}  accepted {:>8.0}",
+            sample[0], sample[1], sample[2], sample[3], sample[4], sample[5]
+        );
+        samples.push(sample);
+        if sender.is_finished() && sent_done_at.is_none() {
+            sent_done_at = Some(Instant::now());
+        }
+        let all_in = delivered >= total - failed.load(Ordering::Relaxed);
+        if sender.is_finished()
+            && (all_in || sent_done_at.is_some_and(|t| t.elapsed() > deadline_after_send))
+        {
+            break;
+        }
+    }
+    let log = relay.stop()?;
+    for secret in [SECRET, HRFLOW_KEY, FLATCHR_KEY, CAREERS_TOKEN] {
+        anyhow::ensure!(
+            !log.contains(secret),
+            "a configured secret appears in the relay's log"
+        );
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    std::fs::create_dir_all(&out)?;
+    let mut csv = String::from("seconds,rss_mib,ack_p99_ms,delivered_per_s,backlog,accepted\n");
+    for s in &samples {
+        csv.push_str(&format!(
+            "{:.0},{:.1},{:.2},{:.0},{:.0},{:.0}\n",
+            s[0], s[1], s[2], s[3], s[4], s[5]
+        ));
+    }
+    std::fs::write(out.join("soak.csv"), csv)?;
+    std::fs::write(out.join("soak.svg"), soak_svg(&samples, args))?;
+    // RSS once ~10k events were in, against the end.
+    let early = samples
+        .iter()
+        .find(|s| s[5] >= 10_000.0)
+        .or(samples.first())
+        .map(|s| s[1])
+        .unwrap_or(f64::NAN);
+    let sending: Vec<&[f64; 6]> = samples.iter().filter(|s| s[5] < total as f64).collect();
+    let mut p99s: Vec<f64> = sending.iter().map(|s| s[2]).collect();
+    p99s.sort_by(f64::total_cmp);
+    let last = samples.last().map(|s| s[1]).unwrap_or(f64::NAN);
+    let delivered = upstream.seen.lock().unwrap().enriched.len();
+    let twice = upstream
+        .seen
+        .lock()
+        .unwrap()
+        .created
+        .values()
+        .filter(|n| **n > 1)
+        .count();
+    Ok(vec![
+        ("soak RSS MiB at 10k events".into(), early),
+        ("soak RSS MiB at the end".into(), last),
+        ("soak RSS end / at 10k".into(), last / early),
+        (
+            "soak worst window ack p99 ms".into(),
+            p99s.last().copied().unwrap_or(f64::NAN),
+        ),
+        (
+            "soak median window ack p99 ms".into(),
+            percentile(&p99s, 0.5),
+        ),
+        (
+            "soak lost".into(),
+            (total - failed.load(Ordering::Relaxed)).saturating_sub(delivered) as f64,
+        ),
+        ("soak refused".into(), failed.load(Ordering::Relaxed) as f64),
+        ("pushed twice".into(), twice as f64),
+    ])
+}
+
+/// The soak's samples drawn as three stacked panels (RSS, ack p99, deliveries/s), by hand:
+/// plain SVG, no plotting dependency for one picture.
+fn soak_svg(samples: &[[f64; 6]], args: &Args) -> String {
+    const W: f64 = 900.0;
+    const PANEL: f64 = 170.0;
+    const LEFT: f64 = 70.0;
+    let t_max = samples.last().map(|s| s[0]).unwrap_or(1.0).max(1.0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {h}\" font-family=\"sans-serif\" font-size=\"12\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\
+         <text x=\"{LEFT}\" y=\"18\" font-size=\"14\">soak: {} events at {}/s, {} finished jobs seeded ({})</text>",
+        args.soak_events,
+        args.soak_rate,
+        args.soak_seed,
+        if args.database == "sqlite" {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        },
+        h = 3.0 * PANEL + 60.0,
+    );
+    for (i, (column, label, color)) in [
+        (1, "RSS MiB", "#1f6feb"),
+        (2, "ack p99 ms (window)", "#cf222e"),
+        (3, "delivered / s", "#1a7f37"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let top = 30.0 + i as f64 * PANEL;
+        let bottom = top + PANEL - 30.0;
+        let max = samples
+            .iter()
+            .map(|s| s[column])
+            .fold(0.0f64, f64::max)
+            .max(1e-9)
+            * 1.1;
+        let points: Vec<String> = samples
+            .iter()
+            .map(|s| {
+                let x = LEFT + s[0] / t_max * (W - LEFT - 20.0);
+                let y = bottom - s[column] / max * (bottom - top);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        svg.push_str(&format!(
+            "<line x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{x2}\" y2=\"{bottom}\" stroke=\"#999\"/>\
+             <line x1=\"{LEFT}\" y1=\"{top}\" x2=\"{LEFT}\" y2=\"{bottom}\" stroke=\"#999\"/>\
+             <text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{max:.1}</text>\
+             <text x=\"{lx}\" y=\"{bottom}\" text-anchor=\"end\">0</text>\
+             <text x=\"{tx}\" y=\"{ty}\" fill=\"{color}\">{label}</text>\
+             <text x=\"{x2}\" y=\"{by}\" text-anchor=\"end\">{t_max:.0} s</text>\
+             <polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            points.join(" "),
+            x2 = W - 20.0,
+            lx = LEFT - 6.0,
+            ty = top + 10.0,
+            tx = LEFT + 8.0,
+            by = bottom + 14.0,
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 /// The vacancy's responses, written in one transaction as the worker would write them.
 async fn fill(store: &hrflow_relay::store::Store, vacancy: i64, n: usize) -> anyhow::Result<()> {
     let item = json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", "phone": "+33100000000",
@@ -1011,6 +1295,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 "careers" => careers(&args).await?,
                 "backfill" => backfill(&args).await?,
+                "soak" => soak(&args).await?,
                 "reference" => match &args.python {
                     Some(python) => reference(&args, python).await?,
                     None => {
