@@ -217,15 +217,20 @@ impl Attempts {
         };
         progress.step = Step::Fetched;
 
-        // 2. The destination's pure step (logics, format, mapping), off the async threads:
-        // scripts are CPU work under a time limit.
-        let scripts = self.scripts.clone();
-        let planned_route = route.clone();
-        let plan = tokio::task::spawn_blocking(move || {
-            destination::prepare(&planned_route, &scripts, profile)
-        })
-        .await
-        .map_err(|e| Failure::permanent(format!("script task failed: {e}")))??;
+        // 2. The destination's pure step (logics, format, mapping). Scripts are CPU work under a
+        // time limit: they run off the async threads. Without a script the mapping takes
+        // microseconds, not worth a hop to another thread and back.
+        let plan = if route.logics.is_empty() && route.format.is_empty() {
+            destination::prepare(&route, &self.scripts, profile)?
+        } else {
+            let scripts = self.scripts.clone();
+            let planned_route = route.clone();
+            tokio::task::spawn_blocking(move || {
+                destination::prepare(&planned_route, &scripts, profile)
+            })
+            .await
+            .map_err(|e| Failure::permanent(format!("script task failed: {e}")))??
+        };
 
         // 3. Its effectful step.
         match plan {
