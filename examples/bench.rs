@@ -531,6 +531,26 @@ struct LoadResult {
     cpu: f64,
 }
 
+/// POSTs HrFlow's event for profile `key`, signed; answers the status (0: no answer), when it
+/// was sent, and how long the answer took, in ms.
+async fn post_event(http: &reqwest::Client, url: &str, key: &str) -> (u16, Instant, f64) {
+    let body = json!({"type": "profile.parsing.success",
+        "profile": {"key": key, "source": {"key": "s"}}})
+    .to_string();
+    let sig = hrflow_relay::hrflow::signature::hex_hmac(SECRET.as_bytes(), body.as_bytes());
+    let t = Instant::now();
+    let status = http
+        .post(url)
+        .header("HTTP-HRFLOW-SIGNATURE", sig)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    (status, t, t.elapsed().as_secs_f64() * 1e3)
+}
+
 /// N signed events at concurrency C against a fresh relay; waits for every enrich.
 async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
     let upstream = Upstream::new(load.latency, load.fault_rate, load.resume_bytes, 0)?;
@@ -587,23 +607,9 @@ async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
             let sent = sent.clone();
             async move {
                 let key = format!("{}{i:07}", load.key_prefix);
-                let body = json!({"type": "profile.parsing.success",
-                    "profile": {"key": key, "source": {"key": "s"}}})
-                .to_string();
-                let sig =
-                    hrflow_relay::hrflow::signature::hex_hmac(SECRET.as_bytes(), body.as_bytes());
-                let t = Instant::now();
+                let (status, t, ms) = post_event(&http, &events, &key).await;
                 sent.lock().unwrap().insert(key, t);
-                let status = http
-                    .post(&events)
-                    .header("HTTP-HRFLOW-SIGNATURE", sig)
-                    .header("Content-Type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0);
-                (status, t.elapsed().as_secs_f64() * 1e3)
+                (status, ms)
             }
         })
         .buffer_unordered(load.concurrency)
@@ -885,24 +891,9 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
                     let key = format!("soak{sent:08}");
                     tokio::spawn(async move {
                         let _permit = permit;
-                        let body = json!({"type": "profile.parsing.success",
-                            "profile": {"key": key, "source": {"key": "s"}}})
-                        .to_string();
-                        let sig = hrflow_relay::hrflow::signature::hex_hmac(
-                            SECRET.as_bytes(),
-                            body.as_bytes(),
-                        );
-                        let t = Instant::now();
-                        let ok = http
-                            .post(&events)
-                            .header("HTTP-HRFLOW-SIGNATURE", sig)
-                            .header("Content-Type", "application/json")
-                            .body(body)
-                            .send()
-                            .await
-                            .is_ok_and(|r| r.status() == 202);
-                        if ok {
-                            acks.lock().unwrap().push(t.elapsed().as_secs_f64() * 1e3);
+                        let (status, _, ms) = post_event(&http, &events, &key).await;
+                        if status == 202 {
+                            acks.lock().unwrap().push(ms);
                         } else {
                             failed.fetch_add(1, Ordering::Relaxed);
                         }
