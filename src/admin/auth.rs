@@ -8,8 +8,6 @@ use std::future::{Ready, ready};
 
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::api::AppState;
@@ -66,9 +64,7 @@ fn forbidden(message: &str) -> ApiError {
 }
 
 fn token_for(user: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(user.as_bytes()).expect("HMAC takes any key");
-    mac.update(b"hrflow-relay admin csrf v1");
-    hex::encode(mac.finalize().into_bytes())
+    crate::hrflow::signature::hex_hmac(user.as_bytes(), b"hrflow-relay admin csrf v1")
 }
 
 /// True when the browser says the request comes from a page on another origin.

@@ -8,9 +8,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use super::{Plan, Prepared};
 use crate::config::{Route, SigningKey, WebhookTarget};
@@ -54,12 +52,11 @@ pub fn preview(route: &Route, body: &Body) -> Value {
 
 /// The signature header's value for one message.
 pub fn signature(key: &SigningKey, id: &str, timestamp: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key");
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body.as_bytes());
+    let signed = format!("{id}.{timestamp}.{body}");
+    let mac = crate::hrflow::signature::hmac_sha256(&key.0, signed.as_bytes());
     format!(
         "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        base64::engine::general_purpose::STANDARD.encode(mac)
     )
 }
 

@@ -118,6 +118,11 @@ fn mac(secret: &[u8], payload: &[u8]) -> HmacSha256 {
     mac
 }
 
+/// HMAC-SHA256 of `payload`: the one MAC every signature and token of the relay uses.
+pub fn hmac_sha256(secret: &[u8], payload: &[u8]) -> Vec<u8> {
+    mac(secret, payload).finalize().into_bytes().to_vec()
+}
+
 /// Hex HMAC-SHA256, as HrFlow computes it (the `body-hex` form).
 pub fn hex_hmac(secret: &[u8], payload: &[u8]) -> String {
     hex::encode(mac(secret, payload).finalize().into_bytes())

@@ -58,7 +58,7 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         let oldest: Option<i64> = row.get("oldest");
-        let mut routes: Vec<RouteCounts> = Vec::new();
+        let mut routes: std::collections::BTreeMap<String, RouteCounts> = Default::default();
         for r in sqlx::query(
             "SELECT route, status, COUNT(*) AS n FROM jobs GROUP BY route, status ORDER BY route",
         )
@@ -66,13 +66,10 @@ impl Store {
         .await?
         {
             let route: String = r.get("route");
-            if routes.last().map(|c| c.route != route).unwrap_or(true) {
-                routes.push(RouteCounts {
-                    route,
-                    ..Default::default()
-                });
-            }
-            let counts = routes.last_mut().expect("pushed above");
+            let counts = routes.entry(route.clone()).or_insert_with(|| RouteCounts {
+                route,
+                ..Default::default()
+            });
             let n: i64 = r.get("n");
             match r.get::<String, _>("status").as_str() {
                 "pending" => counts.pending += n,
@@ -116,7 +113,7 @@ impl Store {
             oldest_pending_age_seconds: oldest
                 .map(|t| (now - t).max(0) as f64 / 1000.0)
                 .unwrap_or(0.0),
-            routes,
+            routes: routes.into_values().collect(),
             hours,
         })
     }
