@@ -132,7 +132,7 @@ pub(super) fn placeholders(first: usize, count: usize) -> String {
 
 impl Store {
     /// Several events in one transaction, with one statement per table rather than per event:
-    /// a burst costs a handful of round trips to the database and one durable commit. Answers
+    /// a burst costs one durable commit, and on SQLite one call to the database thread. Answers
     /// are in the order given and stand only once this returns Ok; on an error none was stored.
     /// Equal bodies in one batch are one event: the first is stored, the others are duplicates.
     pub async fn ingest_many(
@@ -149,12 +149,150 @@ impl Store {
                 i
             });
         }
+        let firsts: Vec<(&NewEvent, &[String])> = firsts.iter().map(|&i| events[i]).collect();
+        // Which event holds each body now: this batch's own, or one accepted within the window.
+        let holders = match self.backend {
+            super::Backend::Sqlite => self.store_sqlite(&firsts, now, window_ms).await?,
+            super::Backend::Postgres => self.store_postgres(&firsts, now, window_ms).await?,
+        };
 
+        Ok(events
+            .iter()
+            .enumerate()
+            .map(|(i, (event, routes))| {
+                let hash = event.body_hash.as_str();
+                let first = events[first_of[hash]].0;
+                match holders.get(hash) {
+                    Some(holder) if *holder == first.id && first_of[hash] == i => {
+                        Ingested::Accepted {
+                            event_id: event.id.clone(),
+                            jobs: routes.len(),
+                        }
+                    }
+                    Some(holder) if *holder == first.id => Ingested::Duplicate {
+                        event_id: first.id.clone(),
+                    },
+                    holder => Ingested::Duplicate {
+                        event_id: holder.cloned().unwrap_or_default(),
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// SQLite: the whole batch as one string of statements, sent in one call and committed
+    /// once. Which events are new is decided inside the transaction: an event (and its jobs) is
+    /// inserted where the dedupe key now names it. Parameters are shared by the statements:
+    /// five per event, then the clock, the window's start and one per route.
+    async fn store_sqlite(
+        &self,
+        events: &[(&NewEvent, &[String])],
+        now: i64,
+        window_ms: i64,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let p = |event: usize, column: usize| format!("${}", event * 5 + column);
+        let (now_p, cutoff_p) = (events.len() * 5 + 1, events.len() * 5 + 2);
+        let mut routes: Vec<&str> = Vec::new();
+        for (_, names) in events {
+            for name in names.iter() {
+                if !routes.contains(&name.as_str()) {
+                    routes.push(name);
+                }
+            }
+        }
+        let route_p = |name: &str| {
+            let r = routes.iter().position(|n| *n == name).unwrap_or_default();
+            format!("${}", cutoff_p + 1 + r)
+        };
+        let mut sql = String::new();
+        let numbered: Vec<usize> = (0..events.len()).collect();
+        for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
+            let rows = |f: &dyn Fn(usize) -> String| {
+                chunk.iter().map(|&k| f(k)).collect::<Vec<_>>().join(", ")
+            };
+            sql.push_str(&format!(
+                "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES {}
+                 ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
+                 WHERE event_dedupe.received_at < ${cutoff_p};\n",
+                rows(&|k| format!("({}, {}, ${now_p})", p(k, 2), p(k, 1)))
+            ));
+            sql.push_str(&format!(
+                "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at)
+                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5, ${now_p} FROM (VALUES {}) AS v
+                 WHERE EXISTS (SELECT 1 FROM event_dedupe d WHERE d.body_hash = v.column2 AND d.event_id = v.column1);\n",
+                rows(&|k| format!("({}, {}, {}, {}, {})", p(k, 1), p(k, 2), p(k, 3), p(k, 4), p(k, 5)))
+            ));
+        }
+        let jobs: Vec<(usize, &str)> = events
+            .iter()
+            .enumerate()
+            .flat_map(|(k, (_, names))| names.iter().map(move |n| (k, n.as_str())))
+            .collect();
+        for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|&(k, route)| {
+                    format!(
+                        "({}, {}, {}, {}, {})",
+                        p(k, 1),
+                        p(k, 2),
+                        route_p(route),
+                        p(k, 4),
+                        p(k, 5)
+                    )
+                })
+                .collect();
+            sql.push_str(&format!(
+                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at)
+                 SELECT v.column1, v.column3, v.column4, v.column5, ${now_p}, ${now_p}, ${now_p} FROM (VALUES {}) AS v
+                 WHERE EXISTS (SELECT 1 FROM event_dedupe d WHERE d.body_hash = v.column2 AND d.event_id = v.column1);\n",
+                rows.join(", ")
+            ));
+        }
+        for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
+            let hashes: Vec<String> = chunk.iter().map(|&k| p(k, 2)).collect();
+            sql.push_str(&format!(
+                "SELECT body_hash, event_id FROM event_dedupe WHERE body_hash IN ({});\n",
+                hashes.join(", ")
+            ));
+        }
+        let sql = sql.trim_end().trim_end_matches(';');
+
+        let mut writer = self.writer(super::Durability::Full).await?;
+        let sql = writer.transaction_sql(sql);
+        let mut q = sqlx::query(&sql).persistent(false);
+        for (e, _) in events {
+            q = q
+                .bind(&e.id)
+                .bind(&e.body_hash)
+                .bind(&e.event_type)
+                .bind(&e.profile_key)
+                .bind(&e.source_key);
+        }
+        q = q.bind(now).bind(now - window_ms);
+        for route in &routes {
+            q = q.bind(*route);
+        }
+        Ok(writer
+            .run(q)
+            .await?
+            .into_iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect())
+    }
+
+    /// PostgreSQL: a statement per table (multi-row), RETURNING names the bodies accepted.
+    async fn store_postgres(
+        &self,
+        events: &[(&NewEvent, &[String])],
+        now: i64,
+        window_ms: i64,
+    ) -> Result<HashMap<String, String>, StoreError> {
         let mut conn = self.write_conn(super::Durability::Full).await?;
         let mut tx = self.begin(&mut conn).await?;
         // 1. The dedupe keys: RETURNING names the bodies not accepted within the window.
         let mut fresh: HashSet<String> = HashSet::new();
-        for chunk in firsts.chunks(ROWS_PER_STATEMENT) {
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let last = chunk.len() * 3 + 1;
             let sql = format!(
                 "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES {}
@@ -164,23 +302,20 @@ impl Store {
                 tuples(chunk.len(), 3, 1)
             );
             let mut q = sqlx::query(&sql).persistent(false);
-            for &i in chunk {
-                q = q
-                    .bind(&events[i].0.body_hash)
-                    .bind(&events[i].0.id)
-                    .bind(now);
+            for (e, _) in chunk {
+                q = q.bind(&e.body_hash).bind(&e.id).bind(now);
             }
             for row in q.bind(now - window_ms).fetch_all(&mut *tx).await? {
                 fresh.insert(row.get::<String, _>(0));
             }
         }
         // 2. Who holds the others.
-        let stale: Vec<&str> = firsts
+        let mut holders: HashMap<String, String> = HashMap::new();
+        let stale: Vec<&str> = events
             .iter()
-            .map(|&i| events[i].0.body_hash.as_str())
+            .map(|(e, _)| e.body_hash.as_str())
             .filter(|h| !fresh.contains(*h))
             .collect();
-        let mut originals: HashMap<String, String> = HashMap::new();
         for chunk in stale.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT body_hash, event_id FROM event_dedupe WHERE body_hash IN ({})",
@@ -191,14 +326,13 @@ impl Store {
                 q = q.bind(*h);
             }
             for row in q.fetch_all(&mut *tx).await? {
-                originals.insert(row.get(0), row.get(1));
+                holders.insert(row.get(0), row.get(1));
             }
         }
         // 3. The new events, and 4. their jobs.
-        let stored: Vec<usize> = firsts
+        let stored: Vec<&(&NewEvent, &[String])> = events
             .iter()
-            .copied()
-            .filter(|&i| fresh.contains(&events[i].0.body_hash))
+            .filter(|(e, _)| fresh.contains(&e.body_hash))
             .collect();
         for chunk in stored.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -206,8 +340,7 @@ impl Store {
                 tuples(chunk.len(), 6, 1)
             );
             let mut q = sqlx::query(&sql).persistent(false);
-            for &i in chunk {
-                let e = events[i].0;
+            for (e, _) in chunk {
                 q = q
                     .bind(&e.id)
                     .bind(&e.body_hash)
@@ -220,7 +353,7 @@ impl Store {
         }
         let jobs: Vec<(&NewEvent, &String)> = stored
             .iter()
-            .flat_map(|&i| events[i].1.iter().map(move |route| (events[i].0, route)))
+            .flat_map(|(e, routes)| routes.iter().map(move |route| (*e, route)))
             .collect();
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -241,27 +374,9 @@ impl Store {
             q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-
-        Ok(events
-            .iter()
-            .enumerate()
-            .map(|(i, (event, routes))| {
-                let first = first_of[event.body_hash.as_str()];
-                if !fresh.contains(&event.body_hash) {
-                    Ingested::Duplicate {
-                        event_id: originals.get(&event.body_hash).cloned().unwrap_or_default(),
-                    }
-                } else if first == i {
-                    Ingested::Accepted {
-                        event_id: event.id.clone(),
-                        jobs: routes.len(),
-                    }
-                } else {
-                    Ingested::Duplicate {
-                        event_id: events[first].0.id.clone(),
-                    }
-                }
-            })
-            .collect())
+        for (e, _) in stored {
+            holders.insert(e.body_hash.clone(), e.id.clone());
+        }
+        Ok(holders)
     }
 }

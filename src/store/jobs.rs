@@ -162,14 +162,19 @@ impl Store {
                     OR EXISTS (SELECT 1 FROM replicas r WHERE r.id = jobs.lease_owner AND r.last_seen < $4))
              RETURNING id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
         );
-        let mut conn = self.write_conn(Durability::Normal).await?;
-        let row = sqlx::query(&sql)
-            .bind(now)
-            .bind(now + lease.as_millis() as i64)
-            .bind(owner)
-            .bind(gone_before)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let mut writer = self.writer(Durability::Normal).await?;
+        let sql = writer.sql(&sql);
+        let row = writer
+            .run(
+                sqlx::query(&sql)
+                    .bind(now)
+                    .bind(now + lease.as_millis() as i64)
+                    .bind(owner)
+                    .bind(gone_before),
+            )
+            .await?
+            .into_iter()
+            .next();
         Ok(row.map(|r| ClaimedJob {
             id: r.get("id"),
             event_id: r.get("event_id"),
@@ -202,7 +207,6 @@ impl Store {
         };
         // A deferral was not an attempt: give the count back.
         let refund = i64::from(matches!(finish, Finish::Defer { .. }));
-        let mut conn = self.write_conn(Durability::Normal).await?;
         // The profile is checkpointed only for a job that runs again: one write less per
         // delivery, and a crash before this point costs one more fetch, never a second push.
         // A job that ends keeps no copy of the candidate's profile (personal data).
@@ -210,24 +214,47 @@ impl Store {
             Finish::Retry { .. } | Finish::Defer { .. } => (attempt.profile.as_deref(), 0),
             _ => (None, 1),
         };
-        let mut tx = self.begin(&mut conn).await?;
-        let updated = sqlx::query("UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
+        const UPDATE: &str = "UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
                              attempts = attempts - $7, step = $8,
                              profile = CASE WHEN $10 = 1 THEN NULL ELSE COALESCE($9, profile) END
-             WHERE id = $1 AND lease_owner = $6")
-        .bind(job_id)
-        .bind(status.as_str())
-        .bind(next)
-        .bind(reason)
-        .bind(now)
-        .bind(owner)
-        .bind(refund)
-        .bind(attempt.step.as_str())
-        .bind(keep)
-        .bind(ends)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+             WHERE id = $1 AND lease_owner = $6 RETURNING id";
+        let update = |sql| {
+            sqlx::query(sql)
+                .bind(job_id)
+                .bind(status.as_str())
+                .bind(next)
+                .bind(reason)
+                .bind(now)
+                .bind(owner)
+                .bind(refund)
+                .bind(attempt.step.as_str())
+                .bind(keep)
+                .bind(ends)
+        };
+        if self.backend == Backend::Sqlite {
+            // One call to the database thread: the update, the attempt and the commit. The
+            // attempt's own values follow the update's ten parameters.
+            let mut writer = self.writer(Durability::Normal).await?;
+            let sql = writer.transaction_sql(&if refund == 0 {
+                format!(
+                    "{UPDATE};\nINSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
+                     VALUES ($1, $11, $12, $8, $13, $14, $15, (SELECT run FROM jobs WHERE id = $1))"
+                )
+            } else {
+                UPDATE.to_string()
+            });
+            let query = update(&sql)
+                .bind(attempt.started_at)
+                .bind(attempt.duration_ms)
+                .bind(attempt.http_status.map(i64::from))
+                .bind(finish.label())
+                .bind(&attempt.error);
+            return Ok(writer.run(query).await?.len() == 1);
+        }
+        // PostgreSQL infers every parameter's type: the attempt is a statement of its own.
+        let mut conn = self.write_conn(Durability::Normal).await?;
+        let mut tx = self.begin(&mut conn).await?;
+        let updated = update(UPDATE).fetch_all(&mut *tx).await?.len();
         if refund == 0 {
             sqlx::query("INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT run FROM jobs WHERE id = $1))")

@@ -79,8 +79,8 @@ pub struct Store {
     /// Writes. On SQLite one connection: writers queue in order inside the process instead of
     /// polling the database lock (SQLite's busy handler sleeps for milliseconds at a time).
     writer: AnyPool,
-    /// Whether the SQLite writer connection commits with synchronous=FULL right now.
-    writer_full: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The SQLite writer connection's synchronous level as last set (see `Level`).
+    writer_level: std::sync::Arc<std::sync::atomic::AtomicU8>,
     backend: Backend,
 }
 
@@ -91,6 +91,75 @@ pub struct Store {
 pub enum Durability {
     Full,
     Normal,
+}
+
+/// The SQLite writer's `synchronous` level as the store last set it.
+struct Level;
+
+impl Level {
+    const UNKNOWN: u8 = 0;
+    const NORMAL: u8 = 1;
+    const FULL: u8 = 2;
+}
+
+/// The one writer connection, held, and what must run first on it.
+pub(crate) struct Writer {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    /// The `PRAGMA synchronous` the write needs in front, or "" when the connection is at it.
+    prefix: &'static str,
+    level: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    /// A transaction sent in one call is under way: if the caller is dropped before it
+    /// answers, sqlx's thread stops between two statements and may leave it open.
+    in_flight: bool,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if self.in_flight {
+            // Closing the connection rolls back whatever it left open; the pool opens another.
+            self.failed();
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl Writer {
+    /// `sql` with the level switch in front (SQLite runs several statements in one call).
+    fn sql(&self, sql: &str) -> String {
+        format!("{}{sql}", self.prefix)
+    }
+
+    /// `body` (several statements) as one IMMEDIATE transaction, with the switch in front.
+    fn transaction_sql(&self, body: &str) -> String {
+        format!("{}BEGIN IMMEDIATE;\n{body};\nCOMMIT", self.prefix)
+    }
+
+    /// After a failed write the level is unknown: the next write sets it again.
+    fn failed(&self) {
+        self.level
+            .store(Level::UNKNOWN, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Runs `query` (built on `sql` or `transaction_sql`) in one trip and answers the rows of
+    /// its statements. A failure anywhere rolls a transaction back here: the connection goes
+    /// back to the pool with no transaction open.
+    async fn run<'q>(
+        &mut self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        self.in_flight = true;
+        let rows = query.fetch_all(&mut *self.conn).await;
+        self.in_flight = false;
+        match rows {
+            Ok(rows) => Ok(rows),
+            Err(e) => {
+                self.failed();
+                // "no transaction is active" when it failed before BEGIN or at COMMIT's end.
+                let _ = self.conn.execute("ROLLBACK").await;
+                Err(e.into())
+            }
+        }
+    }
 }
 
 /// SQLite must be able to create the database, its journal and its WAL in the folder. Checked
@@ -135,7 +204,10 @@ impl Store {
         let mut url = url.to_string();
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5));
+            .acquire_timeout(Duration::from_secs(5))
+            // A connection to a local file does not go stale; pinging it before each use is
+            // one more trip to sqlx's connection thread per statement. PostgreSQL keeps it.
+            .test_before_acquire(backend == Backend::Postgres);
         if backend == Backend::Sqlite {
             let path = url
                 .trim_start_matches("sqlite://")
@@ -188,7 +260,8 @@ impl Store {
         Ok(Self {
             pool,
             writer,
-            writer_full: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            // New connections start FULL (after_connect), but the writer may not be open yet.
+            writer_level: std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Level::UNKNOWN)),
             backend,
         })
     }
@@ -215,25 +288,53 @@ impl Store {
     }
 
     /// The writer connection, set to commit with `durability`. New connections start FULL; the
-    /// flag is read and changed only while the one writer connection is held, so a durable write
-    /// never runs on a connection left at NORMAL.
+    /// level is read and changed only while the one writer connection is held, so a durable
+    /// write never runs on a connection left at NORMAL.
     async fn write_conn(
         &self,
         durability: Durability,
     ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
-        use std::sync::atomic::Ordering;
         let mut conn = self.writer.acquire().await?;
-        let full = durability == Durability::Full;
-        if self.backend == Backend::Sqlite && self.writer_full.load(Ordering::Acquire) != full {
-            conn.execute(if full {
-                "PRAGMA synchronous = FULL"
-            } else {
-                "PRAGMA synchronous = NORMAL"
-            })
-            .await?;
-            self.writer_full.store(full, Ordering::Release);
+        let switch = self.switch(durability);
+        if !switch.is_empty()
+            && let Err(e) = conn.execute(switch).await
+        {
+            self.writer_level
+                .store(Level::UNKNOWN, std::sync::atomic::Ordering::Release);
+            return Err(e.into());
         }
         Ok(conn)
+    }
+
+    /// The writer connection, with the statement that sets it to `durability` left for the
+    /// caller to send in front of its own (`Writer::sql`): on SQLite every call is a trip to
+    /// sqlx's connection thread and back, so the switch rides along with the write.
+    async fn writer(&self, durability: Durability) -> Result<Writer, StoreError> {
+        let conn = self.writer.acquire().await?;
+        Ok(Writer {
+            conn,
+            prefix: self.switch(durability),
+            level: self.writer_level.clone(),
+            in_flight: false,
+        })
+    }
+
+    /// The `PRAGMA synchronous` the held writer needs for `durability` ("" when it is there),
+    /// recorded as set: whoever sends it and fails makes the level unknown again.
+    fn switch(&self, durability: Durability) -> &'static str {
+        use std::sync::atomic::Ordering;
+        let want = match durability {
+            Durability::Full => Level::FULL,
+            Durability::Normal => Level::NORMAL,
+        };
+        if self.backend == Backend::Postgres || self.writer_level.load(Ordering::Acquire) == want {
+            return "";
+        }
+        self.writer_level.store(want, Ordering::Release);
+        match durability {
+            Durability::Full => "PRAGMA synchronous = FULL;\n",
+            Durability::Normal => "PRAGMA synchronous = NORMAL;\n",
+        }
     }
 
     /// A write transaction on `conn`. SQLite takes its write lock at once (IMMEDIATE), waiting
@@ -289,6 +390,52 @@ mod tests {
         assert_eq!(level(&store, Durability::Normal).await, 1);
         assert_eq!(level(&store, Durability::Full).await, 2);
         store.claim("w", Duration::from_secs(1)).await.unwrap();
+        assert_eq!(level(&store, Durability::Full).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_cut_short_never_stays_open_on_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        let mut writer = store.writer(Durability::Normal).await.unwrap();
+        writer.conn.execute("BEGIN IMMEDIATE").await.unwrap();
+        // As if the caller were dropped between two statements of one call.
+        writer.in_flight = true;
+        drop(writer);
+        // The next writer is a new connection: no transaction left open, no write lost in it.
+        let mut writer = store.writer(Durability::Full).await.unwrap();
+        let sql = writer.transaction_sql("INSERT INTO replicas (id, last_seen) VALUES ('r', 1)");
+        writer.run(sqlx::query(&sql)).await.unwrap();
+        drop(writer);
+        assert_eq!(level(&store, Durability::Full).await, 2);
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replicas")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(seen, 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_rolls_back_and_the_level_is_set_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        let mut writer = store.writer(Durability::Normal).await.unwrap();
+        let sql = writer.transaction_sql(
+            "INSERT INTO replicas (id, last_seen) VALUES ('r', 1);\nINSERT INTO no_such_table VALUES (1)",
+        );
+        assert!(writer.run(sqlx::query(&sql)).await.is_err());
+        drop(writer);
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replicas")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            seen, 0,
+            "the first statement was rolled back with the second"
+        );
+        assert_eq!(level(&store, Durability::Normal).await, 1);
         assert_eq!(level(&store, Durability::Full).await, 2);
     }
 }

@@ -29,15 +29,20 @@ impl Store {
     ) -> Result<PushSlot, StoreError> {
         let now = now_ms();
         // The slot must outlive a power cut: the push that follows cannot be taken back.
-        let mut conn = self.write_conn(Durability::Full).await?;
-        let inserted = sqlx::query("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
-             ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id")
-        .bind(route)
-        .bind(profile_key)
-        .bind(job_id)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let mut writer = self.writer(Durability::Full).await?;
+        let sql = writer.sql("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
+             ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id");
+        let inserted = writer
+            .run(
+                sqlx::query(&sql)
+                    .bind(route)
+                    .bind(profile_key)
+                    .bind(job_id)
+                    .bind(now),
+            )
+            .await?
+            .pop();
+        let conn = &mut writer.conn;
         if inserted.is_some() {
             return Ok(PushSlot::Free);
         }
@@ -45,7 +50,7 @@ impl Store {
              WHERE p.route = $1 AND p.profile_key = $2")
         .bind(route)
         .bind(profile_key)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut **conn)
         .await?;
         let Some(row) = row else {
             // Cleared between the two statements: try again on the next attempt.
@@ -73,7 +78,7 @@ impl Store {
         .bind(job_id)
         .bind(holder)
         .bind(now)
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .await?
         .rows_affected();
         Ok(if taken == 1 {
@@ -90,13 +95,16 @@ impl Store {
         profile_key: &str,
         job_id: i64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.write_conn(Durability::Normal).await?;
-        sqlx::query("UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2")
-            .bind(route)
-            .bind(profile_key)
-            .bind(job_id)
-            .bind(now_ms())
-            .execute(&mut *conn)
+        let mut writer = self.writer(Durability::Normal).await?;
+        let sql = writer.sql("UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2");
+        writer
+            .run(
+                sqlx::query(&sql)
+                    .bind(route)
+                    .bind(profile_key)
+                    .bind(job_id)
+                    .bind(now_ms()),
+            )
             .await?;
         Ok(())
     }
