@@ -903,7 +903,10 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
             }
         })
     };
-    let mut samples: Vec<[f64; 6]> = Vec::new(); // t s, RSS MiB, ack p99 ms, delivered/s, backlog, accepted
+    // t s, RSS MiB, ack p99 ms, delivered/s, backlog, accepted, mean claim ms
+    let mut samples: Vec<[f64; 7]> = Vec::new();
+    let metrics_url = format!("http://127.0.0.1:{}/metrics", relay.port);
+    let mut claims_before = (0.0, 0.0);
     let started = Instant::now();
     let (mut accepted, mut delivered_before) = (0usize, 0usize);
     let every = Duration::from_secs(args.soak_every.max(1));
@@ -916,6 +919,9 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         window.sort_by(f64::total_cmp);
         let delivered = upstream.seen.lock().unwrap().enriched.len();
         let (rss, _) = relay.memory();
+        let claims = claim_totals(&http, &metrics_url).await;
+        let claim_ms = (claims.0 - claims_before.0) * 1e3 / (claims.1 - claims_before.1).max(1.0);
+        claims_before = claims;
         let sample = [
             started.elapsed().as_secs_f64(),
             rss,
@@ -927,11 +933,12 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
             (delivered - delivered_before) as f64 / every.as_secs_f64(),
             accepted.saturating_sub(delivered) as f64,
             accepted as f64,
+            claim_ms,
         ];
         delivered_before = delivered;
         println!(
-            "  t {:>6.0} s  rss {:>6.1} MiB  ack p99 {:>6.2} ms  delivered {:>6.0}/s  backlog {:>8.0}  accepted {:>8.0}",
-            sample[0], sample[1], sample[2], sample[3], sample[4], sample[5]
+            "  t {:>6.0} s  rss {:>6.1} MiB  ack p99 {:>6.2} ms  delivered {:>6.0}/s  backlog {:>8.0}  accepted {:>8.0}  claim {:>5.2} ms",
+            sample[0], sample[1], sample[2], sample[3], sample[4], sample[5], sample[6]
         );
         samples.push(sample);
         if sender.is_finished() && sent_done_at.is_none() {
@@ -953,11 +960,12 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     }
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     std::fs::create_dir_all(&out)?;
-    let mut csv = String::from("seconds,rss_mib,ack_p99_ms,delivered_per_s,backlog,accepted\n");
+    let mut csv =
+        String::from("seconds,rss_mib,ack_p99_ms,delivered_per_s,backlog,accepted,claim_mean_ms\n");
     for s in &samples {
         csv.push_str(&format!(
-            "{:.0},{:.1},{:.2},{:.0},{:.0},{:.0}\n",
-            s[0], s[1], s[2], s[3], s[4], s[5]
+            "{:.0},{:.1},{:.2},{:.0},{:.0},{:.0},{:.3}\n",
+            s[0], s[1], s[2], s[3], s[4], s[5], s[6]
         ));
     }
     std::fs::write(out.join("soak.csv"), csv)?;
@@ -969,7 +977,9 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         .or(samples.first())
         .map(|s| s[1])
         .unwrap_or(f64::NAN);
-    let sending: Vec<&[f64; 6]> = samples.iter().filter(|s| s[5] < total as f64).collect();
+    let mut claim_ms: Vec<f64> = samples.iter().map(|s| s[6]).collect();
+    claim_ms.sort_by(f64::total_cmp);
+    let sending: Vec<&[f64; 7]> = samples.iter().filter(|s| s[5] < total as f64).collect();
     let mut p99s: Vec<f64> = sending.iter().map(|s| s[2]).collect();
     p99s.sort_by(f64::total_cmp);
     let last = samples.last().map(|s| s[1]).unwrap_or(f64::NAN);
@@ -999,13 +1009,36 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
             (total - failed.load(Ordering::Relaxed)).saturating_sub(delivered) as f64,
         ),
         ("soak refused".into(), failed.load(Ordering::Relaxed) as f64),
+        (
+            "soak worst window claim ms (mean)".into(),
+            claim_ms.last().copied().unwrap_or(f64::NAN),
+        ),
         ("pushed twice".into(), twice as f64),
     ])
 }
 
-/// The soak's samples drawn as three stacked panels (RSS, ack p99, deliveries/s), by hand:
+/// `relay_claim_seconds`' sum and count from the relay's metrics (zeros if unreadable).
+async fn claim_totals(http: &reqwest::Client, url: &str) -> (f64, f64) {
+    let text = match http.get(url).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let read = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        read("relay_claim_seconds_sum"),
+        read("relay_claim_seconds_count"),
+    )
+}
+
+/// The soak's samples drawn as four stacked panels (RSS, ack p99, deliveries/s, claim time), by hand:
 /// plain SVG, no plotting dependency for one picture.
-fn soak_svg(samples: &[[f64; 6]], args: &Args) -> String {
+fn soak_svg(samples: &[[f64; 7]], args: &Args) -> String {
     const W: f64 = 900.0;
     const PANEL: f64 = 170.0;
     const LEFT: f64 = 70.0;
@@ -1022,12 +1055,13 @@ fn soak_svg(samples: &[[f64; 6]], args: &Args) -> String {
         } else {
             "PostgreSQL"
         },
-        h = 3.0 * PANEL + 60.0,
+        h = 4.0 * PANEL + 60.0,
     );
     for (i, (column, label, color)) in [
         (1, "RSS MiB", "#1f6feb"),
         (2, "ack p99 ms (window)", "#cf222e"),
         (3, "delivered / s", "#1a7f37"),
+        (6, "claim ms (window mean)", "#8250df"),
     ]
     .into_iter()
     .enumerate()
@@ -1172,6 +1206,137 @@ async fn reference(args: &Args, python: &Path) -> anyhow::Result<Figures> {
     Ok(figures)
 }
 
+/// The machine's floor, with no relay in between: how many durable writes a second the disk
+/// takes, and what the four HTTP exchanges of a delivery cost a bare client. A child process
+/// (this program with `BENCH_FLOOR_CLIENT`) makes them per profile, W at a time, against the
+/// same stand-ins: the profile, the resume, the push with the resume in base64, the enrich.
+async fn floor(args: &Args) -> anyhow::Result<Figures> {
+    // 1. fsyncs per second: 4 KiB appended and fdatasync'd, as a WAL commit does, for 2 s.
+    let dir = tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))?;
+    let fsyncs = tokio::task::spawn_blocking(move || -> anyhow::Result<f64> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(dir.path().join("fsync"))?;
+        let page = [7u8; 4096];
+        let (started, mut n) = (Instant::now(), 0u32);
+        while started.elapsed() < Duration::from_secs(2) {
+            f.write_all(&page)?;
+            f.sync_data()?;
+            n += 1;
+        }
+        Ok(f64::from(n) / started.elapsed().as_secs_f64())
+    })
+    .await??;
+
+    // 2. The four exchanges alone.
+    let up = Upstream::new(Duration::ZERO, 0.0, args.resume_bytes, 0)?;
+    let url = stand_ins(up.clone()).await?;
+    let n = args.events;
+    let out = tokio::process::Command::new(std::env::current_exe()?)
+        .env(
+            "BENCH_FLOOR_CLIENT",
+            format!("{url},{n},{}", args.worker_concurrency),
+        )
+        .stderr(Stdio::inherit())
+        .output()
+        .await?;
+    anyhow::ensure!(out.status.success(), "the floor client failed");
+    let report: Value = serde_json::from_slice(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .unwrap_or_default(),
+    )?;
+    let seen = up.seen.lock().unwrap();
+    anyhow::ensure!(
+        seen.enriched.len() == n && seen.bad_resumes == 0,
+        "the floor client delivered {} of {n}",
+        seen.enriched.len()
+    );
+    Ok(vec![
+        ("fsyncs/s".into(), fsyncs),
+        (
+            "four exchanges cpu ms/profile".into(),
+            report["cpu_s"].as_f64().unwrap_or(f64::NAN) * 1e3 / n as f64,
+        ),
+        (
+            "four exchanges profiles/s".into(),
+            n as f64 / report["wall_s"].as_f64().unwrap_or(f64::NAN),
+        ),
+    ])
+}
+
+/// The floor's client: `url,n,w` from `BENCH_FLOOR_CLIENT`; prints its CPU and wall seconds.
+async fn floor_client(spec: &str) -> anyhow::Result<()> {
+    let parts: Vec<&str> = spec.split(',').collect();
+    anyhow::ensure!(parts.len() == 3, "BENCH_FLOOR_CLIENT is url,n,w");
+    let (url, n, w): (String, usize, usize) =
+        (parts[0].into(), parts[1].parse()?, parts[2].parse()?);
+    let http = reqwest::Client::new();
+    let one = |i: usize| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            use base64::Engine;
+            let key = format!("f{i:07}");
+            let profile: Value = http
+                .get(format!("{url}/profile/indexing"))
+                .query(&[("source_key", "s"), ("key", key.as_str())])
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let p = &profile["data"];
+            let resume_url = p["attachments"][0]["public_url"]
+                .as_str()
+                .unwrap_or_default();
+            let resume = http
+                .get(resume_url)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await?;
+            let email = p["info"]["email"].as_str().unwrap_or_default();
+            let push = json!({"vacancy": "v", "firstname": p["info"]["first_name"], "lastname": p["info"]["last_name"],
+                "email": email, "phone": p["info"]["phone"], "type": "document",
+                "resume": {"fileName": "resume.pdf", "contentType": "application/pdf",
+                    "data": base64::engine::general_purpose::STANDARD.encode(&resume)}});
+            http.post(format!("{url}/vacancy/candidate/json"))
+                .json(&push)
+                .send()
+                .await?
+                .error_for_status()?;
+            http.post(format!("{url}/company/c/search/candidate"))
+                .json(&json!({"reference": email, "profile": p}))
+                .send()
+                .await?
+                .error_for_status()?;
+            anyhow::Ok(())
+        }
+    };
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(0..n)
+        .map(one)
+        .buffer_unordered(w)
+        .collect()
+        .await;
+    let wall = started.elapsed().as_secs_f64();
+    anyhow::ensure!(results.iter().all(Result::is_ok), "an exchange failed");
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    println!(
+        "{}",
+        json!({"cpu_s": (ticks(11) + ticks(12)) / 100.0, "wall_s": wall})
+    );
+    Ok(())
+}
+
 fn summarize(runs: &[Figures]) -> Vec<(String, f64, f64, f64)> {
     let mut names: Vec<String> = Vec::new();
     for run in runs {
@@ -1197,6 +1362,9 @@ fn summarize(runs: &[Figures]) -> Vec<(String, f64, f64, f64)> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if let Ok(spec) = std::env::var("BENCH_FLOOR_CLIENT") {
+        return floor_client(&spec).await;
+    }
     let args = Args::parse();
     let all = [
         "idle",
@@ -1287,6 +1455,7 @@ async fn main() -> anyhow::Result<()> {
                 "careers" => careers(&args).await?,
                 "backfill" => backfill(&args).await?,
                 "soak" => soak(&args).await?,
+                "floor" => floor(&args).await?,
                 "reference" => match &args.python {
                     Some(python) => reference(&args, python).await?,
                     None => {

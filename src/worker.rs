@@ -77,6 +77,7 @@ impl Worker {
             }
             while tasks.try_join_next().is_some() {}
             self.heartbeat.beat();
+            let clock = std::time::Instant::now();
             let claimed = self
                 .attempts
                 .store
@@ -86,6 +87,7 @@ impl Worker {
                     Some(self.attempts.timings.replica_timeout),
                 )
                 .await;
+            crate::telemetry::claimed_in(clock.elapsed().as_secs_f64());
             match claimed {
                 Ok(Some(job)) => {
                     let attempts = self.attempts.clone();
