@@ -152,7 +152,9 @@ impl Store {
     /// job instead of one step along the due index. SQLite plans claims by a fixed index.
     pub async fn refresh_job_statistics(&self) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            sqlx::query("ANALYZE jobs").execute(&self.writer).await?;
+            sqlx::query("ANALYZE jobs")
+                .execute(&mut *self.lend().await?)
+                .await?;
         }
         Ok(())
     }

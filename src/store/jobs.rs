@@ -277,7 +277,7 @@ impl Store {
         Ok(sqlx::query("UPDATE jobs SET lease_until = NULL, lease_owner = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
              WHERE lease_owner = $1 AND status = 'pending'")
         .bind(owner)
-        .execute(&self.writer)
+        .execute(&mut *self.lend().await?)
         .await?
         .rows_affected())
     }

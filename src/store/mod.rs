@@ -79,6 +79,12 @@ pub struct Store {
     /// Writes. On SQLite one connection: writers queue in order inside the process instead of
     /// polling the database lock (SQLite's busy handler sleeps for milliseconds at a time).
     writer: AnyPool,
+    /// SQLite: that one connection, checked out of `writer` for good and lent under a lock.
+    /// sqlx pings a connection on its thread each time it goes back to a pool: one more trip
+    /// per write that a held connection does not pay.
+    held: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>>,
+    /// A call of several statements was cut short (see `Writer`): the next writer rolls back.
+    cut_short: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The SQLite writer connection's synchronous level as last set (see `Level`).
     writer_level: std::sync::Arc<std::sync::atomic::AtomicU8>,
     backend: Backend,
@@ -104,24 +110,60 @@ impl Level {
 
 /// The one writer connection, held, and what must run first on it.
 pub(crate) struct Writer {
-    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    conn: WriteConn,
     /// The `PRAGMA synchronous` the write needs in front, or "" when the connection is at it.
     prefix: &'static str,
     level: std::sync::Arc<std::sync::atomic::AtomicU8>,
     /// A transaction sent in one call is under way: if the caller is dropped before it
     /// answers, sqlx's thread stops between two statements and may leave it open.
     in_flight: bool,
+    cut_short: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
         if self.in_flight {
-            // Closing the connection rolls back whatever it left open; the pool opens another.
+            // Told before the lock is let go: the next writer rolls back whatever this left
+            // open (sqlx runs commands in order, so after what remains of this one).
             self.failed();
-            self.conn.close_on_drop();
+            self.cut_short
+                .store(true, std::sync::atomic::Ordering::Release);
         }
     }
 }
+
+/// The writer connection, lent: SQLite's held one under its lock, or one of PostgreSQL's pool.
+pub(crate) enum WriteConn {
+    Held(
+        tokio::sync::OwnedMappedMutexGuard<
+            Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+            sqlx::pool::PoolConnection<sqlx::Any>,
+        >,
+    ),
+    Pooled(sqlx::pool::PoolConnection<sqlx::Any>),
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        match self {
+            WriteConn::Held(c) => c,
+            WriteConn::Pooled(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        match self {
+            WriteConn::Held(c) => c,
+            WriteConn::Pooled(c) => c,
+        }
+    }
+}
+
+/// How long a write waits for the writer connection before the store answers busy.
+const WRITER_WAIT: Duration = Duration::from_secs(5);
 
 impl Writer {
     /// `sql` with the level switch in front (SQLite runs several statements in one call).
@@ -260,6 +302,8 @@ impl Store {
         Ok(Self {
             pool,
             writer,
+            held: std::sync::Arc::new(tokio::sync::Mutex::new(None)),
+            cut_short: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
             // New connections start FULL (after_connect), but the writer may not be open yet.
             writer_level: std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Level::UNKNOWN)),
             backend,
@@ -269,10 +313,13 @@ impl Store {
     /// Applies the migrations of the backend. On PostgreSQL the migrator holds an advisory
     /// lock, so replicas starting together migrate once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migrations::migrator(self.backend)
-            .await?
-            .run(&self.writer)
-            .await?;
+        let migrator = migrations::migrator(self.backend).await?;
+        // On SQLite the held connection goes back to the pool for the migrator, and the lock
+        // keeps every other writer waiting until it is done.
+        let mut held = self.held.lock().await;
+        drop(held.take());
+        migrator.run(&self.writer).await?;
+        drop(held);
         Ok(())
     }
 
@@ -290,11 +337,8 @@ impl Store {
     /// The writer connection, set to commit with `durability`. New connections start FULL; the
     /// level is read and changed only while the one writer connection is held, so a durable
     /// write never runs on a connection left at NORMAL.
-    async fn write_conn(
-        &self,
-        durability: Durability,
-    ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
-        let mut conn = self.writer.acquire().await?;
+    async fn write_conn(&self, durability: Durability) -> Result<WriteConn, StoreError> {
+        let mut conn = self.lend().await?;
         let switch = self.switch(durability);
         if !switch.is_empty()
             && let Err(e) = conn.execute(switch).await
@@ -310,13 +354,43 @@ impl Store {
     /// caller to send in front of its own (`Writer::sql`): on SQLite every call is a trip to
     /// sqlx's connection thread and back, so the switch rides along with the write.
     async fn writer(&self, durability: Durability) -> Result<Writer, StoreError> {
-        let conn = self.writer.acquire().await?;
+        let conn = self.lend().await?;
         Ok(Writer {
             conn,
             prefix: self.switch(durability),
             level: self.writer_level.clone(),
             in_flight: false,
+            cut_short: self.cut_short.clone(),
         })
+    }
+
+    /// The writer connection as it is (no level set): SQLite's held one, opened on first use,
+    /// cleaned of what a cut-short call left open; on PostgreSQL one from the pool.
+    async fn lend(&self) -> Result<WriteConn, StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.backend == Backend::Postgres {
+            return Ok(WriteConn::Pooled(self.writer.acquire().await?));
+        }
+        let mut slot = tokio::time::timeout(WRITER_WAIT, self.held.clone().lock_owned())
+            .await
+            .map_err(|_| {
+                StoreError::Busy(format!(
+                    "the database writer was busy for {} s",
+                    WRITER_WAIT.as_secs()
+                ))
+            })?;
+        if slot.is_none() {
+            *slot = Some(self.writer.acquire().await?);
+        }
+        let mut conn = WriteConn::Held(
+            tokio::sync::OwnedMutexGuard::try_map(slot, Option::as_mut)
+                .map_err(|_| StoreError::Closed)?,
+        );
+        if self.cut_short.swap(false, Ordering::AcqRel) {
+            // "no transaction is active" when the cut came before BEGIN or after COMMIT.
+            let _ = conn.execute("ROLLBACK").await;
+        }
+        Ok(conn)
     }
 
     /// The `PRAGMA synchronous` the held writer needs for `durability` ("" when it is there),
@@ -341,7 +415,7 @@ impl Store {
     /// on busy_timeout rather than failing on a later upgrade.
     async fn begin<'c>(
         &self,
-        conn: &'c mut sqlx::pool::PoolConnection<sqlx::Any>,
+        conn: &'c mut sqlx::AnyConnection,
     ) -> Result<sqlx::Transaction<'c, sqlx::Any>, StoreError> {
         use sqlx::Connection;
         Ok(match self.backend {
@@ -362,6 +436,8 @@ impl Store {
 
     /// Closes both pools: every later operation fails (shutdown, and tests of a lost database).
     pub async fn close(&self) {
+        // The held connection goes back first: closing a pool waits for its connections.
+        drop(self.held.lock().await.take());
         self.writer.close().await;
         self.pool.close().await;
     }

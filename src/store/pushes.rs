@@ -120,7 +120,7 @@ impl Store {
             .bind(route)
             .bind(profile_key)
             .bind(job_id)
-            .execute(&self.writer)
+            .execute(&mut *self.lend().await?)
             .await?;
         Ok(())
     }

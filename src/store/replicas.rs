@@ -12,12 +12,12 @@ impl Store {
         sqlx::query("INSERT INTO replicas (id, last_seen) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen")
         .bind(id)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *self.lend().await?)
         .await?;
         let cutoff = now - window.as_millis() as i64;
         sqlx::query("DELETE FROM replicas WHERE last_seen < $1")
             .bind(cutoff - 3_600_000)
-            .execute(&self.writer)
+            .execute(&mut *self.lend().await?)
             .await?;
         Ok(
             // On the reader pool: a read left on the one writer connection made other
@@ -33,7 +33,7 @@ impl Store {
     pub async fn remove_replica(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM replicas WHERE id = $1")
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *self.lend().await?)
             .await?;
         Ok(())
     }

@@ -279,13 +279,10 @@ impl Store {
 
     /// Copies the WAL into the database and truncates it, so old page images (which hold
     /// deleted rows) leave the WAL file. Readers can hold it back briefly: tried a few times.
-    async fn checkpoint(
-        &self,
-        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
-    ) -> Result<(), StoreError> {
+    async fn checkpoint(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
         for _ in 0..50 {
             let busy: i64 = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&mut **conn)
+                .fetch_one(&mut *conn)
                 .await?
                 .get(0);
             if busy == 0 {
