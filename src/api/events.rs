@@ -230,7 +230,9 @@ fn plan(state: &AppState, event: Event) -> Answer {
                 ));
             }
             let new = NewEvent {
-                id: uuid::Uuid::new_v4().to_string(),
+                // Time-ordered: new events append to the end of the events key's index
+                // instead of dirtying a random page of it per event.
+                id: uuid::Uuid::now_v7().to_string(),
                 body_hash: e.body_hash,
                 event_type: e.event_type,
                 profile_key: e.profile_key,

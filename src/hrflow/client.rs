@@ -36,7 +36,7 @@ impl HrflowClient {
             ("source_key", source_key.to_string()),
             ("key", key.to_string()),
         ];
-        let body = self
+        let mut body = self
             .get(
                 "/profile/indexing",
                 &query,
@@ -45,8 +45,8 @@ impl HrflowClient {
                 timeout,
             )
             .await?;
-        match body.get("data") {
-            Some(data @ Value::Object(_)) => Ok(data.clone()),
+        match body.get_mut("data").map(Value::take) {
+            Some(data @ Value::Object(_)) => Ok(data),
             _ => Err(Failure::permanent(format!(
                 "HrFlow returned no profile for {key}"
             ))),

@@ -22,15 +22,32 @@ struct Request {
 /// The handle the event endpoint sends through; cheap to clone.
 #[derive(Clone)]
 pub struct GroupCommit {
-    tx: mpsc::Sender<Request>,
+    via: Via,
+}
+
+#[derive(Clone)]
+enum Via {
+    /// SQLite: the store's write queue, which gathers events with the worker's writes.
+    Queue { store: Store, window_ms: i64 },
+    /// PostgreSQL: a committer task of its own.
+    Committer(mpsc::Sender<Request>),
 }
 
 impl GroupCommit {
-    /// Starts the committer task; it ends when every handle is dropped.
+    /// Starts the committer (on SQLite, the store's write queue); it ends when every handle
+    /// is dropped.
     pub fn start(store: Store, window_ms: i64) -> Self {
+        if store.backend == super::Backend::Sqlite {
+            store.start_queue();
+            return Self {
+                via: Via::Queue { store, window_ms },
+            };
+        }
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(run(store, window_ms, rx));
-        Self { tx }
+        Self {
+            via: Via::Committer(tx),
+        }
     }
 
     /// Stores the events of one request, each with its jobs, in one transaction; returns once
@@ -39,9 +56,14 @@ impl GroupCommit {
         &self,
         events: Vec<(NewEvent, Vec<String>)>,
     ) -> Result<Vec<Ingested>, StoreError> {
+        let tx = match &self.via {
+            Via::Queue { store, window_ms } => {
+                return store.enqueue_intake(events, *window_ms).await;
+            }
+            Via::Committer(tx) => tx,
+        };
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Request { events, reply })
+        tx.send(Request { events, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -130,45 +152,44 @@ pub(super) fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-impl Store {
-    /// Several events in one transaction, with one statement per table rather than per event:
-    /// a burst costs one durable commit, and on SQLite one call to the database thread. Answers
-    /// are in the order given and stand only once this returns Ok; on an error none was stored.
-    /// Equal bodies in one batch are one event: the first is stored, the others are duplicates.
-    pub async fn ingest_many(
-        &self,
-        events: &[(&NewEvent, &[String])],
-        window_ms: i64,
-    ) -> Result<Vec<Ingested>, StoreError> {
-        let now = super::now_ms();
+/// A batch's events: the first of each body is the one stored; the others are its duplicates.
+pub(super) struct Plan<'a> {
+    first_of: HashMap<&'a str, usize>,
+    pub firsts: Vec<(&'a NewEvent, &'a [String])>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn of(events: &[(&'a NewEvent, &'a [String])]) -> Self {
         let mut first_of: HashMap<&str, usize> = HashMap::new();
         let mut firsts = Vec::new();
-        for (i, (event, _)) in events.iter().enumerate() {
+        for (i, (event, routes)) in events.iter().enumerate() {
             first_of.entry(event.body_hash.as_str()).or_insert_with(|| {
-                firsts.push(i);
+                firsts.push((*event, *routes));
                 i
             });
         }
-        let firsts: Vec<(&NewEvent, &[String])> = firsts.iter().map(|&i| events[i]).collect();
-        // Which event holds each body now: this batch's own, or one accepted within the window.
-        let holders = match self.backend {
-            super::Backend::Sqlite => self.store_sqlite(&firsts, now, window_ms).await?,
-            super::Backend::Postgres => self.store_postgres(&firsts, now, window_ms).await?,
-        };
+        Self { first_of, firsts }
+    }
 
-        Ok(events
+    /// One answer per event, given which event now holds each body (this batch's first, or
+    /// one accepted within the window).
+    pub fn answers(
+        &self,
+        events: &[(&NewEvent, &[String])],
+        holders: &HashMap<String, String>,
+    ) -> Vec<Ingested> {
+        events
             .iter()
             .enumerate()
             .map(|(i, (event, routes))| {
                 let hash = event.body_hash.as_str();
-                let first = events[first_of[hash]].0;
+                let first_at = self.first_of.get(hash).copied().unwrap_or(i);
+                let first = events[first_at].0;
                 match holders.get(hash) {
-                    Some(holder) if *holder == first.id && first_of[hash] == i => {
-                        Ingested::Accepted {
-                            event_id: event.id.clone(),
-                            jobs: routes.len(),
-                        }
-                    }
+                    Some(holder) if *holder == first.id && first_at == i => Ingested::Accepted {
+                        event_id: event.id.clone(),
+                        jobs: routes.len(),
+                    },
                     Some(holder) if *holder == first.id => Ingested::Duplicate {
                         event_id: first.id.clone(),
                     },
@@ -177,108 +198,127 @@ impl Store {
                     },
                 }
             })
-            .collect())
+            .collect()
     }
+}
 
-    /// SQLite: the whole batch as one string of statements, sent in one call and committed
-    /// once. Which events are new is decided inside the transaction: an event (and its jobs) is
-    /// inserted where the dedupe key now names it. Parameters are shared by the statements:
-    /// five per event, then the clock, the window's start and one per route.
-    async fn store_sqlite(
-        &self,
-        events: &[(&NewEvent, &[String])],
-        now: i64,
-        window_ms: i64,
-    ) -> Result<HashMap<String, String>, StoreError> {
-        let p = |event: usize, column: usize| format!("${}", event * 5 + column);
-        let (now_p, cutoff_p) = (events.len() * 5 + 1, events.len() * 5 + 2);
-        let mut routes: Vec<&str> = Vec::new();
-        for (_, names) in events {
-            for name in names.iter() {
-                if !routes.contains(&name.as_str()) {
-                    routes.push(name);
-                }
+/// SQLite: a batch's events as statements for the write queue. Which events are new is decided
+/// inside the transaction: an event (and its jobs) is inserted where the dedupe key now names
+/// it; the last statement says who holds each body. Parameters are shared by the statements:
+/// five per event, then the clock, the window's start and one per route.
+pub(super) fn sqlite_write(
+    events: &[(&NewEvent, &[String])],
+    now: i64,
+    window_ms: i64,
+) -> super::queue::Write {
+    use super::queue::Arg;
+    let p = |event: usize, column: usize| format!("${}", event * 5 + column);
+    let (now_p, cutoff_p) = (events.len() * 5 + 1, events.len() * 5 + 2);
+    let mut routes: Vec<&str> = Vec::new();
+    for (_, names) in events {
+        for name in names.iter() {
+            if !routes.contains(&name.as_str()) {
+                routes.push(name);
             }
         }
-        let route_p = |name: &str| {
-            let r = routes.iter().position(|n| *n == name).unwrap_or_default();
-            format!("${}", cutoff_p + 1 + r)
+    }
+    let route_p = |name: &str| {
+        let r = routes.iter().position(|n| *n == name).unwrap_or_default();
+        format!("${}", cutoff_p + 1 + r)
+    };
+    let mut sql = String::new();
+    let numbered: Vec<usize> = (0..events.len()).collect();
+    for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
+        let rows = |f: &dyn Fn(usize) -> String| {
+            chunk.iter().map(|&k| f(k)).collect::<Vec<_>>().join(", ")
         };
-        let mut sql = String::new();
-        let numbered: Vec<usize> = (0..events.len()).collect();
-        for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
-            let rows = |f: &dyn Fn(usize) -> String| {
-                chunk.iter().map(|&k| f(k)).collect::<Vec<_>>().join(", ")
-            };
-            sql.push_str(&format!(
-                "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES {}
-                 ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
-                 WHERE event_dedupe.received_at < ${cutoff_p};\n",
-                rows(&|k| format!("({}, {}, ${now_p})", p(k, 2), p(k, 1)))
-            ));
-            sql.push_str(&format!(
-                "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at)
-                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5, ${now_p} FROM (VALUES {}) AS v
-                 WHERE EXISTS (SELECT 1 FROM event_dedupe d WHERE d.body_hash = v.column2 AND d.event_id = v.column1);\n",
-                rows(&|k| format!("({}, {}, {}, {}, {})", p(k, 1), p(k, 2), p(k, 3), p(k, 4), p(k, 5)))
-            ));
-        }
-        let jobs: Vec<(usize, &str)> = events
+        sql.push_str(&format!(
+            "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES {}
+             ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
+             WHERE event_dedupe.received_at < ${cutoff_p};\n",
+            rows(&|k| format!("({}, {}, ${now_p})", p(k, 2), p(k, 1)))
+        ));
+        sql.push_str(&format!(
+            "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at)
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, ${now_p} FROM (VALUES {}) AS v
+             WHERE EXISTS (SELECT 1 FROM event_dedupe d WHERE d.body_hash = v.column2 AND d.event_id = v.column1);\n",
+            rows(&|k| format!("({}, {}, {}, {}, {})", p(k, 1), p(k, 2), p(k, 3), p(k, 4), p(k, 5)))
+        ));
+    }
+    let jobs: Vec<(usize, &str)> = events
+        .iter()
+        .enumerate()
+        .flat_map(|(k, (_, names))| names.iter().map(move |n| (k, n.as_str())))
+        .collect();
+    for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<String> = chunk
             .iter()
-            .enumerate()
-            .flat_map(|(k, (_, names))| names.iter().map(move |n| (k, n.as_str())))
+            .map(|&(k, route)| {
+                format!(
+                    "({}, {}, {}, {}, {})",
+                    p(k, 1),
+                    p(k, 2),
+                    route_p(route),
+                    p(k, 4),
+                    p(k, 5)
+                )
+            })
             .collect();
-        for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
-            let rows: Vec<String> = chunk
-                .iter()
-                .map(|&(k, route)| {
-                    format!(
-                        "({}, {}, {}, {}, {})",
-                        p(k, 1),
-                        p(k, 2),
-                        route_p(route),
-                        p(k, 4),
-                        p(k, 5)
-                    )
-                })
-                .collect();
-            sql.push_str(&format!(
-                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at)
-                 SELECT v.column1, v.column3, v.column4, v.column5, ${now_p}, ${now_p}, ${now_p} FROM (VALUES {}) AS v
-                 WHERE EXISTS (SELECT 1 FROM event_dedupe d WHERE d.body_hash = v.column2 AND d.event_id = v.column1);\n",
-                rows.join(", ")
-            ));
-        }
-        for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
-            let hashes: Vec<String> = chunk.iter().map(|&k| p(k, 2)).collect();
-            sql.push_str(&format!(
-                "SELECT body_hash, event_id FROM event_dedupe WHERE body_hash IN ({});\n",
-                hashes.join(", ")
-            ));
-        }
-        let sql = sql.trim_end().trim_end_matches(';');
+        sql.push_str(&format!(
+            "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at)
+             SELECT v.column1, v.column3, v.column4, v.column5, ${now_p}, ${now_p}, ${now_p} FROM (VALUES {}) AS v
+             WHERE EXISTS (SELECT 1 FROM event_dedupe d WHERE d.body_hash = v.column2 AND d.event_id = v.column1);\n",
+            rows.join(", ")
+        ));
+    }
+    for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
+        let hashes: Vec<String> = chunk.iter().map(|&k| p(k, 2)).collect();
+        sql.push_str(&format!(
+            "SELECT $0 AS tag, body_hash, event_id FROM event_dedupe WHERE body_hash IN ({});\n",
+            hashes.join(", ")
+        ));
+    }
+    let mut args = Vec::with_capacity(events.len() * 5 + 2 + routes.len());
+    for (e, _) in events {
+        args.push(Arg::Text(e.id.clone()));
+        args.push(Arg::Text(e.body_hash.clone()));
+        args.push(Arg::Text(e.event_type.clone()));
+        args.push(Arg::Text(e.profile_key.clone()));
+        args.push(Arg::Text(e.source_key.clone()));
+    }
+    args.push(Arg::Int(now));
+    args.push(Arg::Int(now - window_ms));
+    args.extend(routes.iter().map(|r| Arg::Text(r.to_string())));
+    super::queue::Write {
+        sql: sql.trim_end().trim_end_matches(';').to_string(),
+        args,
+        durability: super::Durability::Full,
+    }
+}
 
-        let mut writer = self.writer(super::Durability::Full).await?;
-        let sql = writer.transaction_sql(sql);
-        let mut q = sqlx::query(&sql).persistent(false);
-        for (e, _) in events {
-            q = q
-                .bind(&e.id)
-                .bind(&e.body_hash)
-                .bind(&e.event_type)
-                .bind(&e.profile_key)
-                .bind(&e.source_key);
+impl Store {
+    /// Several events in one transaction, with one statement per table rather than per event:
+    /// a burst costs one durable commit (on SQLite shared with the worker's writes of the
+    /// moment, in one call). Answers are in the order given and stand only once this returns
+    /// Ok; on an error none was stored. Equal bodies in one batch are one event: the first is
+    /// stored, the others are duplicates.
+    pub async fn ingest_many(
+        &self,
+        events: &[(&NewEvent, &[String])],
+        window_ms: i64,
+    ) -> Result<Vec<Ingested>, StoreError> {
+        if self.backend == super::Backend::Sqlite {
+            let owned = events
+                .iter()
+                .map(|(e, r)| ((*e).clone(), r.to_vec()))
+                .collect();
+            return self.enqueue_intake(owned, window_ms).await;
         }
-        q = q.bind(now).bind(now - window_ms);
-        for route in &routes {
-            q = q.bind(*route);
-        }
-        Ok(writer
-            .run(q)
-            .await?
-            .into_iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect())
+        let plan = Plan::of(events);
+        let holders = self
+            .store_postgres(&plan.firsts, super::now_ms(), window_ms)
+            .await?;
+        Ok(plan.answers(events, &holders))
     }
 
     /// PostgreSQL: a statement per table (multi-row), RETURNING names the bodies accepted.

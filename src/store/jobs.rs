@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
+use super::queue::{Arg, Write};
 use super::{Backend, Durability, Store, StoreError, now_ms};
 use crate::job::{Status, Step};
 
@@ -141,9 +142,9 @@ impl Store {
         let gone_before = replica_timeout.map_or(i64::MIN, |t| now - t.as_millis() as i64);
         // SQLite's planner, without statistics, would take the status index and sort every
         // pending job on each claim; the due index makes a claim one short range scan.
-        let (hint, lock) = match self.backend {
-            Backend::Sqlite => ("INDEXED BY jobs_due", ""),
-            Backend::Postgres => ("", "FOR UPDATE SKIP LOCKED"),
+        let (hint, lock, tag) = match self.backend {
+            Backend::Sqlite => ("INDEXED BY jobs_due", "", "$0 AS tag, "),
+            Backend::Postgres => ("", "FOR UPDATE SKIP LOCKED", ""),
         };
         let sql = format!(
             "UPDATE jobs SET lease_until = $2, lease_owner = $3, attempts = attempts + 1, updated_at = $1
@@ -160,21 +161,32 @@ impl Store {
                AND status = 'pending'
                AND (lease_until IS NULL OR lease_until < $1
                     OR EXISTS (SELECT 1 FROM replicas r WHERE r.id = jobs.lease_owner AND r.last_seen < $4))
-             RETURNING id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
+             RETURNING {tag}id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
         );
-        let mut writer = self.writer(Durability::Normal).await?;
-        let sql = writer.sql(&sql);
-        let row = writer
-            .run(
-                sqlx::query(&sql)
-                    .bind(now)
-                    .bind(now + lease.as_millis() as i64)
-                    .bind(owner)
-                    .bind(gone_before),
-            )
+        let until = now + lease.as_millis() as i64;
+        let row = if self.backend == Backend::Sqlite {
+            self.write(Write {
+                sql,
+                args: vec![
+                    Arg::Int(now),
+                    Arg::Int(until),
+                    Arg::Text(owner.to_string()),
+                    Arg::Int(gone_before),
+                ],
+                durability: Durability::Normal,
+            })
             .await?
-            .into_iter()
-            .next();
+        } else {
+            sqlx::query(&sql)
+                .bind(now)
+                .bind(until)
+                .bind(owner)
+                .bind(gone_before)
+                .fetch_all(&mut *self.lend().await?)
+                .await?
+        }
+        .into_iter()
+        .next();
         Ok(row.map(|r| ClaimedJob {
             id: r.get("id"),
             event_id: r.get("event_id"),
@@ -232,24 +244,41 @@ impl Store {
                 .bind(ends)
         };
         if self.backend == Backend::Sqlite {
-            // One call to the database thread: the update, the attempt and the commit. The
+            // The update, the attempt and the commit in the write queue's next batch. The
             // attempt's own values follow the update's ten parameters.
-            let mut writer = self.writer(Durability::Normal).await?;
-            let sql = writer.transaction_sql(&if refund == 0 {
+            let sql = if refund == 0 {
                 format!(
-                    "{UPDATE};\nINSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
+                    "{UPDATE}, $0 AS tag;\nINSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
                      VALUES ($1, $11, $12, $8, $13, $14, $15, (SELECT run FROM jobs WHERE id = $1))"
                 )
             } else {
-                UPDATE.to_string()
-            });
-            let query = update(&sql)
-                .bind(attempt.started_at)
-                .bind(attempt.duration_ms)
-                .bind(attempt.http_status.map(i64::from))
-                .bind(finish.label())
-                .bind(&attempt.error);
-            return Ok(writer.run(query).await?.len() == 1);
+                format!("{UPDATE}, $0 AS tag")
+            };
+            let args = vec![
+                Arg::Int(job_id),
+                Arg::Text(status.as_str().to_string()),
+                Arg::Int(next),
+                Arg::MaybeText(reason.map(str::to_string)),
+                Arg::Int(now),
+                Arg::Text(owner.to_string()),
+                Arg::Int(refund),
+                Arg::Text(attempt.step.as_str().to_string()),
+                Arg::MaybeText(keep.map(str::to_string)),
+                Arg::Int(ends),
+                Arg::Int(attempt.started_at),
+                Arg::Int(attempt.duration_ms),
+                Arg::MaybeInt(attempt.http_status.map(i64::from)),
+                Arg::Text(finish.label().to_string()),
+                Arg::MaybeText(attempt.error.clone()),
+            ];
+            let updated = self
+                .write(Write {
+                    sql,
+                    args,
+                    durability: Durability::Normal,
+                })
+                .await?;
+            return Ok(updated.len() == 1);
         }
         // PostgreSQL infers every parameter's type: the attempt is a statement of its own.
         let mut conn = self.write_conn(Durability::Normal).await?;

@@ -17,6 +17,7 @@ pub mod intake;
 pub mod jobs;
 mod migrations;
 pub mod pushes;
+mod queue;
 pub mod replicas;
 pub mod retention;
 pub mod stats;
@@ -83,6 +84,8 @@ pub struct Store {
     /// sqlx pings a connection on its thread each time it goes back to a pool: one more trip
     /// per write that a held connection does not pay.
     held: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>>,
+    /// SQLite's hot writes, gathered (see `queue`).
+    queue: queue::Queue,
     /// A call of several statements was cut short (see `Writer`): the next writer rolls back.
     cut_short: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The SQLite writer connection's synchronous level as last set (see `Level`).
@@ -111,7 +114,8 @@ impl Level {
 /// The one writer connection, held, and what must run first on it.
 pub(crate) struct Writer {
     conn: WriteConn,
-    /// The `PRAGMA synchronous` the write needs in front, or "" when the connection is at it.
+    /// The `PRAGMA synchronous` the write needs in front, or "" when the connection is at it
+    /// (SQLite runs several statements in one call).
     prefix: &'static str,
     level: std::sync::Arc<std::sync::atomic::AtomicU8>,
     /// A transaction sent in one call is under way: if the caller is dropped before it
@@ -166,11 +170,6 @@ impl std::ops::DerefMut for WriteConn {
 const WRITER_WAIT: Duration = Duration::from_secs(5);
 
 impl Writer {
-    /// `sql` with the level switch in front (SQLite runs several statements in one call).
-    fn sql(&self, sql: &str) -> String {
-        format!("{}{sql}", self.prefix)
-    }
-
     /// `body` (several statements) as one IMMEDIATE transaction, with the switch in front.
     fn transaction_sql(&self, body: &str) -> String {
         format!("{}BEGIN IMMEDIATE;\n{body};\nCOMMIT", self.prefix)
@@ -303,6 +302,7 @@ impl Store {
             pool,
             writer,
             held: std::sync::Arc::new(tokio::sync::Mutex::new(None)),
+            queue: queue::Queue::default(),
             cut_short: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
             // New connections start FULL (after_connect), but the writer may not be open yet.
             writer_level: std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Level::UNKNOWN)),

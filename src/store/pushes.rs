@@ -2,7 +2,8 @@
 
 use sqlx::Row;
 
-use super::{Durability, Store, StoreError, now_ms};
+use super::queue::{Arg, Write};
+use super::{Backend, Durability, Store, StoreError, now_ms};
 
 /// What a job may do about the push of its (route, profile).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,23 +30,36 @@ impl Store {
     ) -> Result<PushSlot, StoreError> {
         let now = now_ms();
         // The slot must outlive a power cut: the push that follows cannot be taken back.
-        let mut writer = self.writer(Durability::Full).await?;
-        let sql = writer.sql("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
-             ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id");
-        let inserted = writer
-            .run(
-                sqlx::query(&sql)
-                    .bind(route)
-                    .bind(profile_key)
-                    .bind(job_id)
-                    .bind(now),
-            )
+        const TAKE: &str = "INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
+             ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id";
+        let inserted = if self.backend == Backend::Sqlite {
+            self.write(Write {
+                sql: format!("{TAKE}, $0 AS tag"),
+                args: vec![
+                    Arg::Text(route.to_string()),
+                    Arg::Text(profile_key.to_string()),
+                    Arg::Int(job_id),
+                    Arg::Int(now),
+                ],
+                durability: Durability::Full,
+            })
             .await?
-            .pop();
-        let conn = &mut writer.conn;
+        } else {
+            sqlx::query(TAKE)
+                .bind(route)
+                .bind(profile_key)
+                .bind(job_id)
+                .bind(now)
+                .fetch_all(&mut *self.lend().await?)
+                .await?
+        }
+        .pop();
         if inserted.is_some() {
             return Ok(PushSlot::Free);
         }
+        // Held already: who holds it, and may this job take it over (durably, as the slot).
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let conn = &mut conn;
         let row = sqlx::query("SELECT p.state, p.job_id, j.status, j.lease_until FROM pushes p LEFT JOIN jobs j ON j.id = p.job_id
              WHERE p.route = $1 AND p.profile_key = $2")
         .bind(route)
@@ -95,17 +109,28 @@ impl Store {
         profile_key: &str,
         job_id: i64,
     ) -> Result<(), StoreError> {
-        let mut writer = self.writer(Durability::Normal).await?;
-        let sql = writer.sql("UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2");
-        writer
-            .run(
-                sqlx::query(&sql)
-                    .bind(route)
-                    .bind(profile_key)
-                    .bind(job_id)
-                    .bind(now_ms()),
-            )
+        const MARK: &str = "UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2";
+        if self.backend == Backend::Sqlite {
+            self.write(Write {
+                sql: MARK.to_string(),
+                args: vec![
+                    Arg::Text(route.to_string()),
+                    Arg::Text(profile_key.to_string()),
+                    Arg::Int(job_id),
+                    Arg::Int(now_ms()),
+                ],
+                durability: Durability::Normal,
+            })
             .await?;
+        } else {
+            sqlx::query(MARK)
+                .bind(route)
+                .bind(profile_key)
+                .bind(job_id)
+                .bind(now_ms())
+                .execute(&mut *self.lend().await?)
+                .await?;
+        }
         Ok(())
     }
 
