@@ -218,8 +218,9 @@ async fn together(
     }
     let mut writer = store.writer(durability).await?;
     let sql = writer.transaction_sql(sql.trim_end().trim_end_matches(';'));
-    // A lone write of fixed text is prepared once and kept; batches vary in shape.
-    let mut query = sqlx::query(&sql).persistent(all.len() == 1 && intake_write.is_none());
+    // Without events the text depends only on which writes are in the batch, in what order: a
+    // few shapes recur, so they are prepared once and kept. Events vary in number.
+    let mut query = sqlx::query(&sql).persistent(intake_write.is_none());
     for w in &all {
         for arg in &w.args {
             query = match arg {
