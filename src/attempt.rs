@@ -41,17 +41,13 @@ struct Progress {
 impl Attempts {
     /// Runs one attempt at `job` (leased by `owner`) and records it; answers how it ended.
     pub async fn run(&self, job: ClaimedJob) -> Finish {
-        let span = tracing::info_span!("job", job_id = job.id, route = %job.route, profile_key = %job.profile_key, attempt = job.attempts, account = tracing::field::Empty);
-        if let Some(account) = self.account_of(&job.route) {
-            span.record(
-                "account",
-                if account.is_empty() {
-                    "default"
-                } else {
-                    &account
-                },
-            );
-        }
+        // Every field is given here: one recorded later costs the JSON log layer a second
+        // formatting of the whole span.
+        let account = self.account_of(&job.route);
+        let account = account
+            .as_deref()
+            .map(|a| if a.is_empty() { "default" } else { a });
+        let span = tracing::info_span!("job", job_id = job.id, route = %job.route, profile_key = %job.profile_key, attempt = job.attempts, account);
         async {
             let started_at = now_ms();
             let clock = Instant::now();

@@ -16,6 +16,34 @@ pub fn init_logs() {
         .try_init();
 }
 
+/// The span of each HTTP request: method, route and request id, nothing recorded after it is
+/// made. The default builder's dozen fields, and the status recorded at the end, made the JSON
+/// log layer format the span twice per request for lines that never show them (a log line
+/// carries its innermost span only; span closings are not logged).
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        use actix_web::HttpMessage;
+        let id = request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .copied();
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            route = request.match_pattern().as_deref().unwrap_or("unmatched"),
+            request_id = id.map(tracing::field::display),
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        _span: tracing::Span,
+        _outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+    }
+}
+
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// The process-wide recorder, installed on first use.

@@ -15,7 +15,9 @@ use crate::routes;
 use crate::store::{Ingested, NewEvent};
 use crate::telemetry;
 
-#[tracing::instrument(name = "event", skip_all, fields(event_id, profile_key, events))]
+// No fields recorded on the span after the fact (each would make the JSON log layer format
+// it again): the accepted and ignored lines name the event and profile themselves.
+#[tracing::instrument(name = "event", skip_all)]
 pub async fn receive(
     req: HttpRequest,
     payload: web::Payload,
@@ -122,7 +124,6 @@ async fn handle(
         Body::One(e) => (vec![e], false),
         Body::Many(events) => (events, true),
     };
-    tracing::Span::current().record("events", events.len());
     let mut answers: Vec<Answer> = events.into_iter().map(|e| plan(state, e)).collect();
 
     let to_store: Vec<(NewEvent, Vec<String>)> = answers
@@ -133,18 +134,14 @@ async fn handle(
         })
         .collect();
     if !to_store.is_empty() {
-        if !array {
-            let e = &to_store[0].0;
-            tracing::Span::current().record("profile_key", e.profile_key.as_str());
-            tracing::Span::current().record("event_id", e.id.as_str());
-        }
         // Stored by the group committer with the events that arrive alongside, all of this
         // body in one transaction; answered after the commit that holds them.
+        let count = to_store.len();
         let mut stored = match state.intake.ingest(to_store).await {
             Ok(stored) => stored.into_iter(),
             Err(e) => {
                 // Never a 202 that cannot be kept: HrFlow will deliver again.
-                tracing::error!(error = %e, "event could not be stored");
+                tracing::error!(error = %e, events = count, "event could not be stored");
                 return Err(ApiError::unavailable(
                     "the event could not be stored; try again later",
                 )
