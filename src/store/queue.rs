@@ -141,6 +141,10 @@ async fn commit(store: &Store, batch: Vec<Item>) {
             } => intake.push((events, window_ms, reply)),
         }
     }
+    // Writes of the same kind side by side: the batch's text then depends on how many of each
+    // kind it holds, not on the order they came in (which is a race anyway: no caller has two
+    // writes in one batch), so far fewer shapes exist and their prepared statements are reused.
+    writes.sort_by(|a, b| a.0.sql.cmp(&b.0.sql));
     let alone = writes.len() + intake.len() == 1;
     let all_writes: Vec<&Write> = writes.iter().map(|(w, _)| w).collect();
     let all_intake: Vec<(&Events, i64)> = intake.iter().map(|(e, w, _)| (e, *w)).collect();
