@@ -3,6 +3,7 @@
 //! dead, or step aside), record it, and tell the alerts. Callable on its own: tests drive a
 //! delivery with `Attempts::run` on a claimed job, without a loop to poll.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ pub struct Attempts {
 struct Progress {
     step: Step,
     /// The profile as fetched by this attempt (checkpointed if the job runs again).
-    fetched: Option<String>,
+    fetched: Option<Value>,
 }
 
 impl Attempts {
@@ -63,7 +64,12 @@ impl Attempts {
                 step: progress.step,
                 http_status: failure.as_ref().and_then(Failure::http_status),
                 error: failure.as_ref().map(|f| f.message().to_string()),
-                profile: progress.fetched.take(),
+                // Serialized only for a job that runs again: the only one that keeps it.
+                profile: progress
+                    .fetched
+                    .take()
+                    .filter(|_| matches!(finish, Finish::Retry { .. } | Finish::Defer { .. }))
+                    .map(|p| p.to_string()),
             };
             match &finish {
                 Finish::Delivered => {
@@ -191,12 +197,12 @@ impl Attempts {
         };
 
         // 1. The profile: fetched once, and checkpointed by `finish` if the job runs again.
-        let profile: Value = match job
+        let (profile, fetched) = match job
             .profile
             .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok())
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
         {
-            Some(p) => p,
+            Some(p) => (p, false),
             None => {
                 progress.step = Step::New;
                 let p = self
@@ -207,26 +213,32 @@ impl Attempts {
                         self.timings.request_timeout,
                     )
                     .await?;
-                progress.fetched = Some(p.to_string());
-                p
+                (p, true)
             }
         };
         progress.step = Step::Fetched;
 
-        // 2. The destination's pure step (logics, format, mapping). Scripts are CPU work under a
-        // time limit: they run off the async threads. Without a script the mapping takes
-        // microseconds, not worth a hop to another thread and back.
-        let plan = if route.logics.is_empty() && route.format.is_empty() {
-            destination::prepare(&route, &self.scripts, profile)?
+        // 2. The destination's pure step (logics, format, mapping), on the profile where it
+        // is. Scripts are CPU work under a time limit: they run off the async threads, and
+        // hand the profile back. Without a script the mapping takes microseconds, not worth a
+        // hop to another thread and back.
+        let (plan, profile) = if route.logics.is_empty() && route.format.is_empty() {
+            let plan = destination::prepare(&route, &self.scripts, Cow::Borrowed(&profile));
+            (plan, profile)
         } else {
             let scripts = self.scripts.clone();
             let planned_route = route.clone();
             tokio::task::spawn_blocking(move || {
-                destination::prepare(&planned_route, &scripts, profile)
+                let plan = destination::prepare(&planned_route, &scripts, Cow::Borrowed(&profile));
+                (plan, profile)
             })
             .await
-            .map_err(|e| Failure::permanent(format!("script task failed: {e}")))??
+            .map_err(|e| Failure::permanent(format!("script task failed: {e}")))?
         };
+        if fetched {
+            progress.fetched = Some(profile);
+        }
+        let plan = plan?;
 
         // 3. Its effectful step.
         match plan {

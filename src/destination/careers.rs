@@ -1,13 +1,15 @@
 //! The careers destination: the candidate becomes (or updates) a response on a vacancy Huntflow
 //! published here, which Huntflow then pulls through the response platform API.
 
+use std::borrow::Cow;
+
 use serde_json::{Value, json};
 
-use super::{Plan, Prepared};
+use super::{Kept, Plan, Prepared};
 use crate::careers::mapping;
 use crate::config::Route;
 use crate::job::Failure;
-use crate::logic::{Filtered, Scripts};
+use crate::logic::Scripts;
 use crate::store::careers::NewLetter;
 use crate::store::{ClaimedJob, Store};
 
@@ -24,16 +26,14 @@ pub fn prepare(
     vacancy: Option<i64>,
     vacancy_tag: &str,
     scripts: &Scripts,
-    profile: Value,
+    profile: Cow<'_, Value>,
 ) -> Result<Plan, Failure> {
     let permanent = |e: String| Failure::permanent(e);
-    let profile = match scripts
-        .filter(route, profile)
-        .map_err(|e| permanent(e.to_string()))?
-    {
-        Filtered::Dropped(logic) => return Ok(Plan::Dropped(logic)),
-        Filtered::Kept(p) => p,
-    };
+    let profile =
+        match super::kept(route, scripts, profile).map_err(|e| permanent(e.to_string()))? {
+            Kept::DroppedBy(logic) => return Ok(Plan::Dropped(logic)),
+            Kept::Profile(p) => p,
+        };
     let mapped = match scripts
         .format(route, &profile)
         .map_err(|e| permanent(e.to_string()))?

@@ -2,15 +2,16 @@
 //! route and profile (push-once), then EnrichProfile attaches the parsed profile. Each route
 //! sends to its account's company with its account's key, at its account's pace.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Plan, Prepared};
+use super::{Kept, Plan, Prepared};
 use crate::config::Route;
 use crate::flatchr::{FlatchrClient, enrich, push};
 use crate::job::{Failure, Step};
-use crate::logic::{Filtered, Scripts};
+use crate::logic::Scripts;
 use crate::store::{ClaimedJob, PushSlot, Store};
 
 /// Flatchr requires an email to create a candidate.
@@ -55,12 +56,12 @@ pub fn prepare(
     route: &Route,
     vacancy: &str,
     scripts: &Scripts,
-    profile: Value,
+    profile: Cow<'_, Value>,
 ) -> Result<Plan, Failure> {
     let permanent = |e: crate::logic::LogicError| Failure::permanent(e.to_string());
-    let profile = match scripts.filter(route, profile).map_err(permanent)? {
-        Filtered::Dropped(logic) => return Ok(Plan::Dropped(logic)),
-        Filtered::Kept(p) => p,
+    let profile = match super::kept(route, scripts, profile).map_err(permanent)? {
+        Kept::DroppedBy(logic) => return Ok(Plan::Dropped(logic)),
+        Kept::Profile(p) => p,
     };
     let (push, enrich) = match scripts.format(route, &profile).map_err(permanent)? {
         None => (push::body(&profile), enrich::body(&profile)),
@@ -205,10 +206,24 @@ mod tests {
     fn logics_then_the_built_in_mapping() {
         let s = scripts();
         assert_eq!(
-            prepare(&route(&["keep", "drop"], ""), "vac", &s, profile()).unwrap(),
+            prepare(
+                &route(&["keep", "drop"], ""),
+                "vac",
+                &s,
+                Cow::Owned(profile())
+            )
+            .unwrap(),
             Plan::Dropped("drop".into())
         );
-        let b = bodies(prepare(&route(&["french", "rename"], ""), "vac", &s, profile()).unwrap());
+        let b = bodies(
+            prepare(
+                &route(&["french", "rename"], ""),
+                "vac",
+                &s,
+                Cow::Owned(profile()),
+            )
+            .unwrap(),
+        );
         assert_eq!(b.push["firstname"], "Grace");
         assert_eq!(b.push["vacancy"], "vac");
     }
@@ -216,13 +231,13 @@ mod tests {
     #[test]
     fn format_replaces_the_push_body_or_both() {
         let s = scripts();
-        let b = bodies(prepare(&route(&[], "custom"), "vac", &s, profile()).unwrap());
+        let b = bodies(prepare(&route(&[], "custom"), "vac", &s, Cow::Owned(profile())).unwrap());
         assert_eq!(
             b.push,
             json!({"vacancy": "other", "email": "a@x.org", "extra": 1})
         );
         assert_eq!(b.enrich["app_name"], "HRMatch");
-        let b = bodies(prepare(&route(&[], "both"), "vac", &s, profile()).unwrap());
+        let b = bodies(prepare(&route(&[], "both"), "vac", &s, Cow::Owned(profile())).unwrap());
         assert_eq!(b.push["firstname"], "Ada");
         assert_eq!(b.enrich, json!({"reference": "r"}));
     }
@@ -234,7 +249,7 @@ mod tests {
         p["info"]["email"] = Value::Null;
         let shown = preview(
             &route(&[], ""),
-            &bodies(prepare(&route(&[], ""), "vac", &s, p).unwrap()),
+            &bodies(prepare(&route(&[], ""), "vac", &s, Cow::Owned(p)).unwrap()),
         );
         assert_eq!(
             (shown["outcome"].as_str(), shown["reason"].as_str()),

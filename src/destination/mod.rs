@@ -8,6 +8,8 @@
 //! A new destination (another ATS) is one new file here, one `Destination` variant in the
 //! configuration, and one arm in each `match` below.
 
+use std::borrow::Cow;
+
 pub mod careers;
 pub mod flatchr;
 pub mod webhook;
@@ -43,8 +45,10 @@ pub struct Senders {
 }
 
 /// The route's logics and format, then the destination's mapping. Script errors and profiles
-/// a destination cannot take are permanent failures.
-pub fn prepare(route: &Route, scripts: &Scripts, profile: Value) -> Result<Plan, Failure> {
+/// a destination cannot take are permanent failures. The profile may be borrowed: a route
+/// without logics reads it where it is, and the caller keeps it (to checkpoint it if the job
+/// must run again) without a copy.
+pub fn prepare(route: &Route, scripts: &Scripts, profile: Cow<'_, Value>) -> Result<Plan, Failure> {
     match &route.destination {
         Destination::Flatchr { vacancy, .. } => flatchr::prepare(route, vacancy, scripts, profile),
         Destination::Careers {
@@ -102,10 +106,31 @@ pub async fn deliver(
     }
 }
 
+/// What the route's logics leave of a profile.
+pub(crate) enum Kept<'a> {
+    Profile(Cow<'a, Value>),
+    DroppedBy(String),
+}
+
+/// Runs the route's logics, if it has any (they may rewrite the profile, so they get a copy).
+pub(crate) fn kept<'a>(
+    route: &Route,
+    scripts: &Scripts,
+    profile: Cow<'a, Value>,
+) -> Result<Kept<'a>, crate::logic::LogicError> {
+    if route.logics.is_empty() {
+        return Ok(Kept::Profile(profile));
+    }
+    Ok(match scripts.filter(route, profile.into_owned())? {
+        crate::logic::Filtered::Dropped(logic) => Kept::DroppedBy(logic),
+        crate::logic::Filtered::Kept(p) => Kept::Profile(Cow::Owned(p)),
+    })
+}
+
 /// What `hrflow-relay preview` prints for one route: `{"route", "outcome": "send" | "filtered"
 /// | "dead", ...}`, with what would be sent.
 pub fn preview(route: &Route, scripts: &Scripts, profile: Value) -> Value {
-    let mut out = match prepare(route, scripts, profile) {
+    let mut out = match prepare(route, scripts, Cow::Owned(profile)) {
         Ok(Plan::Dropped(logic)) => json!({"outcome": "filtered", "logic": logic}),
         Ok(Plan::Send(Prepared::Flatchr(b))) => flatchr::preview(route, &b),
         Ok(Plan::Send(Prepared::Careers(r))) => careers::preview(&r),

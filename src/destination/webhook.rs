@@ -10,10 +10,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{Plan, Prepared};
+use super::{Kept, Plan, Prepared};
 use crate::config::{Route, SigningKey, WebhookTarget};
 use crate::job::Failure;
-use crate::logic::{Filtered, Scripts};
+use crate::logic::Scripts;
 use crate::store::{ClaimedJob, Store};
 
 /// What a webhook route sends.
@@ -25,15 +25,20 @@ pub enum Body {
     Profile(Value),
 }
 
-pub fn prepare(route: &Route, scripts: &Scripts, profile: Value) -> Result<Plan, Failure> {
+pub fn prepare(
+    route: &Route,
+    scripts: &Scripts,
+    profile: std::borrow::Cow<'_, Value>,
+) -> Result<Plan, Failure> {
     let permanent = |e: crate::logic::LogicError| Failure::permanent(e.to_string());
-    let profile = match scripts.filter(route, profile).map_err(permanent)? {
-        Filtered::Dropped(logic) => return Ok(Plan::Dropped(logic)),
-        Filtered::Kept(p) => p,
+    let profile = match super::kept(route, scripts, profile).map_err(permanent)? {
+        Kept::DroppedBy(logic) => return Ok(Plan::Dropped(logic)),
+        Kept::Profile(p) => p,
     };
     let body = match scripts.format(route, &profile).map_err(permanent)? {
         Some(formatted) => Body::Formatted(formatted),
-        None => Body::Profile(profile),
+        // The body carries the profile itself.
+        None => Body::Profile(profile.into_owned()),
     };
     Ok(Plan::Send(Prepared::Webhook(body)))
 }

@@ -204,6 +204,32 @@ async fn transient_failures_are_retried_until_delivered() {
 }
 
 #[tokio::test]
+async fn a_retry_takes_the_profile_it_kept_instead_of_fetching_it_again() {
+    let mut hrflow = mockito::Server::new_async().await;
+    let profile = with_files(fixture(2), &hrflow.url());
+    let fetch = hrflow_serving(&mut hrflow, &profile).await.expect(1);
+    hrflow
+        .mock("GET", Matcher::Regex(r"^/sources/.*".into()))
+        .with_status(200)
+        .with_body(RESUME)
+        .create_async()
+        .await;
+    let flatchr = FakeFlatchr::start().await;
+    flatchr.faults(
+        vec![Fault::Status(503, None), Fault::Status(503, None)],
+        vec![],
+    );
+    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
+    app.post_event(&event_for(&profile)).await;
+    let jobs = app.settle(Duration::from_secs(20)).await;
+    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+    assert_eq!(app.attempts(jobs[0].id).await.len(), 3);
+    // Three attempts, one fetch: the first attempt's profile was kept for the next two.
+    fetch.assert_async().await;
+    assert_eq!(flatchr.state.lock().unwrap().candidates.len(), 1);
+}
+
+#[tokio::test]
 async fn a_transient_file_host_failure_is_retried() {
     let mut hrflow = mockito::Server::new_async().await;
     let profile = with_files(fixture(3), &hrflow.url());
