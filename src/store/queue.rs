@@ -17,6 +17,9 @@ use super::{Durability, Ingested, NewEvent, Store, StoreError};
 /// A batch stops growing at this many bound values (SQLite allows 32,766 in one call).
 const MAX_ARGS: usize = 20_000;
 
+/// Prepared statements the writer keeps before it lets them all go.
+const MAX_KEPT: usize = 32;
+
 /// A value bound to a statement.
 pub(crate) enum Arg {
     Int(i64),
@@ -236,6 +239,11 @@ async fn together(
         }
     }
     let rows = writer.run(query).await?;
+    // Kept shapes cost memory (a batch of a dozen statements holds a dozen prepared ones): past
+    // a few dozen, start again, so memory stays flat however many shapes a long run meets.
+    if sqlx::Connection::cached_statements_size(&*writer.conn) > MAX_KEPT {
+        let _ = sqlx::Connection::clear_cached_statements(&mut *writer.conn).await;
+    }
     drop(writer);
 
     let mut by_place: Vec<Vec<AnyRow>> = std::iter::repeat_with(Vec::new).take(all.len()).collect();
