@@ -303,6 +303,9 @@ fn too_large(cap: u64) -> Failure {
 /// The push body as a stream: `prefix`, the resume in base64 as it downloads (3-byte groups
 /// carried across chunks), then `suffix`. A download that fails, or that delivers other than
 /// `announced` bytes, ends the stream with an error and records why in `state`.
+/// Raw bytes encoded at a time (a multiple of 3: no padding inside the resume's base64).
+const PIECE: usize = 48 * 1024;
+
 fn resume_stream(
     prefix: Bytes,
     download: reqwest::Response,
@@ -323,6 +326,8 @@ fn resume_stream(
         suffix: Bytes,
         chunks: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
         carry: Vec<u8>,
+        /// What is left of the chunk being encoded.
+        pending: Bytes,
         seen: u64,
         announced: u64,
         state: std::sync::Arc<std::sync::Mutex<Streamed>>,
@@ -339,6 +344,7 @@ fn resume_stream(
         suffix,
         chunks: download.bytes_stream().boxed(),
         carry: Vec::new(),
+        pending: Bytes::new(),
         seen: 0,
         announced,
         state,
@@ -351,6 +357,19 @@ fn resume_stream(
                     let prefix = std::mem::take(&mut s.prefix);
                     return Some((Ok(prefix), s));
                 }
+                // The download arrives in chunks of up to a few hundred kB; each is encoded a
+                // piece at a time, so a push in flight holds one piece raw and encoded.
+                Part::Data if !s.pending.is_empty() => {
+                    let take = s.pending.len().min(PIECE);
+                    let mut raw = std::mem::take(&mut s.carry);
+                    raw.extend_from_slice(&s.pending.split_to(take));
+                    let whole = raw.len() - raw.len() % 3;
+                    s.carry = raw.split_off(whole);
+                    if raw.is_empty() {
+                        continue;
+                    }
+                    return Some((Ok(STANDARD.encode(&raw).into()), s));
+                }
                 Part::Data => match s.chunks.next().await {
                     Some(Ok(chunk)) => {
                         s.seen += chunk.len() as u64;
@@ -358,14 +377,7 @@ fn resume_stream(
                             let cap = s.announced;
                             return fail(s, too_large(cap));
                         }
-                        let mut raw = std::mem::take(&mut s.carry);
-                        raw.extend_from_slice(&chunk);
-                        let whole = raw.len() - raw.len() % 3;
-                        s.carry = raw.split_off(whole);
-                        if raw.is_empty() {
-                            continue;
-                        }
-                        return Some((Ok(STANDARD.encode(&raw).into()), s));
+                        s.pending = chunk;
                     }
                     Some(Err(e)) => return fail(s, download_failure(e)),
                     None if s.seen != s.announced => {
