@@ -339,14 +339,7 @@ impl Relay {
     }
     /// User + system CPU seconds so far.
     fn cpu(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let rest = stat.rsplit(')').next().unwrap_or_default();
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // utime and stime are fields 14 and 15; USER_HZ is 100 on Linux.
-        (ticks(11) + ticks(12)) / 100.0
+        cpu_seconds(&self.pid().to_string())
     }
     /// VmRSS and VmHWM (peak), in MiB.
     fn memory(&self) -> (f64, f64) {
@@ -375,6 +368,27 @@ impl Relay {
         let _ = self.child.wait();
         Ok(std::fs::read_to_string(&self.log)?)
     }
+}
+
+/// User + system CPU seconds of a process (`self` or a pid) so far, from `/proc`.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15; USER_HZ is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The last non-empty line a child printed, as JSON (its report).
+fn last_json_line(stdout: &[u8]) -> anyhow::Result<Value> {
+    Ok(serde_json::from_slice(
+        stdout
+            .split(|b| *b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .unwrap_or_default(),
+    )?)
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -1175,12 +1189,7 @@ async fn reference(args: &Args, python: &Path) -> anyhow::Result<Figures> {
         .output()?;
     let wall_outer = started.elapsed().as_secs_f64();
     anyhow::ensure!(out.status.success(), "the reference script failed");
-    let report: Value = serde_json::from_slice(
-        out.stdout
-            .split(|b| *b == b'\n')
-            .rfind(|l| !l.is_empty())
-            .unwrap_or_default(),
-    )?;
+    let report = last_json_line(&out.stdout)?;
     let ok = report["ok"].as_f64().unwrap_or(0.0).max(1.0);
     let ref_cpu = report["cpu_s"].as_f64().unwrap_or(f64::NAN) * 1e3 / ok;
     let ref_wall = report["wall_s"].as_f64().unwrap_or(f64::NAN);
@@ -1240,12 +1249,7 @@ async fn floor(args: &Args) -> anyhow::Result<Figures> {
         .output()
         .await?;
     anyhow::ensure!(out.status.success(), "the floor client failed");
-    let report: Value = serde_json::from_slice(
-        out.stdout
-            .split(|b| *b == b'\n')
-            .rfind(|l| !l.is_empty())
-            .unwrap_or_default(),
-    )?;
+    let report = last_json_line(&out.stdout)?;
     let seen = up.seen.lock().unwrap();
     anyhow::ensure!(
         seen.enriched.len() == n && seen.bad_resumes == 0,
@@ -1322,18 +1326,7 @@ async fn floor_client(spec: &str) -> anyhow::Result<()> {
         .await;
     let wall = started.elapsed().as_secs_f64();
     anyhow::ensure!(results.iter().all(Result::is_ok), "an exchange failed");
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let f: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    println!(
-        "{}",
-        json!({"cpu_s": (ticks(11) + ticks(12)) / 100.0, "wall_s": wall})
-    );
+    println!("{}", json!({"cpu_s": cpu_seconds("self"), "wall_s": wall}));
     Ok(())
 }
 

@@ -142,9 +142,9 @@ impl Store {
         let gone_before = replica_timeout.map_or(i64::MIN, |t| now - t.as_millis() as i64);
         // SQLite's planner, without statistics, would take the status index and sort every
         // pending job on each claim; the due index makes a claim one short range scan.
-        let (hint, lock, tag) = match self.backend {
-            Backend::Sqlite => ("INDEXED BY jobs_due", "", "$0 AS tag, "),
-            Backend::Postgres => ("", "FOR UPDATE SKIP LOCKED", ""),
+        let (hint, lock) = match self.backend {
+            Backend::Sqlite => ("INDEXED BY jobs_due", ""),
+            Backend::Postgres => ("", "FOR UPDATE SKIP LOCKED"),
         };
         let sql = format!(
             "UPDATE jobs SET lease_until = $2, lease_owner = $3, attempts = attempts + 1, updated_at = $1
@@ -161,11 +161,11 @@ impl Store {
                AND status = 'pending'
                AND (lease_until IS NULL OR lease_until < $1
                     OR EXISTS (SELECT 1 FROM replicas r WHERE r.id = jobs.lease_owner AND r.last_seen < $4))
-             RETURNING {tag}id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
+             RETURNING $0 AS tag, id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
         );
         let until = now + lease.as_millis() as i64;
-        let row = if self.backend == Backend::Sqlite {
-            self.write(Write {
+        let row = self
+            .write(Write {
                 sql,
                 args: vec![
                     Arg::Int(now),
@@ -176,17 +176,8 @@ impl Store {
                 durability: Durability::Normal,
             })
             .await?
-        } else {
-            sqlx::query(&sql)
-                .bind(now)
-                .bind(until)
-                .bind(owner)
-                .bind(gone_before)
-                .fetch_all(&mut *self.lend().await?)
-                .await?
-        }
-        .into_iter()
-        .next();
+            .into_iter()
+            .next();
         Ok(row.map(|r| ClaimedJob {
             id: r.get("id"),
             event_id: r.get("event_id"),

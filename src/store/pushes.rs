@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::queue::{Arg, Write};
-use super::{Backend, Durability, Store, StoreError, now_ms};
+use super::{Durability, Store, StoreError, now_ms};
 
 /// What a job may do about the push of its (route, profile).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +32,8 @@ impl Store {
         // The slot must outlive a power cut: the push that follows cannot be taken back.
         const TAKE: &str = "INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
              ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id";
-        let inserted = if self.backend == Backend::Sqlite {
-            self.write(Write {
+        let inserted = self
+            .write(Write {
                 sql: format!("{TAKE}, $0 AS tag"),
                 args: vec![
                     Arg::Text(route.to_string()),
@@ -44,16 +44,7 @@ impl Store {
                 durability: Durability::Full,
             })
             .await?
-        } else {
-            sqlx::query(TAKE)
-                .bind(route)
-                .bind(profile_key)
-                .bind(job_id)
-                .bind(now)
-                .fetch_all(&mut *self.lend().await?)
-                .await?
-        }
-        .pop();
+            .pop();
         if inserted.is_some() {
             return Ok(PushSlot::Free);
         }
@@ -110,27 +101,17 @@ impl Store {
         job_id: i64,
     ) -> Result<(), StoreError> {
         const MARK: &str = "UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2";
-        if self.backend == Backend::Sqlite {
-            self.write(Write {
-                sql: MARK.to_string(),
-                args: vec![
-                    Arg::Text(route.to_string()),
-                    Arg::Text(profile_key.to_string()),
-                    Arg::Int(job_id),
-                    Arg::Int(now_ms()),
-                ],
-                durability: Durability::Normal,
-            })
-            .await?;
-        } else {
-            sqlx::query(MARK)
-                .bind(route)
-                .bind(profile_key)
-                .bind(job_id)
-                .bind(now_ms())
-                .execute(&mut *self.lend().await?)
-                .await?;
-        }
+        self.write(Write {
+            sql: MARK.to_string(),
+            args: vec![
+                Arg::Text(route.to_string()),
+                Arg::Text(profile_key.to_string()),
+                Arg::Int(job_id),
+                Arg::Int(now_ms()),
+            ],
+            durability: Durability::Normal,
+        })
+        .await?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //! together as one string of statements in one IMMEDIATE transaction: one call to sqlx's
 //! database thread and one commit for the lot, FULL if any of them needs it. Rows that touch
 //! the same pages (the queue's index, the newest events) are written once per batch, not once
-//! per caller. PostgreSQL has a pool and no single writer: it does not use this.
+//! per caller. PostgreSQL has a pool and no single writer: there a write runs at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,8 +83,15 @@ impl Store {
         })
     }
 
-    /// Runs `write` in the next batch; answers the rows its statements returned.
+    /// Runs `write` in the next batch; answers the rows its statements returned. On
+    /// PostgreSQL (no queue) it runs at once on a pooled connection, and must be one statement.
     pub(crate) async fn write(&self, write: Write) -> Result<Vec<AnyRow>, StoreError> {
+        if self.backend == super::Backend::Postgres {
+            let mut sql = String::new();
+            renumber(&write.sql, 0, 0, &mut sql);
+            let query = bind(sqlx::query(&sql), &write.args);
+            return Ok(query.fetch_all(&mut *self.lend().await?).await?);
+        }
         let (reply, answer) = oneshot::channel();
         self.queue_sender()
             .send(Item::Write(write, reply))
@@ -229,14 +236,7 @@ async fn together(
     // few shapes recur, so they are prepared once and kept. Events vary in number.
     let mut query = sqlx::query(&sql).persistent(intake_write.is_none());
     for w in &all {
-        for arg in &w.args {
-            query = match arg {
-                Arg::Int(v) => query.bind(*v),
-                Arg::Text(v) => query.bind(v.as_str()),
-                Arg::MaybeInt(v) => query.bind(*v),
-                Arg::MaybeText(v) => query.bind(v.as_deref()),
-            };
-        }
+        query = bind(query, &w.args);
     }
     let rows = writer.run(query).await?;
     // Kept shapes cost memory (a batch of a dozen statements holds a dozen prepared ones): past
@@ -270,6 +270,22 @@ async fn together(
         }
     }
     Ok((by_place, answers))
+}
+
+/// `query` with `args` bound after what it already has.
+fn bind<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for arg in args {
+        query = match arg {
+            Arg::Int(v) => query.bind(*v),
+            Arg::Text(v) => query.bind(v.as_str()),
+            Arg::MaybeInt(v) => query.bind(*v),
+            Arg::MaybeText(v) => query.bind(v.as_deref()),
+        };
+    }
+    query
 }
 
 /// Appends `sql` to `out` with `$k` as `$(offset + k)` and `$0` as the literal `place`.
