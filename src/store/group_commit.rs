@@ -1,6 +1,8 @@
 //! Group commit for the event endpoint: events arriving together are stored in one
 //! transaction, so a burst pays for one durable commit instead of one per event. Each sender
-//! is answered only after the commit that holds its event.
+//! is answered only after the commit that holds its event. On SQLite the write queue
+//! (`queue.rs`) does the gathering, with the SQL built here (`sqlite_write`); PostgreSQL has a
+//! committer task of its own.
 
 use std::collections::{HashMap, HashSet};
 

@@ -181,9 +181,9 @@ impl Writer {
             .store(Level::UNKNOWN, std::sync::atomic::Ordering::Release);
     }
 
-    /// Runs `query` (built on `sql` or `transaction_sql`) in one trip and answers the rows of
-    /// its statements. A failure anywhere rolls a transaction back here: the connection goes
-    /// back to the pool with no transaction open.
+    /// Runs `query` (built on `transaction_sql`) in one trip and answers the rows of its
+    /// statements. A failure anywhere rolls the transaction back here: the writer is lent to
+    /// the next caller with no transaction open.
     async fn run<'q>(
         &mut self,
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
