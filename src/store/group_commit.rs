@@ -1,8 +1,8 @@
 //! Group commit for the event endpoint: events arriving together are stored in one
 //! transaction, so a burst pays for one durable commit instead of one per event. Each sender
-//! is answered only after the commit that holds its event. On SQLite the write queue
-//! (`queue.rs`) does the gathering, with the SQL built here (`sqlite_write`); PostgreSQL has a
-//! committer task of its own.
+//! is answered only after the commit that holds its event. On SQLite the writer thread
+//! (`writer.rs`) does the gathering, with the worker's writes; PostgreSQL has a committer task
+//! of its own.
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,14 +29,14 @@ pub struct GroupCommit {
 
 #[derive(Clone)]
 enum Via {
-    /// SQLite: the store's write queue, which gathers events with the worker's writes.
+    /// SQLite: the store's writer thread, which gathers events with the worker's writes.
     Queue { store: Store, window_ms: i64 },
     /// PostgreSQL: a committer task of its own.
     Committer(mpsc::Sender<Request>),
 }
 
 impl GroupCommit {
-    /// Starts the committer (on SQLite, the store's write queue); it ends when every handle
+    /// Starts the committer (on SQLite, the store's writer thread); it ends when every handle
     /// is dropped.
     pub fn start(store: Store, window_ms: i64) -> Self {
         if store.backend == super::Backend::Sqlite {
@@ -201,100 +201,6 @@ impl<'a> Plan<'a> {
                 }
             })
             .collect()
-    }
-}
-
-/// SQLite: a batch's events as statements for the write queue. Which events are new is decided
-/// inside the transaction: an event (and its jobs) is inserted where the dedupe key now names
-/// it; the last statement says who holds each body. Parameters are shared by the statements:
-/// five per event, then the clock, the window's start and one per route.
-pub(super) fn sqlite_write(
-    events: &[(&NewEvent, &[String])],
-    now: i64,
-    window_ms: i64,
-) -> super::queue::Write {
-    use super::queue::Arg;
-    let p = |event: usize, column: usize| format!("${}", event * 5 + column);
-    let (now_p, cutoff_p) = (events.len() * 5 + 1, events.len() * 5 + 2);
-    let mut routes: Vec<&str> = Vec::new();
-    for (_, names) in events {
-        for name in names.iter() {
-            if !routes.contains(&name.as_str()) {
-                routes.push(name);
-            }
-        }
-    }
-    let route_p = |name: &str| {
-        let r = routes.iter().position(|n| *n == name).unwrap_or_default();
-        format!("${}", cutoff_p + 1 + r)
-    };
-    let mut sql = String::new();
-    let numbered: Vec<usize> = (0..events.len()).collect();
-    for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
-        let rows = |f: &dyn Fn(usize) -> String| {
-            chunk.iter().map(|&k| f(k)).collect::<Vec<_>>().join(", ")
-        };
-        sql.push_str(&format!(
-            "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES {}
-             ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
-             WHERE event_dedupe.received_at < ${cutoff_p};\n",
-            rows(&|k| format!("({}, {}, ${now_p})", p(k, 2), p(k, 1)))
-        ));
-        sql.push_str(&format!(
-            "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at)
-             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, ${now_p} FROM (VALUES {}) AS v
-             WHERE EXISTS (SELECT 1 FROM event_dedupe d WHERE d.body_hash = v.column2 AND d.event_id = v.column1);\n",
-            rows(&|k| format!("({}, {}, {}, {}, {})", p(k, 1), p(k, 2), p(k, 3), p(k, 4), p(k, 5)))
-        ));
-    }
-    let jobs: Vec<(usize, &str)> = events
-        .iter()
-        .enumerate()
-        .flat_map(|(k, (_, names))| names.iter().map(move |n| (k, n.as_str())))
-        .collect();
-    for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|&(k, route)| {
-                format!(
-                    "({}, {}, {}, {}, {})",
-                    p(k, 1),
-                    p(k, 2),
-                    route_p(route),
-                    p(k, 4),
-                    p(k, 5)
-                )
-            })
-            .collect();
-        sql.push_str(&format!(
-            "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at)
-             SELECT v.column1, v.column3, v.column4, v.column5, ${now_p}, ${now_p}, ${now_p} FROM (VALUES {}) AS v
-             WHERE EXISTS (SELECT 1 FROM event_dedupe d WHERE d.body_hash = v.column2 AND d.event_id = v.column1);\n",
-            rows.join(", ")
-        ));
-    }
-    for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
-        let hashes: Vec<String> = chunk.iter().map(|&k| p(k, 2)).collect();
-        sql.push_str(&format!(
-            "SELECT $0 AS tag, body_hash, event_id FROM event_dedupe WHERE body_hash IN ({});\n",
-            hashes.join(", ")
-        ));
-    }
-    let mut args = Vec::with_capacity(events.len() * 5 + 2 + routes.len());
-    for (e, _) in events {
-        args.push(Arg::Text(e.id.clone()));
-        args.push(Arg::Text(e.body_hash.clone()));
-        args.push(Arg::Text(e.event_type.clone()));
-        args.push(Arg::Text(e.profile_key.clone()));
-        args.push(Arg::Text(e.source_key.clone()));
-    }
-    args.push(Arg::Int(now));
-    args.push(Arg::Int(now - window_ms));
-    args.extend(routes.iter().map(|r| Arg::Text(r.to_string())));
-    super::queue::Write {
-        sql: sql.trim_end().trim_end_matches(';').to_string(),
-        args,
-        durability: super::Durability::Full,
     }
 }
 

@@ -161,12 +161,12 @@ impl Store {
                AND status = 'pending'
                AND (lease_until IS NULL OR lease_until < $1
                     OR EXISTS (SELECT 1 FROM replicas r WHERE r.id = jobs.lease_owner AND r.last_seen < $4))
-             RETURNING $0 AS tag, id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
+             RETURNING id, event_id, route, profile_key, source_key, step, attempts, profile, created_at"
         );
         let until = now + lease.as_millis() as i64;
         let row = self
             .write(Write {
-                sql,
+                sql: vec![sql],
                 args: vec![
                     Arg::Int(now),
                     Arg::Int(until),
@@ -178,16 +178,17 @@ impl Store {
             .await?
             .into_iter()
             .next();
-        Ok(row.map(|r| ClaimedJob {
-            id: r.get("id"),
-            event_id: r.get("event_id"),
-            route: r.get("route"),
-            profile_key: r.get("profile_key"),
-            source_key: r.get("source_key"),
-            step: Step::from_db(r.get("step")),
-            attempts: r.get::<i64, _>("attempts").try_into().unwrap_or(u32::MAX),
-            profile: r.get("profile"),
-            created_at: r.get("created_at"),
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(ClaimedJob {
+            id: r.get("id")?,
+            event_id: r.get("event_id")?,
+            route: r.get("route")?,
+            profile_key: r.get("profile_key")?,
+            source_key: r.get("source_key")?,
+            step: Step::from_db(&r.get::<String>("step")?),
+            attempts: r.get::<i64>("attempts")?.try_into().unwrap_or(u32::MAX),
+            profile: r.get("profile")?,
+            created_at: r.get("created_at")?,
         }))
     }
 
@@ -235,16 +236,14 @@ impl Store {
                 .bind(ends)
         };
         if self.backend == Backend::Sqlite {
-            // The update, the attempt and the commit in the write queue's next batch. The
-            // attempt's own values follow the update's ten parameters.
-            let sql = if refund == 0 {
-                format!(
-                    "{UPDATE}, $0 AS tag;\nINSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
-                     VALUES ($1, $11, $12, $8, $13, $14, $15, (SELECT run FROM jobs WHERE id = $1))"
-                )
-            } else {
-                format!("{UPDATE}, $0 AS tag")
-            };
+            // The update and the attempt in the writer thread's next batch. The attempt's own
+            // values follow the update's ten parameters.
+            const ATTEMPT: &str = "INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
+                     VALUES ($1, $11, $12, $8, $13, $14, $15, (SELECT run FROM jobs WHERE id = $1))";
+            let mut sql = vec![UPDATE.to_string()];
+            if refund == 0 {
+                sql.push(ATTEMPT.to_string());
+            }
             let args = vec![
                 Arg::Int(job_id),
                 Arg::Text(status.as_str().to_string()),

@@ -21,6 +21,7 @@ mod queue;
 pub mod replicas;
 pub mod retention;
 pub mod stats;
+mod writer;
 
 pub use intake::{Ingested, NewEvent};
 pub use jobs::{AttemptRecord, AttemptView, ClaimedJob, Finish, JobView};
@@ -30,6 +31,13 @@ pub use pushes::PushSlot;
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A write that failed with others of its batch (the error is told to each as text).
+    #[error("database error: {0}")]
+    Write(String),
+    #[error("database error: a row has no column {0} of the expected type")]
+    Column(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder {0}: {1}")]
@@ -84,10 +92,8 @@ pub struct Store {
     /// sqlx pings a connection on its thread each time it goes back to a pool: one more trip
     /// per write that a held connection does not pay.
     held: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>>,
-    /// SQLite's hot writes, gathered (see `queue`).
+    /// SQLite's hot writes, sent to the writer thread (see `queue`, `writer`).
     queue: queue::Queue,
-    /// A call of several statements was cut short (see `Writer`): the next writer rolls back.
-    cut_short: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The SQLite writer connection's synchronous level as last set (see `Level`).
     writer_level: std::sync::Arc<std::sync::atomic::AtomicU8>,
     backend: Backend,
@@ -111,38 +117,16 @@ impl Level {
     const FULL: u8 = 2;
 }
 
-/// The one writer connection, held, and what must run first on it.
-pub(crate) struct Writer {
-    conn: WriteConn,
-    /// The `PRAGMA synchronous` the write needs in front, or "" when the connection is at it
-    /// (SQLite runs several statements in one call).
-    prefix: &'static str,
-    level: std::sync::Arc<std::sync::atomic::AtomicU8>,
-    /// A transaction sent in one call is under way: if the caller is dropped before it
-    /// answers, sqlx's thread stops between two statements and may leave it open.
-    in_flight: bool,
-    cut_short: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        if self.in_flight {
-            // Told before the lock is let go: the next writer rolls back whatever this left
-            // open (sqlx runs commands in order, so after what remains of this one).
-            self.failed();
-            self.cut_short
-                .store(true, std::sync::atomic::Ordering::Release);
-        }
-    }
-}
-
 /// The writer connection, lent: SQLite's held one under its lock, or one of PostgreSQL's pool.
+/// While SQLite's is lent, the writer thread waits (`Paused`).
 pub(crate) enum WriteConn {
     Held(
         tokio::sync::OwnedMappedMutexGuard<
             Option<sqlx::pool::PoolConnection<sqlx::Any>>,
             sqlx::pool::PoolConnection<sqlx::Any>,
         >,
+        // Held for its drop, which lets the writer thread go on.
+        #[allow(dead_code)] Option<queue::Paused>,
     ),
     Pooled(sqlx::pool::PoolConnection<sqlx::Any>),
 }
@@ -151,7 +135,7 @@ impl std::ops::Deref for WriteConn {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &sqlx::AnyConnection {
         match self {
-            WriteConn::Held(c) => c,
+            WriteConn::Held(c, _) => c,
             WriteConn::Pooled(c) => c,
         }
     }
@@ -160,7 +144,7 @@ impl std::ops::Deref for WriteConn {
 impl std::ops::DerefMut for WriteConn {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
         match self {
-            WriteConn::Held(c) => c,
+            WriteConn::Held(c, _) => c,
             WriteConn::Pooled(c) => c,
         }
     }
@@ -168,40 +152,6 @@ impl std::ops::DerefMut for WriteConn {
 
 /// How long a write waits for the writer connection before the store answers busy.
 const WRITER_WAIT: Duration = Duration::from_secs(5);
-
-impl Writer {
-    /// `body` (several statements) as one IMMEDIATE transaction, with the switch in front.
-    fn transaction_sql(&self, body: &str) -> String {
-        format!("{}BEGIN IMMEDIATE;\n{body};\nCOMMIT", self.prefix)
-    }
-
-    /// After a failed write the level is unknown: the next write sets it again.
-    fn failed(&self) {
-        self.level
-            .store(Level::UNKNOWN, std::sync::atomic::Ordering::Release);
-    }
-
-    /// Runs `query` (built on `transaction_sql`) in one trip and answers the rows of its
-    /// statements. A failure anywhere rolls the transaction back here: the writer is lent to
-    /// the next caller with no transaction open.
-    async fn run<'q>(
-        &mut self,
-        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
-        self.in_flight = true;
-        let rows = query.fetch_all(&mut *self.conn).await;
-        self.in_flight = false;
-        match rows {
-            Ok(rows) => Ok(rows),
-            Err(e) => {
-                self.failed();
-                // "no transaction is active" when it failed before BEGIN or at COMMIT's end.
-                let _ = self.conn.execute("ROLLBACK").await;
-                Err(e.into())
-            }
-        }
-    }
-}
 
 /// SQLite must be able to create the database, its journal and its WAL in the folder. Checked
 /// up front, so a read-only mount (a root-owned volume, say) is one clear error at startup
@@ -243,6 +193,7 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
         let mut url = url.to_string();
+        let mut sqlite_path = None;
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
@@ -262,6 +213,7 @@ impl Store {
                     .map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
             }
             writable(std::path::Path::new(path))?;
+            sqlite_path = Some(std::path::PathBuf::from(path));
             if !url.contains("mode=") {
                 url.push_str(if url.contains('?') {
                     "&mode=rwc"
@@ -302,8 +254,7 @@ impl Store {
             pool,
             writer,
             held: std::sync::Arc::new(tokio::sync::Mutex::new(None)),
-            queue: queue::Queue::default(),
-            cut_short: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            queue: queue::Queue::new(sqlite_path),
             // New connections start FULL (after_connect), but the writer may not be open yet.
             writer_level: std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Level::UNKNOWN)),
             backend,
@@ -350,47 +301,31 @@ impl Store {
         Ok(conn)
     }
 
-    /// The writer connection, with the statement that sets it to `durability` left for the
-    /// caller to send in front of its own (`Writer::sql`): on SQLite every call is a trip to
-    /// sqlx's connection thread and back, so the switch rides along with the write.
-    async fn writer(&self, durability: Durability) -> Result<Writer, StoreError> {
-        let conn = self.lend().await?;
-        Ok(Writer {
-            conn,
-            prefix: self.switch(durability),
-            level: self.writer_level.clone(),
-            in_flight: false,
-            cut_short: self.cut_short.clone(),
-        })
-    }
-
     /// The writer connection as it is (no level set): SQLite's held one, opened on first use,
-    /// cleaned of what a cut-short call left open; on PostgreSQL one from the pool.
+    /// with the writer thread stopped while it is lent; on PostgreSQL one from the pool.
     async fn lend(&self) -> Result<WriteConn, StoreError> {
-        use std::sync::atomic::Ordering;
         if self.backend == Backend::Postgres {
             return Ok(WriteConn::Pooled(self.writer.acquire().await?));
         }
-        let mut slot = tokio::time::timeout(WRITER_WAIT, self.held.clone().lock_owned())
+        let busy = || {
+            StoreError::Busy(format!(
+                "the database writer was busy for {} s",
+                WRITER_WAIT.as_secs()
+            ))
+        };
+        let lent = async {
+            let mut slot = self.held.clone().lock_owned().await;
+            if slot.is_none() {
+                *slot = Some(self.writer.acquire().await?);
+            }
+            let paused = self.pause_writer().await?;
+            let conn = tokio::sync::OwnedMutexGuard::try_map(slot, Option::as_mut)
+                .map_err(|_| StoreError::Closed)?;
+            Ok(WriteConn::Held(conn, paused))
+        };
+        tokio::time::timeout(WRITER_WAIT, lent)
             .await
-            .map_err(|_| {
-                StoreError::Busy(format!(
-                    "the database writer was busy for {} s",
-                    WRITER_WAIT.as_secs()
-                ))
-            })?;
-        if slot.is_none() {
-            *slot = Some(self.writer.acquire().await?);
-        }
-        let mut conn = WriteConn::Held(
-            tokio::sync::OwnedMutexGuard::try_map(slot, Option::as_mut)
-                .map_err(|_| StoreError::Closed)?,
-        );
-        if self.cut_short.swap(false, Ordering::AcqRel) {
-            // "no transaction is active" when the cut came before BEGIN or after COMMIT.
-            let _ = conn.execute("ROLLBACK").await;
-        }
-        Ok(conn)
+            .map_err(|_| busy())?
     }
 
     /// The `PRAGMA synchronous` the held writer needs for `durability` ("" when it is there),
@@ -436,6 +371,7 @@ impl Store {
 
     /// Closes both pools: every later operation fails (shutdown, and tests of a lost database).
     pub async fn close(&self) {
+        self.stop_writer().await;
         // The held connection goes back first: closing a pool waits for its connections.
         drop(self.held.lock().await.take());
         self.writer.close().await;
@@ -469,49 +405,99 @@ mod tests {
         assert_eq!(level(&store, Durability::Full).await, 2);
     }
 
-    #[tokio::test]
-    async fn a_transaction_cut_short_never_stays_open_on_the_writer() {
-        let dir = tempfile::tempdir().unwrap();
+    fn sync_level(durability: Durability) -> queue::Write {
+        queue::Write {
+            sql: vec!["SELECT synchronous FROM pragma_synchronous".into()],
+            args: Vec::new(),
+            durability,
+        }
+    }
+
+    async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
         let url = format!("sqlite://{}/t.db", dir.path().display());
-        let store = Store::connect(&url, 2).await.unwrap();
-        let mut writer = store.writer(Durability::Normal).await.unwrap();
-        writer.conn.execute("BEGIN IMMEDIATE").await.unwrap();
-        // As if the caller were dropped between two statements of one call.
-        writer.in_flight = true;
-        drop(writer);
-        // The next writer is a new connection: no transaction left open, no write lost in it.
-        let mut writer = store.writer(Durability::Full).await.unwrap();
-        let sql = writer.transaction_sql("INSERT INTO replicas (id, last_seen) VALUES ('r', 1)");
-        writer.run(sqlx::query(&sql)).await.unwrap();
-        drop(writer);
-        assert_eq!(level(&store, Durability::Full).await, 2);
-        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replicas")
+        Store::connect(&url, 2).await.unwrap()
+    }
+
+    async fn replicas(store: &Store) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM replicas")
             .fetch_one(store.pool())
             .await
-            .unwrap();
-        assert_eq!(seen, 1);
+            .unwrap()
     }
 
     #[tokio::test]
-    async fn a_failed_call_rolls_back_and_the_level_is_set_again() {
+    async fn the_writer_thread_commits_at_the_level_its_writes_need() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/t.db", dir.path().display());
-        let store = Store::connect(&url, 2).await.unwrap();
-        let mut writer = store.writer(Durability::Normal).await.unwrap();
-        let sql = writer.transaction_sql(
-            "INSERT INTO replicas (id, last_seen) VALUES ('r', 1);\nINSERT INTO no_such_table VALUES (1)",
+        let store = sqlite_store(&dir).await;
+        for (durability, level) in [
+            (Durability::Normal, 1),
+            (Durability::Full, 2),
+            (Durability::Normal, 1),
+        ] {
+            let rows = store.write(sync_level(durability)).await.unwrap();
+            assert_eq!(rows[0].get::<i64>("synchronous").unwrap(), level);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_rolled_back_whole_and_the_thread_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        let failed = store
+            .write(queue::Write {
+                sql: vec![
+                    "INSERT INTO replicas (id, last_seen) VALUES ('r', 1)".into(),
+                    "INSERT INTO no_such_table VALUES (1)".into(),
+                ],
+                args: Vec::new(),
+                durability: Durability::Normal,
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(
+            replicas(&store).await,
+            0,
+            "the first statement went with the second"
         );
-        assert!(writer.run(sqlx::query(&sql)).await.is_err());
-        drop(writer);
-        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replicas")
-            .fetch_one(store.pool())
+        store
+            .heartbeat_replica("r", Duration::from_secs(10))
             .await
             .unwrap();
-        assert_eq!(
-            seen, 0,
-            "the first statement was rolled back with the second"
+        assert_eq!(replicas(&store).await, 1);
+        let rows = store.write(sync_level(Durability::Full)).await.unwrap();
+        assert_eq!(rows[0].get::<i64>("synchronous").unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_lent_connection_stops_the_writer_thread_until_it_goes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        let mut lent = store.write_conn(Durability::Full).await.unwrap();
+        let queued = {
+            let store = store.clone();
+            tokio::spawn(async move { store.write(sync_level(Durability::Normal)).await })
+        };
+        // The lent connection writes without waiting on SQLite's lock.
+        sqlx::query("INSERT INTO replicas (id, last_seen) VALUES ('cold', 1)")
+            .execute(&mut *lent)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !queued.is_finished(),
+            "the thread waits while the connection is lent"
         );
-        assert_eq!(level(&store, Durability::Normal).await, 1);
-        assert_eq!(level(&store, Durability::Full).await, 2);
+        drop(lent);
+        assert!(queued.await.unwrap().is_ok());
+        assert_eq!(replicas(&store).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        store.write(sync_level(Durability::Full)).await.unwrap();
+        store.close().await;
+        assert!(store.write(sync_level(Durability::Full)).await.is_err());
     }
 }

@@ -34,7 +34,7 @@ impl Store {
              ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id";
         let inserted = self
             .write(Write {
-                sql: format!("{TAKE}, $0 AS tag"),
+                sql: vec![TAKE.to_string()],
                 args: vec![
                     Arg::Text(route.to_string()),
                     Arg::Text(profile_key.to_string()),
@@ -102,7 +102,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         const MARK: &str = "UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2";
         self.write(Write {
-            sql: MARK.to_string(),
+            sql: vec![MARK.to_string()],
             args: vec![
                 Arg::Text(route.to_string()),
                 Arg::Text(profile_key.to_string()),
