@@ -608,6 +608,39 @@ async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
             "noop req/s".into(),
             ok as f64 / started.elapsed().as_secs_f64(),
         ));
+        // The same event, refused for its signature: the request's whole cost but the store's.
+        let events = format!("{base}/hrflow/events");
+        let started = Instant::now();
+        let refused = futures_util::stream::iter(0..n)
+            .map(|i| {
+                let http = http.clone();
+                let events = events.clone();
+                async move {
+                    let body = json!({"type": "profile.parsing.success",
+                        "profile": {"key": format!("x{i:07}"), "source": {"key": "s"}}})
+                    .to_string();
+                    // Signed as `post_event` signs, with another secret: the same client work.
+                    let sig = hrflow_relay::hrflow::signature::hex_hmac(
+                        b"not-the-secret",
+                        body.as_bytes(),
+                    );
+                    http.post(&events)
+                        .header("HTTP-HRFLOW-SIGNATURE", sig)
+                        .header("Content-Type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 401)
+                }
+            })
+            .buffer_unordered(load.concurrency)
+            .filter(|ok| futures_util::future::ready(*ok))
+            .count()
+            .await;
+        figures.push((
+            "refused req/s".into(),
+            refused as f64 / started.elapsed().as_secs_f64(),
+        ));
     }
 
     let cpu0 = relay.cpu();
@@ -1236,10 +1269,15 @@ async fn floor(args: &Args) -> anyhow::Result<Figures> {
     })
     .await??;
 
-    // 2. The four exchanges alone.
+    // 2. The store alone.
+    let store_dir = tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))?;
+    let n = args.events;
+    let (intake_cpu, bookkeeping_cpu, store_rate) =
+        tokio::task::spawn_blocking(move || store_floor(store_dir.path(), n)).await??;
+
+    // 3. The four exchanges alone.
     let up = Upstream::new(Duration::ZERO, 0.0, args.resume_bytes, 0)?;
     let url = stand_ins(up.clone()).await?;
-    let n = args.events;
     let out = tokio::process::Command::new(std::env::current_exe()?)
         .env(
             "BENCH_FLOOR_CLIENT",
@@ -1258,6 +1296,12 @@ async fn floor(args: &Args) -> anyhow::Result<Figures> {
     );
     Ok(vec![
         ("fsyncs/s".into(), fsyncs),
+        ("store intake cpu us/event".into(), intake_cpu * 1e6),
+        (
+            "store bookkeeping cpu us/profile".into(),
+            bookkeeping_cpu * 1e6,
+        ),
+        ("store profiles/s".into(), store_rate),
         (
             "four exchanges cpu ms/profile".into(),
             report["cpu_s"].as_f64().unwrap_or(f64::NAN) * 1e3 / n as f64,
@@ -1267,6 +1311,134 @@ async fn floor(args: &Args) -> anyhow::Result<Figures> {
             n as f64 / report["wall_s"].as_f64().unwrap_or(f64::NAN),
         ),
     ])
+}
+
+/// On-CPU seconds of the calling thread, to the nanosecond (`/proc/thread-self/schedstat`).
+fn thread_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |ns| ns / 1e9)
+}
+
+/// The store's floor: what a profile's writes cost SQLite on this disk at best, with no relay
+/// around them. The relay's schema (its migrations) on a bare rusqlite connection in one thread,
+/// statements prepared once, and batches as large as the ingest scenario allows: the events of
+/// C = 64 requests in one FULL commit; for W = 16 jobs, their claims and push slots in one FULL
+/// commit (the slot must outlive a power cut before the push), then their pushed marks and
+/// attempts in one NORMAL commit. Answers (intake CPU s/event, bookkeeping CPU s/profile,
+/// profiles/s).
+fn store_floor(dir: &Path, n: usize) -> anyhow::Result<(f64, f64, f64)> {
+    const EVENTS: usize = 64;
+    const JOBS: usize = 16;
+    let db = rusqlite::Connection::open(dir.join("floor.db"))?;
+    db.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;",
+    )?;
+    let mut migrations: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+    migrations.sort();
+    for m in migrations {
+        db.execute_batch(&std::fs::read_to_string(m)?)?;
+    }
+    let commit = |sync: &str| -> rusqlite::Result<()> {
+        db.execute_batch(&format!("PRAGMA synchronous = {sync}"))?;
+        db.execute_batch("BEGIN IMMEDIATE")
+    };
+    let now = || chrono::Utc::now().timestamp_millis();
+
+    // 1. Intake: the dedupe key, the event, its job.
+    let started = Instant::now();
+    let cpu0 = thread_cpu_seconds();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(EVENTS) {
+        commit("FULL")?;
+        let t = now();
+        for i in chunk {
+            let (id, hash, key) = (
+                format!("e{i:08}"),
+                format!(
+                    "{:064x}",
+                    (*i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+                ),
+                format!("p{i:07}"),
+            );
+            db.prepare_cached("INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
+                 WHERE event_dedupe.received_at < ?4 RETURNING event_id")?
+                .query((&hash, &id, t, t - 60_000))?
+                .next()?;
+            db.prepare_cached("INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES (?1, ?2, 'profile.parsing.success', ?3, 's', ?4)")?
+                .execute((&id, &hash, &key, t))?;
+            db.prepare_cached("INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at) VALUES (?1, 'r', ?2, 's', ?3, ?3, ?3)")?
+                .execute((&id, &key, t))?;
+        }
+        db.execute_batch("COMMIT")?;
+    }
+    let intake = (thread_cpu_seconds() - cpu0) / n as f64;
+
+    // 2. Delivery's bookkeeping, W jobs at a time.
+    let cpu1 = thread_cpu_seconds();
+    let mut claimed: Vec<(i64, String)> = Vec::with_capacity(JOBS);
+    loop {
+        claimed.clear();
+        commit("FULL")?;
+        let t = now();
+        for _ in 0..JOBS {
+            let job = db
+                .prepare_cached("UPDATE jobs SET lease_until = ?2, lease_owner = 'w', attempts = attempts + 1, updated_at = ?1
+                     WHERE id = (SELECT id FROM jobs INDEXED BY jobs_due WHERE status = 'pending' AND next_attempt_at <= ?1
+                                 AND (lease_until IS NULL OR lease_until < ?1) ORDER BY next_attempt_at, id LIMIT 1)
+                     RETURNING id, profile_key")?
+                .query_row((t, t + 60_000), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)));
+            match job {
+                Ok(job) => claimed.push(job),
+                Err(rusqlite::Error::QueryReturnedNoRows) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for (id, key) in &claimed {
+            db.prepare_cached("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ('r', ?1, 'sending', ?2, ?3)
+                 ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id")?
+                .query((key, id, t))?
+                .next()?;
+        }
+        db.execute_batch("COMMIT")?;
+        if claimed.is_empty() {
+            break;
+        }
+        commit("NORMAL")?;
+        let t = now();
+        for (id, key) in &claimed {
+            db.prepare_cached("UPDATE pushes SET state = 'pushed', job_id = ?2, updated_at = ?3 WHERE route = 'r' AND profile_key = ?1")?
+                .execute((key, id, t))?;
+            db.prepare_cached("UPDATE jobs SET status = 'delivered', next_attempt_at = ?2, reason = NULL, lease_until = NULL, lease_owner = NULL,
+                     updated_at = ?2, step = 'enriched', profile = NULL WHERE id = ?1 AND lease_owner = 'w' RETURNING id")?
+                .query((id, t))?
+                .next()?;
+            db.prepare_cached("INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
+                 VALUES (?1, ?2, 3, 'enriched', 200, 'delivered', NULL, (SELECT run FROM jobs WHERE id = ?1))")?
+                .execute((id, t))?;
+        }
+        db.execute_batch("COMMIT")?;
+    }
+    let bookkeeping = (thread_cpu_seconds() - cpu1) / n as f64;
+    let delivered: i64 = db.query_row(
+        "SELECT COUNT(*) FROM jobs WHERE status = 'delivered'",
+        [],
+        |r| r.get(0),
+    )?;
+    anyhow::ensure!(
+        delivered as usize == n,
+        "the store floor delivered {delivered} of {n}"
+    );
+    Ok((
+        intake,
+        bookkeeping,
+        n as f64 / started.elapsed().as_secs_f64(),
+    ))
 }
 
 /// The floor's client: `url,n,w` from `BENCH_FLOOR_CLIENT`; prints its CPU and wall seconds.
