@@ -165,7 +165,8 @@ async fn push_once(
                 .unwrap_or_default();
             if client.applicant_exists(email).await? {
                 tracing::info!("the earlier push had reached Flatchr: not pushing again");
-                return Ok(store.mark_pushed(route, &job.profile_key, job.id).await?);
+                // Marked pushed with the attempt record (`Store::finish`).
+                return Ok(());
             }
         }
         PushSlot::Free => {}
@@ -179,7 +180,10 @@ async fn push_once(
         }
     };
     match client.send_push(ready).await {
-        Ok(_) => Ok(store.mark_pushed(route, &job.profile_key, job.id).await?),
+        // The slot is marked pushed with the attempt record (`Store::finish`): one write less
+        // per delivery. A crash before that leaves it "sending", so the next attempt asks
+        // Flatchr before pushing, as after any push whose outcome is unknown.
+        Ok(_) => Ok(()),
         Err(f) => {
             // A 4xx answer, or a request that never left, certainly created nothing.
             if f.http_status().is_some_and(|s| s < 500) || !f.maybe_applied() {

@@ -218,6 +218,14 @@ impl Store {
             Finish::Retry { .. } | Finish::Defer { .. } => (attempt.profile.as_deref(), 0),
             _ => (None, 1),
         };
+        // The attempt reached Flatchr with its push (this attempt's, or an earlier one's found
+        // there): the push slot this job holds, still "sending", is marked pushed. A slot
+        // pushed before by another job, or not this job's, is left as it is.
+        let pushed = matches!(attempt.step, Step::Pushed | Step::Enriched);
+        const MARK_PUSHED: &str = "UPDATE pushes SET state = 'pushed', updated_at = $5
+             WHERE job_id = $1 AND state = 'sending'
+               AND route = (SELECT route FROM jobs WHERE id = $1)
+               AND profile_key = (SELECT profile_key FROM jobs WHERE id = $1)";
         const UPDATE: &str = "UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
                              attempts = attempts - $7, step = $8,
                              profile = CASE WHEN $10 = 1 THEN NULL ELSE COALESCE($9, profile) END
@@ -243,6 +251,9 @@ impl Store {
             let mut sql = vec![UPDATE.to_string()];
             if refund == 0 {
                 sql.push(ATTEMPT.to_string());
+            }
+            if pushed {
+                sql.push(MARK_PUSHED.to_string());
             }
             let args = vec![
                 Arg::Int(job_id),
@@ -274,6 +285,13 @@ impl Store {
         let mut conn = self.write_conn(Durability::Normal).await?;
         let mut tx = self.begin(&mut conn).await?;
         let updated = update(UPDATE).fetch_all(&mut *tx).await?.len();
+        if pushed {
+            sqlx::query(&MARK_PUSHED.replace("$5", "$2"))
+                .bind(job_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
         if refund == 0 {
             sqlx::query("INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT run FROM jobs WHERE id = $1))")

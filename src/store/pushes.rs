@@ -93,28 +93,6 @@ impl Store {
         })
     }
 
-    /// The push of (route, profile) reached Flatchr.
-    pub async fn mark_pushed(
-        &self,
-        route: &str,
-        profile_key: &str,
-        job_id: i64,
-    ) -> Result<(), StoreError> {
-        const MARK: &str = "UPDATE pushes SET state = 'pushed', job_id = $3, updated_at = $4 WHERE route = $1 AND profile_key = $2";
-        self.write(Write {
-            sql: vec![MARK.to_string()],
-            args: vec![
-                Arg::Text(route.to_string()),
-                Arg::Text(profile_key.to_string()),
-                Arg::Int(job_id),
-                Arg::Int(now_ms()),
-            ],
-            durability: Durability::Normal,
-        })
-        .await?;
-        Ok(())
-    }
-
     /// Frees a slot whose push certainly created nothing (refused, or never sent).
     pub async fn clear_push(
         &self,

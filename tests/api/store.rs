@@ -320,7 +320,23 @@ async fn the_push_slot_admits_one_job() {
         s.acquire_push("a", "p", other).await.unwrap(),
         PushSlot::Unknown
     );
-    s.mark_pushed("a", "p", other).await.unwrap();
+    // An attempt that pushed marks the slot with its record, if the slot is its job's.
+    let pushed = AttemptRecord {
+        step: "pushed".into(),
+        ..record()
+    };
+    s.finish(first.id, "w1", &Finish::Delivered, &pushed)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.acquire_push("a", "p", other).await.unwrap(),
+        PushSlot::Unknown,
+        "the slot is no longer the first job's: left as it was"
+    );
+    // The holder's own record marks it, lease or not: the push did reach Flatchr.
+    s.finish(other, "w2", &Finish::Delivered, &pushed)
+        .await
+        .unwrap();
     assert_eq!(
         s.acquire_push("a", "p", first.id).await.unwrap(),
         PushSlot::Pushed
