@@ -205,9 +205,9 @@ impl<'a> Plan<'a> {
 }
 
 impl Store {
-    /// Several events in one transaction, with one statement per table rather than per event:
-    /// a burst costs one durable commit (on SQLite shared with the worker's writes of the
-    /// moment, in one call). Answers are in the order given and stand only once this returns
+    /// Several events in one transaction: a burst costs one durable commit (on SQLite shared
+    /// with the worker's writes of the moment, by the writer thread; on PostgreSQL with one
+    /// statement per table rather than per event). Answers are in the order given and stand only once this returns
     /// Ok; on an error none was stored. Equal bodies in one batch are one event: the first is
     /// stored, the others are duplicates.
     pub async fn ingest_many(

@@ -85,12 +85,13 @@ impl Backend {
 pub struct Store {
     /// Reads.
     pool: AnyPool,
-    /// Writes. On SQLite one connection: writers queue in order inside the process instead of
-    /// polling the database lock (SQLite's busy handler sleeps for milliseconds at a time).
+    /// Writes. On SQLite one connection for the colder writes (the hot ones are the writer
+    /// thread's): they queue in order inside the process instead of polling the database lock
+    /// (SQLite's busy handler sleeps for milliseconds at a time).
     writer: AnyPool,
-    /// SQLite: that one connection, checked out of `writer` for good and lent under a lock.
-    /// sqlx pings a connection on its thread each time it goes back to a pool: one more trip
-    /// per write that a held connection does not pay.
+    /// SQLite: that one connection, checked out of `writer` for good and lent under a lock
+    /// (sqlx pings a connection on its thread each time it goes back to a pool); the writer
+    /// thread waits while it is lent.
     held: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>>,
     /// SQLite's hot writes, sent to the writer thread (see `queue`, `writer`).
     queue: queue::Queue,

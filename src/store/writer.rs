@@ -20,6 +20,9 @@ use super::{Durability, Ingested, NewEvent, StoreError};
 /// write lock, and on the memory its answers take).
 const MAX_ARGS: usize = 20_000;
 
+/// The longest the thread waits for a lent connection (see `Item::Pause`).
+const PAUSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Prepared statements kept: the hot writes are a dozen texts, whatever the batch holds.
 const KEPT_STATEMENTS: usize = 64;
 
@@ -95,9 +98,17 @@ fn run(path: PathBuf, mut rx: mpsc::Receiver<Item>) {
                     break;
                 }
                 Item::Pause { paused, resume } => {
-                    if paused.send(()).is_ok() {
-                        // Err when the other writer is done (its guard dropped the sender).
-                        let _ = resume.recv();
+                    // Err(Disconnected) when the other writer is done (its guard is dropped).
+                    if paused.send(()).is_ok()
+                        && resume.recv_timeout(PAUSE_LIMIT)
+                            == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    {
+                        // Correct either way (SQLite's lock orders the two connections): this
+                        // only stops a lender that waits on a hot write from waiting forever.
+                        tracing::warn!(
+                            "the colder writes' connection was lent for over {} s; writing alongside it",
+                            PAUSE_LIMIT.as_secs()
+                        );
                     }
                     break;
                 }
