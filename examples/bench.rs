@@ -356,6 +356,21 @@ impl Relay {
         };
         (kb("VmRSS:"), kb("VmHWM:"))
     }
+    /// RSS split: anonymous memory (heap, stacks) and file pages (the binary's code as it runs).
+    fn rss_split(&self) -> (f64, f64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let kb = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        (kb("RssAnon:"), kb("RssFile:") + kb("RssShmem:"))
+    }
     fn stop(mut self) -> anyhow::Result<String> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
@@ -611,6 +626,7 @@ async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
         // The same event, refused for its signature: the request's whole cost but the store's.
         let events = format!("{base}/hrflow/events");
         let started = Instant::now();
+        let relay_cpu = relay.cpu();
         let refused = futures_util::stream::iter(0..n)
             .map(|i| {
                 let http = http.clone();
@@ -640,6 +656,11 @@ async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
         figures.push((
             "refused req/s".into(),
             refused as f64 / started.elapsed().as_secs_f64(),
+        ));
+        // What serving such a request costs the relay alone.
+        figures.push((
+            "refused relay cpu us/req".into(),
+            (relay.cpu() - relay_cpu) * 1e6 / refused.max(1) as f64,
         ));
     }
 
@@ -959,6 +980,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     let every = Duration::from_secs(args.soak_every.max(1));
     let deadline_after_send = Duration::from_secs(600);
     let mut sent_done_at: Option<Instant> = None;
+    let mut splits: Vec<(f64, f64)> = Vec::new();
     loop {
         tokio::time::sleep(every).await;
         let mut window: Vec<f64> = std::mem::take(&mut *acks.lock().unwrap());
@@ -966,6 +988,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         window.sort_by(f64::total_cmp);
         let delivered = upstream.seen.lock().unwrap().enriched.len();
         let (rss, _) = relay.memory();
+        splits.push(relay.rss_split());
         let claims = claim_totals(&http, &metrics_url).await;
         let claim_ms = (claims.0 - claims_before.0) * 1e3 / (claims.1 - claims_before.1).max(1.0);
         claims_before = claims;
@@ -1018,12 +1041,16 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     std::fs::write(out.join("soak.csv"), csv)?;
     std::fs::write(out.join("soak.svg"), soak_svg(&samples, args))?;
     // RSS once ~10k events were in, against the end.
-    let early = samples
+    let early_at = samples
         .iter()
-        .find(|s| s[5] >= 10_000.0)
-        .or(samples.first())
-        .map(|s| s[1])
-        .unwrap_or(f64::NAN);
+        .position(|s| s[5] >= 10_000.0)
+        .unwrap_or_default();
+    let early = samples.get(early_at).map(|s| s[1]).unwrap_or(f64::NAN);
+    let (anon_early, file_early) = splits
+        .get(early_at)
+        .copied()
+        .unwrap_or((f64::NAN, f64::NAN));
+    let (anon_last, file_last) = splits.last().copied().unwrap_or((f64::NAN, f64::NAN));
     let mut claim_ms: Vec<f64> = samples.iter().map(|s| s[6]).collect();
     claim_ms.sort_by(f64::total_cmp);
     let sending: Vec<&[f64; 7]> = samples.iter().filter(|s| s[5] < total as f64).collect();
@@ -1043,6 +1070,10 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         ("soak RSS MiB at 10k events".into(), early),
         ("soak RSS MiB at the end".into(), last),
         ("soak RSS end / at 10k".into(), last / early),
+        ("soak anonymous MiB at 10k events".into(), anon_early),
+        ("soak anonymous MiB at the end".into(), anon_last),
+        ("soak file-backed MiB at 10k events".into(), file_early),
+        ("soak file-backed MiB at the end".into(), file_last),
         (
             "soak worst window ack p99 ms".into(),
             p99s.last().copied().unwrap_or(f64::NAN),

@@ -235,9 +235,10 @@ impl Store {
                         // Deleted and overwritten content (a finished job's profile, an erased
                         // candidate) is zeroed in the file, not left in free space.
                         "PRAGMA secure_delete = ON",
-                        // Readers and the colder writes keep a small page cache each: the
-                        // OS caches the file, and eight 2 MiB caches filling as the store
-                        // grows made the process grow for its first hundred thousand events.
+                        // Readers and the colder writes keep a small page cache each (256
+                        // KiB): the OS caches the file, and eight 2 MiB caches filling one
+                        // by one as they were used made the process grow for its first
+                        // hundreds of thousands of events.
                         "PRAGMA cache_size = -256",
                     ] {
                         conn.execute(pragma).await?;
