@@ -580,6 +580,22 @@ async fn post_event(http: &reqwest::Client, url: &str, key: &str) -> (u16, Insta
     (status, t, t.elapsed().as_secs_f64() * 1e3)
 }
 
+/// `n` requests made by `one(i)`, `concurrency` at a time: how many succeeded, and per second.
+async fn rate<F, Fut>(n: usize, concurrency: usize, one: F) -> (usize, f64)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    let ok = futures_util::stream::iter(0..n)
+        .map(one)
+        .buffer_unordered(concurrency)
+        .filter(|ok| futures_util::future::ready(*ok))
+        .count()
+        .await;
+    (ok, ok as f64 / started.elapsed().as_secs_f64())
+}
+
 /// N signed events at concurrency C against a fresh relay; waits for every enrich.
 async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
     let upstream = Upstream::new(load.latency, load.fault_rate, load.resume_bytes, 0)?;
@@ -603,60 +619,40 @@ async fn run_load(args: &Args, load: &Load) -> anyhow::Result<LoadResult> {
     if load.noop {
         let n = load.events.max(5000);
         let live = format!("{base}/health/live");
-        let started = Instant::now();
-        let ok = futures_util::stream::iter(0..n)
-            .map(|_| {
-                let http = http.clone();
-                let live = live.clone();
-                async move {
-                    http.get(&live)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status() == 200)
-                }
-            })
-            .buffer_unordered(load.concurrency)
-            .filter(|ok| futures_util::future::ready(*ok))
-            .count()
-            .await;
-        figures.push((
-            "noop req/s".into(),
-            ok as f64 / started.elapsed().as_secs_f64(),
-        ));
+        let (_, noop) = rate(n, load.concurrency, |_| {
+            let (http, live) = (http.clone(), live.clone());
+            async move {
+                http.get(&live)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        })
+        .await;
+        figures.push(("noop req/s".into(), noop));
         // The same event, refused for its signature: the request's whole cost but the store's.
         let events = format!("{base}/hrflow/events");
-        let started = Instant::now();
         let relay_cpu = relay.cpu();
-        let refused = futures_util::stream::iter(0..n)
-            .map(|i| {
-                let http = http.clone();
-                let events = events.clone();
-                async move {
-                    let body = json!({"type": "profile.parsing.success",
-                        "profile": {"key": format!("x{i:07}"), "source": {"key": "s"}}})
-                    .to_string();
-                    // Signed as `post_event` signs, with another secret: the same client work.
-                    let sig = hrflow_relay::hrflow::signature::hex_hmac(
-                        b"not-the-secret",
-                        body.as_bytes(),
-                    );
-                    http.post(&events)
-                        .header("HTTP-HRFLOW-SIGNATURE", sig)
-                        .header("Content-Type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status() == 401)
-                }
-            })
-            .buffer_unordered(load.concurrency)
-            .filter(|ok| futures_util::future::ready(*ok))
-            .count()
-            .await;
-        figures.push((
-            "refused req/s".into(),
-            refused as f64 / started.elapsed().as_secs_f64(),
-        ));
+        let (refused, per_s) = rate(n, load.concurrency, |i| {
+            let (http, events) = (http.clone(), events.clone());
+            async move {
+                let body = json!({"type": "profile.parsing.success",
+                    "profile": {"key": format!("x{i:07}"), "source": {"key": "s"}}})
+                .to_string();
+                // Signed as `post_event` signs, with another secret: the same client work.
+                let sig =
+                    hrflow_relay::hrflow::signature::hex_hmac(b"not-the-secret", body.as_bytes());
+                http.post(&events)
+                    .header("HTTP-HRFLOW-SIGNATURE", sig)
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 401)
+            }
+        })
+        .await;
+        figures.push(("refused req/s".into(), per_s));
         // What serving such a request costs the relay alone.
         figures.push((
             "refused relay cpu us/req".into(),
