@@ -341,11 +341,11 @@ impl Relay {
     fn cpu(&self) -> f64 {
         cpu_seconds(&self.pid().to_string())
     }
-    /// VmRSS and VmHWM (peak), in MiB.
-    fn memory(&self) -> (f64, f64) {
+    /// Fields of `/proc/<pid>/status`, in MiB (0 where missing).
+    fn status_mib<const N: usize>(&self, names: [&str; N]) -> [f64; N] {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        let kb = |name: &str| {
+        names.map(|name| {
             status
                 .lines()
                 .find(|l| l.starts_with(name))
@@ -353,23 +353,17 @@ impl Relay {
                 .and_then(|v| v.parse::<f64>().ok())
                 .unwrap_or(0.0)
                 / 1024.0
-        };
-        (kb("VmRSS:"), kb("VmHWM:"))
+        })
+    }
+    /// VmRSS and VmHWM (peak), in MiB.
+    fn memory(&self) -> (f64, f64) {
+        let [rss, peak] = self.status_mib(["VmRSS:", "VmHWM:"]);
+        (rss, peak)
     }
     /// RSS split: anonymous memory (heap, stacks) and file pages (the binary's code as it runs).
     fn rss_split(&self) -> (f64, f64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        let kb = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-                / 1024.0
-        };
-        (kb("RssAnon:"), kb("RssFile:") + kb("RssShmem:"))
+        let [anon, file, shmem] = self.status_mib(["RssAnon:", "RssFile:", "RssShmem:"]);
+        (anon, file + shmem)
     }
     fn stop(mut self) -> anyhow::Result<String> {
         let _ = Command::new("kill")
