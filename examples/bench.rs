@@ -962,15 +962,18 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         })
     };
     // t s, RSS MiB, ack p99 ms, delivered/s, backlog, accepted, mean claim ms
-    let mut samples: Vec<[f64; 7]> = Vec::new();
+    let mut samples: Vec<[f64; 8]> = Vec::new();
     let metrics_url = format!("http://127.0.0.1:{}/metrics", relay.port);
     let mut claims_before = (0.0, 0.0);
+    // SQLite's FULL commits: the buckets at the last sample, and each window's p99 (ms).
+    let (mut commits_before, mut commit_p99s) = (Vec::new(), Vec::new());
     let started = Instant::now();
     let (mut accepted, mut delivered_before) = (0usize, 0usize);
     let every = Duration::from_secs(args.soak_every.max(1));
     let deadline_after_send = Duration::from_secs(600);
     let mut sent_done_at: Option<Instant> = None;
-    let mut splits: Vec<(f64, f64)> = Vec::new();
+    // RSS as anonymous and file pages, and the part of it SQLite holds (MiB).
+    let mut splits: Vec<(f64, f64, f64)> = Vec::new();
     loop {
         tokio::time::sleep(every).await;
         let mut window: Vec<f64> = std::mem::take(&mut *acks.lock().unwrap());
@@ -978,8 +981,15 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         window.sort_by(f64::total_cmp);
         let delivered = upstream.seen.lock().unwrap().enriched.len();
         let (rss, _) = relay.memory();
-        splits.push(relay.rss_split());
-        let claims = claim_totals(&http, &metrics_url).await;
+        let scraped = scrape(&http, &metrics_url).await;
+        let sqlite = scraped.sqlite_bytes;
+        let (anon, file) = relay.rss_split();
+        splits.push((anon, file, sqlite / 1048576.0));
+        // Past the last finite bucket (0.5 s) it is drawn at 1 s.
+        let commit_p99 = commit_p99_ms(&commits_before, &scraped.full_commits).min(1000.0);
+        commit_p99s.push(commit_p99);
+        commits_before = scraped.full_commits;
+        let claims = scraped.claims;
         let claim_ms = (claims.0 - claims_before.0) * 1e3 / (claims.1 - claims_before.1).max(1.0);
         claims_before = claims;
         let sample = [
@@ -994,11 +1004,19 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
             accepted.saturating_sub(delivered) as f64,
             accepted as f64,
             claim_ms,
+            commit_p99,
         ];
         delivered_before = delivered;
         println!(
-            "  t {:>6.0} s  rss {:>6.1} MiB  ack p99 {:>6.2} ms  delivered {:>6.0}/s  backlog {:>8.0}  accepted {:>8.0}  claim {:>5.2} ms",
-            sample[0], sample[1], sample[2], sample[3], sample[4], sample[5], sample[6]
+            "  t {:>6.0} s  rss {:>6.1} MiB (anon {anon:.2}, sqlite {:.2})  ack p99 {:>6.2} ms (commit <= {commit_p99} ms)  delivered {:>6.0}/s  backlog {:>8.0}  accepted {:>8.0}  claim {:>5.2} ms",
+            sample[0],
+            sample[1],
+            sqlite / 1048576.0,
+            sample[2],
+            sample[3],
+            sample[4],
+            sample[5],
+            sample[6]
         );
         samples.push(sample);
         if sender.is_finished() && sent_done_at.is_none() {
@@ -1020,12 +1038,13 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     }
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     std::fs::create_dir_all(&out)?;
-    let mut csv =
-        String::from("seconds,rss_mib,ack_p99_ms,delivered_per_s,backlog,accepted,claim_mean_ms\n");
-    for s in &samples {
+    let mut csv = String::from(
+        "seconds,rss_mib,ack_p99_ms,delivered_per_s,backlog,accepted,claim_mean_ms,full_commit_p99_ms,anon_mib,sqlite_mib\n",
+    );
+    for (s, split) in samples.iter().zip(&splits) {
         csv.push_str(&format!(
-            "{:.0},{:.1},{:.2},{:.0},{:.0},{:.0},{:.3}\n",
-            s[0], s[1], s[2], s[3], s[4], s[5], s[6]
+            "{:.0},{:.1},{:.2},{:.0},{:.0},{:.0},{:.3},{},{:.2},{:.2}\n",
+            s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], split.0, split.2
         ));
     }
     std::fs::write(out.join("soak.csv"), csv)?;
@@ -1036,15 +1055,20 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         .position(|s| s[5] >= 10_000.0)
         .unwrap_or_default();
     let early = samples.get(early_at).map(|s| s[1]).unwrap_or(f64::NAN);
-    let (anon_early, file_early) = splits
-        .get(early_at)
-        .copied()
-        .unwrap_or((f64::NAN, f64::NAN));
-    let (anon_last, file_last) = splits.last().copied().unwrap_or((f64::NAN, f64::NAN));
+    let gone = (f64::NAN, f64::NAN, f64::NAN);
+    let (anon_early, file_early, sqlite_early) = splits.get(early_at).copied().unwrap_or(gone);
+    let (anon_last, file_last, sqlite_last) = splits.last().copied().unwrap_or(gone);
     let mut claim_ms: Vec<f64> = samples.iter().map(|s| s[6]).collect();
     claim_ms.sort_by(f64::total_cmp);
-    let sending: Vec<&[f64; 7]> = samples.iter().filter(|s| s[5] < total as f64).collect();
+    let sending: Vec<&[f64; 8]> = samples.iter().filter(|s| s[5] < total as f64).collect();
     let mut p99s: Vec<f64> = sending.iter().map(|s| s[2]).collect();
+    let mut commit_p99s_sending: Vec<f64> = samples
+        .iter()
+        .zip(&commit_p99s)
+        .filter(|(s, _)| s[5] < total as f64)
+        .map(|(_, p)| *p)
+        .collect();
+    commit_p99s_sending.sort_by(f64::total_cmp);
     p99s.sort_by(f64::total_cmp);
     let last = samples.last().map(|s| s[1]).unwrap_or(f64::NAN);
     let delivered = upstream.seen.lock().unwrap().enriched.len();
@@ -1064,6 +1088,8 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         ("soak anonymous MiB at the end".into(), anon_last),
         ("soak file-backed MiB at 10k events".into(), file_early),
         ("soak file-backed MiB at the end".into(), file_last),
+        ("soak SQLite's MiB at 10k events".into(), sqlite_early),
+        ("soak SQLite's MiB at the end".into(), sqlite_last),
         (
             "soak worst window ack p99 ms".into(),
             p99s.last().copied().unwrap_or(f64::NAN),
@@ -1071,6 +1097,10 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         (
             "soak median window ack p99 ms".into(),
             percentile(&p99s, 0.5),
+        ),
+        (
+            "soak median window FULL commit p99 ms (bucket bound)".into(),
+            percentile(&commit_p99s_sending, 0.5),
         ),
         (
             "soak lost".into(),
@@ -1086,27 +1116,73 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
 }
 
 /// `relay_claim_seconds`' sum and count from the relay's metrics (zeros if unreadable).
-async fn claim_totals(http: &reqwest::Client, url: &str) -> (f64, f64) {
+/// What the soak reads from `/metrics` at each sample.
+#[derive(Default)]
+struct Scraped {
+    /// The claim histogram's sum (seconds) and count.
+    claims: (f64, f64),
+    /// Bytes SQLite holds in the relay.
+    sqlite_bytes: f64,
+    /// `relay_sqlite_commit_seconds{sync="full"}`: (bucket bound in seconds, cumulative count).
+    full_commits: Vec<(f64, f64)>,
+}
+
+async fn scrape(http: &reqwest::Client, url: &str) -> Scraped {
     let text = match http.get(url).send().await {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
     };
+    let value = |l: &str| l.split_whitespace().last()?.parse::<f64>().ok();
     let read = |name: &str| {
         text.lines()
             .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().last())
-            .and_then(|v| v.parse::<f64>().ok())
+            .and_then(value)
             .unwrap_or(0.0)
     };
-    (
-        read("relay_claim_seconds_sum"),
-        read("relay_claim_seconds_count"),
-    )
+    let full_commits = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("relay_sqlite_commit_seconds_bucket{") && l.contains("sync=\"full\"")
+        })
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, value(l)?))
+        })
+        .collect();
+    Scraped {
+        claims: (
+            read("relay_claim_seconds_sum"),
+            read("relay_claim_seconds_count"),
+        ),
+        sqlite_bytes: read("relay_sqlite_memory_bytes"),
+        full_commits,
+    }
 }
 
-/// The soak's samples drawn as four stacked panels (RSS, ack p99, deliveries/s, claim time), by hand:
+/// The bound of the first bucket holding 99% of the commits made between two scrapes, in ms
+/// (0 when there were none).
+fn commit_p99_ms(before: &[(f64, f64)], now: &[(f64, f64)]) -> f64 {
+    let delta = |i: usize| now[i].1 - before.get(i).map_or(0.0, |b| b.1);
+    let Some(total) = (!now.is_empty()).then(|| delta(now.len() - 1)) else {
+        return 0.0;
+    };
+    if total <= 0.0 {
+        return 0.0;
+    }
+    (0..now.len())
+        .find(|&i| delta(i) >= 0.99 * total)
+        .map_or(f64::INFINITY, |i| now[i].0 * 1e3)
+}
+
+/// The soak's samples drawn as five stacked panels (RSS, ack p99, deliveries/s, claim time,
+/// commit p99), by hand:
 /// plain SVG, no plotting dependency for one picture.
-fn soak_svg(samples: &[[f64; 7]], args: &Args) -> String {
+fn soak_svg(samples: &[[f64; 8]], args: &Args) -> String {
     const W: f64 = 900.0;
     const PANEL: f64 = 170.0;
     const LEFT: f64 = 70.0;
@@ -1123,13 +1199,14 @@ fn soak_svg(samples: &[[f64; 7]], args: &Args) -> String {
         } else {
             "PostgreSQL"
         },
-        h = 4.0 * PANEL + 60.0,
+        h = 5.0 * PANEL + 60.0,
     );
     for (i, (column, label, color)) in [
         (1, "RSS MiB", "#1f6feb"),
         (2, "ack p99 ms (window)", "#cf222e"),
         (3, "delivered / s", "#1a7f37"),
         (6, "claim ms (window mean)", "#8250df"),
+        (7, "FULL commit p99 ms (window, bucket bound)", "#bf8700"),
     ]
     .into_iter()
     .enumerate()
@@ -1274,21 +1351,24 @@ async fn reference(args: &Args, python: &Path) -> anyhow::Result<Figures> {
 /// (this program with `BENCH_FLOOR_CLIENT`) makes them per profile, W at a time, against the
 /// same stand-ins: the profile, the resume, the push with the resume in base64, the enrich.
 async fn floor(args: &Args) -> anyhow::Result<Figures> {
-    // 1. fsyncs per second: 4 KiB appended and fdatasync'd, as a WAL commit does, for 2 s.
+    // 1. fsyncs per second: 4 KiB appended and fdatasync'd, as a WAL commit does, for 2 s;
+    // and how long one takes (an acknowledgement waits for at least one).
     let dir = tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))?;
-    let fsyncs = tokio::task::spawn_blocking(move || -> anyhow::Result<f64> {
+    let (fsyncs, mut fsync_ms) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         use std::io::Write;
         let mut f = std::fs::File::create(dir.path().join("fsync"))?;
         let page = [7u8; 4096];
-        let (started, mut n) = (Instant::now(), 0u32);
+        let (started, mut took) = (Instant::now(), Vec::new());
         while started.elapsed() < Duration::from_secs(2) {
+            let one = Instant::now();
             f.write_all(&page)?;
             f.sync_data()?;
-            n += 1;
+            took.push(one.elapsed().as_secs_f64() * 1e3);
         }
-        Ok(f64::from(n) / started.elapsed().as_secs_f64())
+        Ok((took.len() as f64 / started.elapsed().as_secs_f64(), took))
     })
     .await??;
+    fsync_ms.sort_by(f64::total_cmp);
 
     // 2. The store alone.
     let store_dir = tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))?;
@@ -1317,6 +1397,8 @@ async fn floor(args: &Args) -> anyhow::Result<Figures> {
     );
     Ok(vec![
         ("fsyncs/s".into(), fsyncs),
+        ("fsync ms p50".into(), percentile(&fsync_ms, 0.5)),
+        ("fsync ms p99".into(), percentile(&fsync_ms, 0.99)),
         ("store intake cpu us/event".into(), intake_cpu * 1e6),
         (
             "store bookkeeping cpu us/profile".into(),

@@ -42,6 +42,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Ok((pending, oldest)) = state.store.queue_stats().await {
         crate::telemetry::queue(pending, oldest);
     }
+    if let Some(bytes) = state.store.sqlite_memory() {
+        metrics::gauge!("relay_sqlite_memory_bytes").set(bytes as f64);
+    }
     let dead = crate::store::control::JobFilter {
         status: Some("dead".into()),
         ..Default::default()

@@ -319,6 +319,13 @@ impl Store {
         .rows_affected())
     }
 
+    /// Bytes SQLite holds in this process (page caches, prepared statements, schemas), for
+    /// `/metrics`; None on PostgreSQL, whose memory is the server's.
+    pub fn sqlite_memory(&self) -> Option<i64> {
+        // SAFETY: reads a counter SQLite keeps under its own mutex; no pointer is involved.
+        (self.backend == Backend::Sqlite).then(|| unsafe { rusqlite::ffi::sqlite3_memory_used() })
+    }
+
     /// Pending jobs, and the age in seconds of the oldest one.
     pub async fn queue_stats(&self) -> Result<(i64, f64), StoreError> {
         let row = sqlx::query(

@@ -239,9 +239,15 @@ impl Thread {
                 }
             }
         }
+        let started = std::time::Instant::now();
         let committed = conn
             .prepare_cached("COMMIT")
             .and_then(|mut s| s.raw_execute());
+        let sync = match durability {
+            Durability::Full => "full",
+            Durability::Normal => "normal",
+        };
+        crate::telemetry::committed_in(sync, started.elapsed().as_secs_f64());
         if let Err(e) = committed {
             self.rollback();
             return Err(Fault::All(e.into()));

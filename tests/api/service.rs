@@ -44,6 +44,21 @@ async fn health_metrics_and_openapi() {
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
+    // SQLite's part: the event's durable commit was timed, and what SQLite holds is reported.
+    let sqlite_bytes = text
+        .lines()
+        .find(|l| l.starts_with("relay_sqlite_memory_bytes "))
+        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok());
+    let full_commits = text
+        .lines()
+        .find(|l| l.starts_with("relay_sqlite_commit_seconds_count{sync=\"full\"}"))
+        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok());
+    if crate::BACKEND == Backend::Sqlite {
+        assert!(sqlite_bytes.is_some_and(|b| b > 0.0), "{text}");
+        assert!(full_commits.is_some_and(|n| n >= 1.0), "{text}");
+    } else {
+        assert_eq!((sqlite_bytes, full_commits), (None, None), "{text}");
+    }
 
     let doc: Value = app
         .http
