@@ -966,12 +966,12 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
             }
         })
     };
-    // t s, RSS MiB, ack p99 ms, delivered/s, backlog, accepted, mean claim ms
+    // t s, RSS MiB, ack p99 ms, delivered/s, backlog, accepted, mean claim ms, FULL-commit p99 ms
     let mut samples: Vec<[f64; 8]> = Vec::new();
     let metrics_url = format!("http://127.0.0.1:{}/metrics", relay.port);
     let mut claims_before = (0.0, 0.0);
-    // SQLite's FULL commits: the buckets at the last sample, and each window's p99 (ms).
-    let (mut commits_before, mut commit_p99s) = (Vec::new(), Vec::new());
+    // SQLite's FULL commits: the histogram's buckets at the last sample.
+    let mut commits_before = Vec::new();
     let started = Instant::now();
     let (mut accepted, mut delivered_before) = (0usize, 0usize);
     let every = Duration::from_secs(args.soak_every.max(1));
@@ -987,12 +987,11 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         let delivered = upstream.seen.lock().unwrap().enriched.len();
         let (rss, _) = relay.memory();
         let scraped = scrape(&http, &metrics_url).await;
-        let sqlite = scraped.sqlite_bytes;
+        let sqlite = scraped.sqlite_bytes / 1048576.0;
         let (anon, file) = relay.rss_split();
-        splits.push((anon, file, sqlite / 1048576.0));
+        splits.push((anon, file, sqlite));
         // Past the last finite bucket (0.5 s) it is drawn at 1 s.
         let commit_p99 = commit_p99_ms(&commits_before, &scraped.full_commits).min(1000.0);
-        commit_p99s.push(commit_p99);
         commits_before = scraped.full_commits;
         let claims = scraped.claims;
         let claim_ms = (claims.0 - claims_before.0) * 1e3 / (claims.1 - claims_before.1).max(1.0);
@@ -1014,14 +1013,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         delivered_before = delivered;
         println!(
             "  t {:>6.0} s  rss {:>6.1} MiB (anon {anon:.2}, sqlite {:.2})  ack p99 {:>6.2} ms (commit <= {commit_p99} ms)  delivered {:>6.0}/s  backlog {:>8.0}  accepted {:>8.0}  claim {:>5.2} ms",
-            sample[0],
-            sample[1],
-            sqlite / 1048576.0,
-            sample[2],
-            sample[3],
-            sample[4],
-            sample[5],
-            sample[6]
+            sample[0], sample[1], sqlite, sample[2], sample[3], sample[4], sample[5], sample[6]
         );
         samples.push(sample);
         if sender.is_finished() && sent_done_at.is_none() {
@@ -1067,12 +1059,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     claim_ms.sort_by(f64::total_cmp);
     let sending: Vec<&[f64; 8]> = samples.iter().filter(|s| s[5] < total as f64).collect();
     let mut p99s: Vec<f64> = sending.iter().map(|s| s[2]).collect();
-    let mut commit_p99s_sending: Vec<f64> = samples
-        .iter()
-        .zip(&commit_p99s)
-        .filter(|(s, _)| s[5] < total as f64)
-        .map(|(_, p)| *p)
-        .collect();
+    let mut commit_p99s_sending: Vec<f64> = sending.iter().map(|s| s[7]).collect();
     commit_p99s_sending.sort_by(f64::total_cmp);
     p99s.sort_by(f64::total_cmp);
     let last = samples.last().map(|s| s[1]).unwrap_or(f64::NAN);
@@ -1120,9 +1107,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     ])
 }
 
-/// `relay_claim_seconds`' sum and count from the relay's metrics (zeros if unreadable).
-/// What the soak reads from `/metrics` at each sample.
-#[derive(Default)]
+/// What the soak reads from `/metrics` at each sample (zeros, or no buckets, if unreadable).
 struct Scraped {
     /// The claim histogram's sum (seconds) and count.
     claims: (f64, f64),
