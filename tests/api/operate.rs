@@ -119,6 +119,12 @@ async fn cancel_ends_pending_jobs_dead_and_nothing_else() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let id = store.jobs(None, 10).await.unwrap()[0].id;
+    // The first attempt's record is written: the CLI below blocks this test's one thread, which
+    // also runs the relay, so a finish still open on PostgreSQL would hold the row it waits on.
+    while store.attempts(id).await.unwrap().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (ok, out) = jobs_cli(&app, &["cancel", &id.to_string()]);
     assert!(ok, "{out}");
     assert_eq!(
