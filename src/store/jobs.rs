@@ -147,7 +147,7 @@ impl Store {
             Backend::Postgres => ("", "FOR UPDATE SKIP LOCKED"),
         };
         let sql = format!(
-            "UPDATE jobs SET lease_until = $2, lease_owner = $3, attempts = attempts + 1, updated_at = $1
+            "UPDATE jobs SET lease_until = $2, lease_owner = $3, attempts = attempts + 1
              WHERE id = (
                 SELECT j.id FROM jobs j {hint}
                 WHERE j.status = 'pending' AND j.next_attempt_at <= $1

@@ -27,6 +27,7 @@ const SQLITE: Embedded = migrations!("sqlite":
     3 "0003_replicas.sql" "replicas",
     4 "0004_job_runs.sql" "job runs",
     5 "0005_jobs_by_event.sql" "jobs by event",
+    6 "0006_jobs_route_profile_lean.sql" "jobs route profile lean",
 );
 
 const POSTGRES: Embedded = migrations!("postgres":
@@ -35,6 +36,7 @@ const POSTGRES: Embedded = migrations!("postgres":
     3 "0003_replicas.sql" "replicas",
     4 "0004_job_runs.sql" "job runs",
     5 "0005_jobs_by_event.sql" "jobs by event",
+    6 "0006_jobs_route_profile_lean.sql" "jobs route profile lean",
 );
 
 impl MigrationSource<'static> for Embedded {
