@@ -446,6 +446,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_writer_thread_checkpoints_the_wal_between_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        let wide = "x".repeat(3000);
+        for round in 0..25 {
+            // Ten rows of 3 kB: about thirty pages a round with the id's index, 750 in all (3 MB
+            // of WAL), below SQLite's own threshold; only the writer's checkpoint between
+            // batches lets the WAL start over.
+            let rows = (0..10)
+                .map(|i| format!("('{round}-{i}-{wide}', 1)"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            store
+                .write(queue::Write {
+                    sql: vec![format!(
+                        "INSERT INTO replicas (id, last_seen) VALUES {rows}"
+                    )],
+                    args: Vec::new(),
+                    durability: Durability::Normal,
+                })
+                .await
+                .unwrap();
+            tokio::time::sleep(CHECKPOINT_WAIT).await;
+        }
+        let wal = std::fs::metadata(dir.path().join("t.db-wal"))
+            .unwrap()
+            .len();
+        assert!(
+            wal < 1_000_000,
+            "the WAL grew to {wal} bytes: nothing copied it back between batches"
+        );
+        assert_eq!(replicas(&store).await, 250);
+    }
+
+    /// Longer than the writer's interval between checkpoints.
+    const CHECKPOINT_WAIT: Duration = Duration::from_millis(60);
+
+    #[tokio::test]
     async fn a_failed_write_is_rolled_back_whole_and_the_thread_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite_store(&dir).await;

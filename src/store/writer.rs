@@ -23,6 +23,9 @@ const MAX_ARGS: usize = 20_000;
 /// The longest the thread waits for a lent connection (see `Item::Pause`).
 const PAUSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How often, at most, the writer copies the WAL into the database between batches.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Prepared statements kept: the hot writes are a dozen texts, whatever the batch holds.
 const KEPT_STATEMENTS: usize = 64;
 
@@ -81,6 +84,7 @@ fn run(path: PathBuf, mut rx: mpsc::Receiver<Item>) {
         path,
         conn: None,
         level: None,
+        unchecked: None,
     };
     let mut next = None;
     loop {
@@ -128,6 +132,7 @@ fn run(path: PathBuf, mut rx: mpsc::Receiver<Item>) {
         }
         if !batch.is_empty() {
             writer.commit(batch);
+            writer.checkpoint(rx.is_empty());
         }
     }
 }
@@ -137,6 +142,8 @@ struct Thread {
     conn: Option<Connection>,
     /// The connection's `synchronous` level as last set.
     level: Option<Durability>,
+    /// When the first batch after the last checkpoint committed.
+    unchecked: Option<std::time::Instant>,
 }
 
 /// Why a batch stopped: one item's own fault (it fails alone), or the database's (all fail).
@@ -155,13 +162,33 @@ impl Thread {
                  PRAGMA synchronous = FULL;
                  PRAGMA busy_timeout = 10000;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA secure_delete = ON;",
+                 PRAGMA secure_delete = ON;
+                 PRAGMA wal_autocheckpoint = 4000;",
             )?;
             conn.set_prepared_statement_cache_capacity(KEPT_STATEMENTS);
             self.level = Some(Durability::Full);
             self.conn = Some(conn);
         }
         self.conn.as_mut().ok_or(StoreError::Closed)
+    }
+
+    /// Copies the WAL back into the database when nothing waits, at most every
+    /// `CHECKPOINT_EVERY`: SQLite's own checkpoint runs inside the commit that crosses its
+    /// threshold, and the callers of that batch (events among them) waited for it. SQLite's
+    /// own, at a higher threshold, still bounds the WAL when the writer never idles.
+    fn checkpoint(&mut self, idle: bool) {
+        let since = *self.unchecked.get_or_insert_with(std::time::Instant::now);
+        if !idle || since.elapsed() < CHECKPOINT_EVERY {
+            return;
+        }
+        let Some(conn) = self.conn.as_ref() else {
+            return;
+        };
+        // PASSIVE: copies what no reader still needs and never waits; a later one does the rest.
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed; SQLite's own will run");
+        }
+        self.unchecked = None;
     }
 
     /// Commits `batch` and answers each item; an item at fault is answered its error and the
