@@ -4,6 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     cap_malloc_arenas();
+    trim_malloc_heap();
     let cli = hrflow_relay::cli::Cli::parse();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -31,4 +32,24 @@ fn cap_malloc_arenas() {
             libc::mallopt(libc::M_ARENA_MAX, 2);
         }
     }
+}
+
+/// glibc gives memory back to the system only from the top of a heap; what is freed below a
+/// live block stays in the process. Over a long run that retention, not a leak, was most of
+/// the growth (heaptrack showed no growing allocation site). Every 10 s a trim hands back the
+/// free pages wherever they are; it takes well under a millisecond on a heap this size.
+fn trim_malloc_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    std::thread::Builder::new()
+        .name("malloc-trim".into())
+        .spawn(|| {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                // SAFETY: malloc_trim only releases free memory; glibc locks each arena itself.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            }
+        })
+        .ok();
 }
