@@ -928,11 +928,18 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     // (when answered, ms) of every acknowledgement; drained by the sampler.
     let acks = Arc::new(Mutex::new(Vec::<f64>::new()));
     let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Of those, requests that got no answer at all (a connection error on the client's side).
+    let unanswered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let total = args.soak_events;
     let rate = args.soak_rate.max(1);
     let sender = {
-        let (http, events, acks, failed) =
-            (http.clone(), events.clone(), acks.clone(), failed.clone());
+        let (http, events, acks, failed, unanswered) = (
+            http.clone(),
+            events.clone(),
+            acks.clone(),
+            failed.clone(),
+            unanswered.clone(),
+        );
         tokio::spawn(async move {
             // 100 ticks a second, each sending its share of the rate.
             let mut tick = tokio::time::interval(Duration::from_millis(10));
@@ -949,8 +956,13 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
                         .acquire_owned()
                         .await
                         .expect("never closed");
-                    let (http, events, acks, failed) =
-                        (http.clone(), events.clone(), acks.clone(), failed.clone());
+                    let (http, events, acks, failed, unanswered) = (
+                        http.clone(),
+                        events.clone(),
+                        acks.clone(),
+                        failed.clone(),
+                        unanswered.clone(),
+                    );
                     let key = format!("soak{sent:08}");
                     tokio::spawn(async move {
                         let _permit = permit;
@@ -959,6 +971,9 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
                             acks.lock().unwrap().push(ms);
                         } else {
                             failed.fetch_add(1, Ordering::Relaxed);
+                            if status == 0 {
+                                unanswered.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                     });
                     sent += 1;
@@ -977,6 +992,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     let every = Duration::from_secs(args.soak_every.max(1));
     let deadline_after_send = Duration::from_secs(args.soak_drain);
     let mut sent_done_at: Option<Instant> = None;
+    let mut sending_windows = 0;
     // RSS as anonymous and file pages, and the part of it SQLite holds (MiB).
     let mut splits: Vec<(f64, f64, f64)> = Vec::new();
     loop {
@@ -1018,6 +1034,8 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         samples.push(sample);
         if sender.is_finished() && sent_done_at.is_none() {
             sent_done_at = Some(Instant::now());
+            // This window holds the last acknowledgements; the ones after it, none.
+            sending_windows = samples.len();
         }
         let all_in = delivered >= total - failed.load(Ordering::Relaxed);
         if sender.is_finished()
@@ -1057,7 +1075,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     let (anon_last, file_last, sqlite_last) = splits.last().copied().unwrap_or(gone);
     let mut claim_ms: Vec<f64> = samples.iter().map(|s| s[6]).collect();
     claim_ms.sort_by(f64::total_cmp);
-    let sending: Vec<&[f64; 8]> = samples.iter().filter(|s| s[5] < total as f64).collect();
+    let sending = &samples[..sending_windows.min(samples.len())];
     let mut p99s: Vec<f64> = sending.iter().map(|s| s[2]).collect();
     let mut commit_p99s_sending: Vec<f64> = sending.iter().map(|s| s[7]).collect();
     commit_p99s_sending.sort_by(f64::total_cmp);
@@ -1099,6 +1117,10 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
             (total - failed.load(Ordering::Relaxed)).saturating_sub(delivered) as f64,
         ),
         ("soak refused".into(), failed.load(Ordering::Relaxed) as f64),
+        (
+            "soak refused: no answer (client's connection error)".into(),
+            unanswered.load(Ordering::Relaxed) as f64,
+        ),
         (
             "soak worst window claim ms (mean)".into(),
             claim_ms.last().copied().unwrap_or(f64::NAN),
