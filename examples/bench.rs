@@ -899,6 +899,30 @@ async fn seed_finished(db: &str, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the soak's requests were answered.
+#[derive(Default)]
+struct SoakAnswers {
+    /// The time of every acknowledgement (ms); drained by the sampler.
+    acks: Mutex<Vec<f64>>,
+    /// Requests not acknowledged.
+    failed: std::sync::atomic::AtomicUsize,
+    /// Of those, requests with no answer at all (a connection error on the client's side).
+    unanswered: std::sync::atomic::AtomicUsize,
+}
+
+impl SoakAnswers {
+    fn record(&self, status: u16, ms: f64) {
+        if status == 202 {
+            self.acks.lock().unwrap().push(ms);
+        } else {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            if status == 0 {
+                self.unanswered.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// A long run at a steady rate: `--soak-events` at `--soak-rate` per second into a relay whose
 /// store holds `--soak-seed` finished jobs. Every `--soak-every` seconds: the relay's RSS, the
 /// window's acknowledgement p99, deliveries per second, and the backlog. Writes the samples to
@@ -925,21 +949,11 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         .pool_max_idle_per_host(256)
         .build()?;
     let events = format!("http://127.0.0.1:{}/hrflow/events", relay.port);
-    // (when answered, ms) of every acknowledgement; drained by the sampler.
-    let acks = Arc::new(Mutex::new(Vec::<f64>::new()));
-    let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    // Of those, requests that got no answer at all (a connection error on the client's side).
-    let unanswered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let answers = Arc::new(SoakAnswers::default());
     let total = args.soak_events;
     let rate = args.soak_rate.max(1);
     let sender = {
-        let (http, events, acks, failed, unanswered) = (
-            http.clone(),
-            events.clone(),
-            acks.clone(),
-            failed.clone(),
-            unanswered.clone(),
-        );
+        let (http, events, answers) = (http.clone(), events.clone(), answers.clone());
         tokio::spawn(async move {
             // 100 ticks a second, each sending its share of the rate.
             let mut tick = tokio::time::interval(Duration::from_millis(10));
@@ -956,25 +970,12 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
                         .acquire_owned()
                         .await
                         .expect("never closed");
-                    let (http, events, acks, failed, unanswered) = (
-                        http.clone(),
-                        events.clone(),
-                        acks.clone(),
-                        failed.clone(),
-                        unanswered.clone(),
-                    );
+                    let (http, events, answers) = (http.clone(), events.clone(), answers.clone());
                     let key = format!("soak{sent:08}");
                     tokio::spawn(async move {
                         let _permit = permit;
                         let (status, _, ms) = post_event(&http, &events, &key).await;
-                        if status == 202 {
-                            acks.lock().unwrap().push(ms);
-                        } else {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            if status == 0 {
-                                unanswered.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
+                        answers.record(status, ms);
                     });
                     sent += 1;
                 }
@@ -997,7 +998,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     let mut splits: Vec<(f64, f64, f64)> = Vec::new();
     loop {
         tokio::time::sleep(every).await;
-        let mut window: Vec<f64> = std::mem::take(&mut *acks.lock().unwrap());
+        let mut window: Vec<f64> = std::mem::take(&mut *answers.acks.lock().unwrap());
         accepted += window.len();
         window.sort_by(f64::total_cmp);
         let delivered = upstream.seen.lock().unwrap().enriched.len();
@@ -1037,7 +1038,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
             // This window holds the last acknowledgements; the ones after it, none.
             sending_windows = samples.len();
         }
-        let all_in = delivered >= total - failed.load(Ordering::Relaxed);
+        let all_in = delivered >= total - answers.failed.load(Ordering::Relaxed);
         if sender.is_finished()
             && (all_in || sent_done_at.is_some_and(|t| t.elapsed() > deadline_after_send))
         {
@@ -1114,12 +1115,15 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         ),
         (
             "soak lost".into(),
-            (total - failed.load(Ordering::Relaxed)).saturating_sub(delivered) as f64,
+            (total - answers.failed.load(Ordering::Relaxed)).saturating_sub(delivered) as f64,
         ),
-        ("soak refused".into(), failed.load(Ordering::Relaxed) as f64),
+        (
+            "soak refused".into(),
+            answers.failed.load(Ordering::Relaxed) as f64,
+        ),
         (
             "soak refused: no answer (client's connection error)".into(),
-            unanswered.load(Ordering::Relaxed) as f64,
+            answers.unanswered.load(Ordering::Relaxed) as f64,
         ),
         (
             "soak worst window claim ms (mean)".into(),
