@@ -231,6 +231,9 @@ impl Application {
             wake,
             heartbeat,
         });
+        // actix counts connections per worker thread, so the configured total is shared out.
+        let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let connections = connections_per_worker(settings.server.max_connections, workers);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -267,6 +270,11 @@ impl Application {
                 .default_service(web::to(error::not_found))
         })
         .disable_signals()
+        .workers(workers)
+        // A flood of connections waits in the kernel's queue instead of costing ~50 kB each, and
+        // actix's per-worker request pools (up to 128 heads each, kept for good) stay below
+        // what the busiest moment would otherwise leave behind (BENCHMARKS.md, "Memory").
+        .max_connections(connections)
         // Open requests get the same grace as jobs in flight: the whole stop fits in it.
         .shutdown_timeout(grace.as_secs().max(1))
         .listen(listener)?
@@ -405,4 +413,9 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Each worker's share of `total` connections, rounded up so that no worker gets none.
+fn connections_per_worker(total: usize, workers: usize) -> usize {
+    total.div_ceil(workers.max(1)).max(1)
 }

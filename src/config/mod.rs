@@ -38,6 +38,8 @@ pub struct Server {
     pub host: String,
     pub port: u16,
     pub max_body_bytes: usize,
+    /// Open HTTP connections the server holds at once; more wait in the kernel's queue.
+    pub max_connections: usize,
     pub shutdown_grace: String,
     /// How people reach this service (links in alerts); may be empty.
     pub public_url: String,
@@ -370,6 +372,9 @@ impl Settings {
         }
         if self.server.max_body_bytes == 0 {
             problems.push("server.max_body_bytes must be at least 1".into());
+        }
+        if self.server.max_connections == 0 {
+            problems.push("server.max_connections must be at least 1".into());
         }
         if !self.routes.is_empty() {
             if self.hrflow.api_key.is_empty() {

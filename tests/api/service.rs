@@ -512,3 +512,61 @@ async fn outbound_tls_trusts_a_ca_bundle_given_by_the_platform() {
     assert!(trusted.contains("unreadable"), "{trusted}");
     server.kill().await.unwrap();
 }
+
+/// `server.max_connections` bounds the connections held open at once: one more waits in the
+/// kernel's queue, unanswered, until a held one closes.
+#[tokio::test]
+async fn a_connection_past_the_limit_waits_until_one_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let config = base_config("http://127.0.0.1:9", "http://127.0.0.1:9").replacen(
+        "port = 0\n",
+        "port = 0\nmax_connections = 1\n",
+        1,
+    );
+    let app = spawn!(&config);
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    // The total is shared out among actix's workers, rounded up: one each here.
+    let limit = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let answer = |mut s: TcpStream, wait: u64| async move {
+        let mut buf = [0u8; 12];
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(wait), s.read_exact(&mut buf))
+                .await;
+        (
+            read.is_ok_and(|r| r.is_ok()) && buf.starts_with(b"HTTP/1.1 200"),
+            s,
+        )
+    };
+    let mut held = Vec::new();
+    for _ in 0..=limit {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        s.write_all(b"GET /health/live HTTP/1.1\r\nHost: relay\r\n\r\n")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    let mut answered = Vec::new();
+    let mut waiting = Vec::new();
+    for s in held {
+        let (ok, s) = answer(s, 1).await;
+        if ok {
+            answered.push(s)
+        } else {
+            waiting.push(s)
+        }
+    }
+    assert_eq!(
+        (answered.len(), waiting.len()),
+        (limit, 1),
+        "connections answered and waiting, with a limit of {limit}"
+    );
+    // Closing one held connection lets the waiting one in.
+    drop(answered.pop());
+    let (ok, _) = answer(waiting.pop().unwrap(), 5).await;
+    assert!(
+        ok,
+        "the waiting connection was not answered after one closed"
+    );
+}
