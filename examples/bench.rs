@@ -94,6 +94,13 @@ struct Args {
     /// ends the 1M run with a backlog of hundreds of thousands.
     #[arg(long, default_value_t = 1800)]
     soak_drain: u64,
+    /// Stops the relay (SIGSTOP) for this many ms, `--soak-stall-at` seconds into the soak: a
+    /// stall like the disk's worst, which piles requests up on new connections. 0: none.
+    #[arg(long, default_value_t = 0)]
+    soak_stall_ms: u64,
+    /// Seconds into the soak at which `--soak-stall-ms` stops the relay.
+    #[arg(long, default_value_t = 25)]
+    soak_stall_at: u64,
 }
 
 /// What the stand-ins saw.
@@ -982,6 +989,21 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
             }
         })
     };
+    if args.soak_stall_ms > 0 {
+        let (pid, at, stall) = (
+            relay.pid().to_string(),
+            Duration::from_secs(args.soak_stall_at),
+            Duration::from_millis(args.soak_stall_ms),
+        );
+        tokio::task::spawn_blocking(move || {
+            std::thread::sleep(at);
+            let signal = |s: &str| Command::new("kill").args([s, &pid]).status();
+            let _ = signal("-STOP");
+            std::thread::sleep(stall);
+            let _ = signal("-CONT");
+            println!("  the relay was stopped for {} ms", stall.as_millis());
+        });
+    }
     // t s, RSS MiB, ack p99 ms, delivered/s, backlog, accepted, mean claim ms, FULL-commit p99 ms
     let mut samples: Vec<[f64; 8]> = Vec::new();
     let metrics_url = format!("http://127.0.0.1:{}/metrics", relay.port);
@@ -994,8 +1016,9 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     let deadline_after_send = Duration::from_secs(args.soak_drain);
     let mut sent_done_at: Option<Instant> = None;
     let mut sending_windows = 0;
-    // RSS as anonymous and file pages, and the part of it SQLite holds (MiB).
-    let mut splits: Vec<(f64, f64, f64)> = Vec::new();
+    // RSS as anonymous and file pages, the part of it SQLite holds (MiB), and the relay's open
+    // files (its connections among them).
+    let mut splits: Vec<(f64, f64, f64, usize)> = Vec::new();
     loop {
         tokio::time::sleep(every).await;
         let mut window: Vec<f64> = std::mem::take(&mut *answers.acks.lock().unwrap());
@@ -1006,7 +1029,8 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         let scraped = scrape(&http, &metrics_url).await;
         let sqlite = scraped.sqlite_bytes / 1048576.0;
         let (anon, file) = relay.rss_split();
-        splits.push((anon, file, sqlite));
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", relay.pid())).map_or(0, |d| d.count());
+        splits.push((anon, file, sqlite, fds));
         // Past the last finite bucket (0.5 s) it is drawn at 1 s.
         let commit_p99 = commit_p99_ms(&commits_before, &scraped.full_commits).min(1000.0);
         commits_before = scraped.full_commits;
@@ -1029,7 +1053,7 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         ];
         delivered_before = delivered;
         println!(
-            "  t {:>6.0} s  rss {:>6.1} MiB (anon {anon:.2}, sqlite {:.2})  ack p99 {:>6.2} ms (commit <= {commit_p99} ms)  delivered {:>6.0}/s  backlog {:>8.0}  accepted {:>8.0}  claim {:>5.2} ms",
+            "  t {:>6.0} s  rss {:>6.1} MiB (anon {anon:.2}, sqlite {:.2}, fds {fds})  ack p99 {:>6.2} ms (commit <= {commit_p99} ms)  delivered {:>6.0}/s  backlog {:>8.0}  accepted {:>8.0}  claim {:>5.2} ms",
             sample[0], sample[1], sqlite, sample[2], sample[3], sample[4], sample[5], sample[6]
         );
         samples.push(sample);
@@ -1055,12 +1079,12 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     std::fs::create_dir_all(&out)?;
     let mut csv = String::from(
-        "seconds,rss_mib,ack_p99_ms,delivered_per_s,backlog,accepted,claim_mean_ms,full_commit_p99_ms,anon_mib,sqlite_mib\n",
+        "seconds,rss_mib,ack_p99_ms,delivered_per_s,backlog,accepted,claim_mean_ms,full_commit_p99_ms,anon_mib,sqlite_mib,open_fds\n",
     );
     for (s, split) in samples.iter().zip(&splits) {
         csv.push_str(&format!(
-            "{:.0},{:.1},{:.2},{:.0},{:.0},{:.0},{:.3},{},{:.2},{:.2}\n",
-            s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], split.0, split.2
+            "{:.0},{:.1},{:.2},{:.0},{:.0},{:.0},{:.3},{},{:.2},{:.2},{}\n",
+            s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], split.0, split.2, split.3
         ));
     }
     std::fs::write(out.join("soak.csv"), csv)?;
@@ -1071,9 +1095,10 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         .position(|s| s[5] >= 10_000.0)
         .unwrap_or_default();
     let early = samples.get(early_at).map(|s| s[1]).unwrap_or(f64::NAN);
-    let gone = (f64::NAN, f64::NAN, f64::NAN);
-    let (anon_early, file_early, sqlite_early) = splits.get(early_at).copied().unwrap_or(gone);
-    let (anon_last, file_last, sqlite_last) = splits.last().copied().unwrap_or(gone);
+    let gone = (f64::NAN, f64::NAN, f64::NAN, 0);
+    let (anon_early, file_early, sqlite_early, _) = splits.get(early_at).copied().unwrap_or(gone);
+    let (anon_last, file_last, sqlite_last, _) = splits.last().copied().unwrap_or(gone);
+    let most_fds = splits.iter().map(|s| s.3).max().unwrap_or_default();
     let mut claim_ms: Vec<f64> = samples.iter().map(|s| s[6]).collect();
     claim_ms.sort_by(f64::total_cmp);
     let sending = &samples[..sending_windows.min(samples.len())];
@@ -1101,6 +1126,10 @@ async fn soak(args: &Args) -> anyhow::Result<Figures> {
         ("soak file-backed MiB at the end".into(), file_last),
         ("soak SQLite's MiB at 10k events".into(), sqlite_early),
         ("soak SQLite's MiB at the end".into(), sqlite_last),
+        (
+            "soak relay's open files, most at a sample".into(),
+            most_fds as f64,
+        ),
         (
             "soak worst window ack p99 ms".into(),
             p99s.last().copied().unwrap_or(f64::NAN),

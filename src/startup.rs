@@ -271,9 +271,8 @@ impl Application {
         })
         .disable_signals()
         .workers(workers)
-        // A flood of connections waits in the kernel's queue instead of costing ~50 kB each, and
-        // actix's per-worker request pools (up to 128 heads each, kept for good) stay below
-        // what the busiest moment would otherwise leave behind (BENCHMARKS.md, "Memory").
+        // A flood of connections waits in the kernel's queue instead of costing ~50 kB each
+        // (actix's own limit is 25,000 a thread).
         .max_connections(connections)
         // Open requests get the same grace as jobs in flight: the whole stop fits in it.
         .shutdown_timeout(grace.as_secs().max(1))
