@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod account;
+mod load;
 mod route;
 mod secret;
 
@@ -31,6 +32,10 @@ pub struct Settings {
     pub alerts: Alerts,
     #[serde(default)]
     pub routes: Vec<Route>,
+    /// What reading the layers found wrong (unknown keys, values of the wrong type): `check`
+    /// lists them with every other problem.
+    #[serde(skip)]
+    pub read_problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,8 +192,10 @@ impl Settings {
         file: Option<&Path>,
         env: std::collections::HashMap<String, String>,
     ) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        let defaults = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()?;
+        let mut builder = config::Config::builder().add_source(defaults.clone());
         if let Some(path) = file {
             builder = builder.add_source(
                 config::File::from(PathBuf::from(path))
@@ -201,11 +208,13 @@ impl Settings {
             .separator("__")
             .list_separator(",")
             .try_parsing(true)
-            .source(Some(env));
+            .source(Some(env.clone()));
         for key in LIST_KEYS {
             environment = environment.with_list_parse_key(key);
         }
-        let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        let layers = builder.add_source(environment).build()?;
+        let (mut settings, problems) = load::read(layers, &defaults, file, &env)?;
+        settings.read_problems = problems;
         if let Some(path) = file {
             settings.resolve_paths(path)?;
         }
@@ -283,7 +292,7 @@ impl Settings {
     /// What the settings mean, parsed once (durations, the signature mode), or every problem
     /// found, each a sentence a person can act on.
     pub fn check(&self) -> Result<Checked, Vec<String>> {
-        let mut problems = Vec::new();
+        let mut problems = self.read_problems.clone();
         let timings = Timings::read(self, &mut problems);
         let signature = SignatureMode::parse(&self.hrflow.signature).unwrap_or_else(|| {
             problems.push(format!(

@@ -7,9 +7,11 @@ use serde::Deserialize;
 
 use super::{Secret, Settings, parse_http_url};
 
-/// A route as the file writes it: every key as text. `Route` is what it means.
+/// A route as the file writes it: every key as text. `Route` is what it means. Every key has
+/// a default, so a missing one is a problem of the route (listed), not a stop of the reading.
 #[derive(Deserialize)]
 struct RouteFile {
+    #[serde(default)]
     name: String,
     #[serde(default)]
     destination: String,
@@ -206,6 +208,11 @@ impl From<RouteFile> for Route {
 
 fn yes() -> bool {
     true
+}
+
+/// The keys a route may hold, for naming the nearest one to a misspelt key.
+pub(super) fn keys() -> &'static [&'static str] {
+    super::load::fields_of::<RouteFile>()
 }
 
 /// Every problem of the routes: names, destinations, accounts, event types, script use.

@@ -1,0 +1,349 @@
+//! Reading the merged layers into `Settings` without stopping at the first mistake: every key
+//! serde ignores is an unknown key (named with the nearest known one), and every value of the
+//! wrong type is listed, each put back to its default so the next one can be found too.
+
+use std::collections::HashMap;
+
+use config::{Source, Value, ValueKind};
+use serde::Deserialize;
+
+use super::{ConfigError, Settings};
+
+/// More wrong values than this in one file is not a file worth reading on.
+const MAX_TYPE_ERRORS: usize = 64;
+
+/// The settings the layers make, with every problem found reading them (unknown keys, values
+/// of the wrong type); `Err` only when the layers themselves cannot be read.
+pub(super) fn read(
+    layers: config::Config,
+    defaults: &config::Config,
+    file: Option<&std::path::Path>,
+    env: &HashMap<String, String>,
+) -> Result<(Settings, Vec<String>), ConfigError> {
+    let mut tree = Value::new(None, ValueKind::Table(layers.collect()?));
+    let defaults = Value::new(None, ValueKind::Table(defaults.collect()?));
+    let mut wrong = Vec::new();
+    loop {
+        let mut ignored = Vec::new();
+        let result: Result<Settings, _> =
+            serde_ignored::deserialize(tree.clone(), |path| ignored.push(segments(&path)));
+        match result {
+            Ok(settings) => {
+                let mut unknown: Vec<String> = ignored
+                    .iter()
+                    .map(|path| unknown_key(path, &tree, &defaults, file, env))
+                    .collect();
+                unknown.sort();
+                wrong.extend(unknown);
+                return Ok((settings, wrong));
+            }
+            Err(e) => {
+                let (key, message) = describe(&e);
+                let path = key.as_deref().map(parse_key).unwrap_or_default();
+                let key = key.map(|_| key_text(&path));
+                let origin = lookup(&tree, &path).and_then(|v| where_from(v, &path, file, env));
+                wrong.push(match (&key, origin) {
+                    (Some(k), Some(o)) => format!("{k} ({o}): {message}"),
+                    (Some(k), None) => format!("{k}: {message}"),
+                    (None, _) => message,
+                });
+                // A value put back to its default (or taken out) lets the next mistake show.
+                if path.is_empty()
+                    || wrong.len() >= MAX_TYPE_ERRORS
+                    || !repair(&mut tree, &defaults, &path)
+                {
+                    return Err(ConfigError::Invalid(wrong));
+                }
+            }
+        }
+    }
+}
+
+/// One step of a key's path: a table's key or an array's index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// `server.port`, `routes[0].logics`, as the errors of `config` and these messages write them.
+fn key_text(path: &[Segment]) -> String {
+    let mut out = String::new();
+    for s in path {
+        match s {
+            Segment::Key(k) if out.is_empty() => out.push_str(k),
+            Segment::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The reverse of `key_text`, also reading `config`'s own `routes[0]enrich` (no dot after an
+/// index).
+fn parse_key(key: &str) -> Vec<Segment> {
+    let mut path = Vec::new();
+    let mut name = String::new();
+    let mut chars = key.chars();
+    let flush = |name: &mut String, path: &mut Vec<Segment>| {
+        if !name.is_empty() {
+            path.push(Segment::Key(std::mem::take(name)));
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => flush(&mut name, &mut path),
+            '[' => {
+                flush(&mut name, &mut path);
+                let index: String = chars.by_ref().take_while(|c| *c != ']').collect();
+                if let Ok(i) = index.parse() {
+                    path.push(Segment::Index(i));
+                }
+            }
+            c => name.push(c),
+        }
+    }
+    flush(&mut name, &mut path);
+    path
+}
+
+fn segments(path: &serde_ignored::Path<'_>) -> Vec<Segment> {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => Vec::new(),
+        Path::Seq { parent, index } => {
+            let mut p = segments(parent);
+            p.push(Segment::Index(*index));
+            p
+        }
+        Path::Map { parent, key } => {
+            let mut p = segments(parent);
+            p.push(Segment::Key(key.clone()));
+            p
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => segments(parent),
+    }
+}
+
+/// The error's key (where `config` knows it) and what is wrong, in words.
+fn describe(e: &config::ConfigError) -> (Option<String>, String) {
+    match e {
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            key,
+            ..
+        } => (
+            key.clone(),
+            format!("must be {expected} (found {unexpected})"),
+        ),
+        config::ConfigError::At { error, key, .. } => (key.clone(), describe(error).1),
+        other => (None, other.to_string()),
+    }
+}
+
+fn lookup<'v>(tree: &'v Value, path: &[Segment]) -> Option<&'v Value> {
+    path.iter().try_fold(tree, |v, s| match (&v.kind, s) {
+        (ValueKind::Table(t), Segment::Key(k)) => t.get(k),
+        (ValueKind::Array(a), Segment::Index(i)) => a.get(*i),
+        _ => None,
+    })
+}
+
+fn lookup_mut<'v>(tree: &'v mut Value, path: &[Segment]) -> Option<&'v mut Value> {
+    path.iter().try_fold(tree, |v, s| match (&mut v.kind, s) {
+        (ValueKind::Table(t), Segment::Key(k)) => t.get_mut(k),
+        (ValueKind::Array(a), Segment::Index(i)) => a.get_mut(*i),
+        _ => None,
+    })
+}
+
+/// Puts the default back at `path`, or takes the value out where there is none (a route's
+/// key, a list's element); false when `path` names nothing.
+fn repair(tree: &mut Value, defaults: &Value, path: &[Segment]) -> bool {
+    if let Some(default) = lookup(defaults, path).cloned()
+        && let Some(slot) = lookup_mut(tree, path)
+    {
+        *slot = default;
+        return true;
+    }
+    let Some((last, parent)) = path.split_last() else {
+        return false;
+    };
+    match (lookup_mut(tree, parent).map(|v| &mut v.kind), last) {
+        (Some(ValueKind::Table(t)), Segment::Key(k)) => t.remove(k).is_some(),
+        (Some(ValueKind::Array(a)), Segment::Index(i)) if *i < a.len() => {
+            a.remove(*i);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Where a value was written: the file (as the command line named it), or the environment
+/// variable that set it; a table is where its first value was written.
+fn where_from(
+    value: &Value,
+    path: &[Segment],
+    file: Option<&std::path::Path>,
+    env: &HashMap<String, String>,
+) -> Option<String> {
+    let origin = match (&value.kind, value.origin()) {
+        (_, Some(origin)) => origin,
+        (ValueKind::Table(t), None) => {
+            let (key, first) = t.iter().min_by(|a, b| a.0.cmp(b.0))?;
+            let mut inner = path.to_vec();
+            inner.push(Segment::Key(key.clone()));
+            return where_from(first, &inner, file, env).map(|o| match o.strip_prefix("from ") {
+                // The table came from the environment: name the variable, not the table.
+                Some(var) => format!("from {var}"),
+                None => o,
+            });
+        }
+        _ => return None,
+    };
+    if origin != "the environment" {
+        return Some(match file {
+            Some(f) => format!("in {}", f.display()),
+            None => format!("in {origin}"),
+        });
+    }
+    // The variable's name: `RELAY__A__B` for a.b, any case; a table's is the first under it.
+    let wanted = format!(
+        "relay__{}",
+        path.iter()
+            .filter_map(|s| match s {
+                Segment::Key(k) => Some(k.to_lowercase()),
+                Segment::Index(_) => None,
+            })
+            .collect::<Vec<_>>()
+            .join("__")
+    );
+    let mut names: Vec<&String> = env
+        .keys()
+        .filter(|k| {
+            let k = k.to_lowercase();
+            k == wanted || k.starts_with(&format!("{wanted}__"))
+        })
+        .collect();
+    names.sort();
+    names
+        .first()
+        .map(|n| format!("from {n}"))
+        .or_else(|| Some("from the environment".into()))
+}
+
+/// `server.prot (in relay.toml): unknown key (did you mean port?)`.
+fn unknown_key(
+    path: &[Segment],
+    tree: &Value,
+    defaults: &Value,
+    file: Option<&std::path::Path>,
+    env: &HashMap<String, String>,
+) -> String {
+    let Some((Segment::Key(name), parent)) = path.split_last() else {
+        return format!("{}: unknown key", key_text(path));
+    };
+    let known = known_keys(parent, defaults);
+    let hint = match nearest(name, &known) {
+        Some(near) => format!("did you mean {near}?"),
+        None if known.is_empty() => "nothing is read here".to_string(),
+        None => format!("expected one of {}", known.join(", ")),
+    };
+    let origin = lookup(tree, path)
+        .and_then(|v| where_from(v, path, file, env))
+        .map(|o| format!(" ({o})"))
+        .unwrap_or_default();
+    format!("{}{origin}: unknown key ({hint})", key_text(path))
+}
+
+/// The keys the relay reads under `parent`: the built-in defaults name every key of every
+/// section; routes and accounts, which have no defaults, name theirs in their own types.
+fn known_keys(parent: &[Segment], defaults: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = match parent {
+        [Segment::Key(r), Segment::Index(_)] if r == "routes" => {
+            super::route::keys().iter().map(|k| k.to_string()).collect()
+        }
+        [Segment::Key(_), Segment::Key(a), Segment::Key(_)] if a == "accounts" => {
+            fields_of::<super::AccountFile>()
+                .iter()
+                .map(|k| k.to_string())
+                .collect()
+        }
+        _ => match lookup(defaults, parent).map(|v| &v.kind) {
+            Some(ValueKind::Table(t)) => t.keys().cloned().collect(),
+            _ => Vec::new(),
+        },
+    };
+    match parent {
+        [] => keys.push("routes".into()),
+        [Segment::Key(s)] if s == "flatchr" => keys.push("accounts".into()),
+        _ => {}
+    }
+    keys.sort();
+    keys
+}
+
+/// The known key closest to a misspelt one, if any is close enough to be what was meant.
+fn nearest<'k>(name: &str, known: &'k [String]) -> Option<&'k str> {
+    let name = name.to_lowercase();
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&name, k), k))
+        .filter(|(d, k)| {
+            *d <= (k.len() / 3).max(1) || k.starts_with(&name) || name.starts_with(k.as_str())
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
+}
+
+/// The field names a struct reads, as serde's derive declares them: `config`'s own
+/// deserializer is asked nothing, a recorder stands in for it.
+pub(super) fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Recorder<'a>(&'a mut &'static [&'static str]);
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("stop")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for Recorder<'_> {
+        type Error = Stop;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            *self.0 = fields;
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Recorder(&mut fields));
+    fields
+}
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;
