@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
-use crate::config::Settings;
+use crate::config::{Settings, shown_url};
 use crate::startup::{self, Application};
 
 #[derive(Parser, Debug)]
@@ -37,6 +37,10 @@ pub enum Command {
         /// The route to use; default: every route.
         #[arg(long)]
         route: Option<String>,
+        /// The event type the profile arrives with: a route that does not act on it says
+        /// "unmatched".
+        #[arg(long = "event", default_value = "profile.parsing.success")]
+        event_type: String,
     },
     /// See and fix jobs: list (the default), show, retry, cancel. Works on the database
     /// directly, whether the service runs or not.
@@ -67,6 +71,13 @@ pub enum Command {
     },
 }
 
+impl Cli {
+    /// Whether this runs the service (no command, or `serve`).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, None | Some(Command::Serve))
+    }
+}
+
 pub async fn run(cli: Cli) -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
@@ -75,10 +86,23 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if matches!(
+        cli.command,
+        Some(Command::Jobs { .. } | Command::Probe { .. })
+    ) {
+        // These read the database only: a mistake elsewhere is told, not a reason to refuse.
+        for p in &settings.read_problems {
+            eprintln!("warning: the configuration has a problem: {p}");
+        }
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::CheckConfig => check_config(&settings),
-        Command::Preview { profile, route } => preview(&settings, &profile, route.as_deref()),
+        Command::Preview {
+            profile,
+            route,
+            event_type,
+        } => preview(&settings, &profile, route.as_deref(), &event_type),
         Command::Jobs { action, list } => {
             let action = action.unwrap_or(crate::jobs_cli::Action::List(list));
             crate::jobs_cli::run(&settings, action).await
@@ -92,7 +116,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 /// The configured database, migrated, for a command beside the service; says why not.
 pub async fn open_store(settings: &Settings, connections: u32) -> Option<crate::store::Store> {
-    match crate::store::Store::connect(settings.database.url.expose(), connections).await {
+    match crate::store::Store::existing(settings.database.url.expose(), connections).await {
         Ok(s) => Some(s),
         Err(e) => {
             eprintln!("cannot open the database: {e}");
@@ -219,7 +243,7 @@ fn check_config(settings: &Settings) -> ExitCode {
             );
             println!(
                 "  hrflow: {} (api key {}, {} webhook secret(s) configured, signature {})",
-                settings.hrflow.api_url,
+                shown_url(&settings.hrflow.api_url),
                 set(&settings.hrflow.api_key),
                 settings.hrflow.webhook_secret.len(),
                 settings.hrflow.signature
@@ -228,8 +252,8 @@ fn check_config(settings: &Settings) -> ExitCode {
                 println!(
                     "  flatchr account {}: push {} / api {} (api key {}, company {:?}, {})",
                     a.label(),
-                    a.careers_url,
-                    a.api_url,
+                    shown_url(&a.careers_url),
+                    shown_url(&a.api_url),
                     set(&a.api_key),
                     a.company,
                     match a.requests_per_second {
@@ -244,7 +268,11 @@ fn check_config(settings: &Settings) -> ExitCode {
                 settings.worker.request_timeout,
                 settings.worker.retry_schedule
             );
-            if settings.hrflow.webhook_secret.is_empty() {
+            if settings.hrflow.signature == "none" {
+                println!(
+                    "  warning: hrflow.signature = \"none\", so event signatures are not checked"
+                );
+            } else if settings.hrflow.webhook_secret.is_empty() {
                 println!(
                     "  warning: hrflow.webhook_secret is empty, so event signatures are not checked"
                 );
@@ -311,7 +339,7 @@ fn check_config(settings: &Settings) -> ExitCode {
                     } => format!("careers vacancy {vacancy:?} tag {vacancy_tag:?}"),
                     crate::config::Destination::Webhook(t) => format!(
                         "webhook {} ({}, {} extra header(s))",
-                        t.url,
+                        shown_url(&t.url),
                         if t.key.is_some() {
                             "signed"
                         } else {
@@ -335,7 +363,12 @@ fn check_config(settings: &Settings) -> ExitCode {
     }
 }
 
-fn preview(settings: &Settings, path: &std::path::Path, route: Option<&str>) -> ExitCode {
+fn preview(
+    settings: &Settings,
+    path: &std::path::Path,
+    route: Option<&str>,
+    event_type: &str,
+) -> ExitCode {
     let scripts = match startup::check(settings) {
         Ok((s, _)) => s,
         Err(problems) => {
@@ -375,9 +408,18 @@ fn preview(settings: &Settings, path: &std::path::Path, route: Option<&str>) -> 
         );
         return ExitCode::FAILURE;
     }
+    let source = profile["source"]["key"].as_str();
     let results: Vec<Value> = routes
         .iter()
-        .map(|r| crate::destination::preview(r, &scripts, profile.clone()))
+        .map(
+            |r| match crate::routes::refusal(r, event_type, source.filter(|s| !s.is_empty())) {
+                Some(reason) => {
+                    serde_json::json!({"route": r.name, "destination": r.destination.kind(),
+                    "outcome": "unmatched", "event": event_type, "reason": reason})
+                }
+                None => crate::destination::preview(r, &scripts, profile.clone()),
+            },
+        )
         .collect();
     let out = if results.len() == 1 {
         results[0].clone()

@@ -11,14 +11,56 @@ pub fn matching<'a>(routes: &'a [Route], event: &ProfileEvent) -> Vec<&'a Route>
     routes
         .iter()
         .filter(|r| listens_to(r, &event.source_key))
-        .filter(|r| {
-            if r.events.is_empty() {
-                means_profile
-            } else {
-                r.events.iter().any(|e| e == &event.event_type)
-            }
-        })
+        .filter(|r| acts_on(r, &event.event_type, means_profile))
         .collect()
+}
+
+/// Whether a route acts on this event type (`means_profile`: the type says a profile exists).
+fn acts_on(route: &Route, event_type: &str, means_profile: bool) -> bool {
+    if route.events.is_empty() {
+        means_profile
+    } else {
+        route.events.iter().any(|e| e == event_type)
+    }
+}
+
+/// Why a route would not take an event of this type for a profile of this source, in words
+/// (`preview` says it); `None` when it would.
+pub fn refusal(route: &Route, event_type: &str, source_key: Option<&str>) -> Option<String> {
+    let kind = event::kind(event_type);
+    if kind == Kind::Error {
+        return Some(format!(
+            "{event_type:?} is an error event: HrFlow sends it when there is no profile, so no route takes it"
+        ));
+    }
+    match source_key {
+        None if !route.sources.is_empty() => {
+            return Some(format!(
+                "the route takes the sources {:?} and the profile has no source.key",
+                route.sources
+            ));
+        }
+        Some(source) if !listens_to(route, source) => {
+            return Some(format!(
+                "the route takes the sources {:?}, not the profile's source {source:?}",
+                route.sources
+            ));
+        }
+        _ => {}
+    }
+    if !acts_on(route, event_type, kind == Kind::Profile) {
+        return Some(if route.events.is_empty() {
+            format!(
+                "the route acts on the events that mean a profile exists (events = []), and {event_type:?} is not one of them"
+            )
+        } else {
+            format!(
+                "the route acts on the events {:?}, not {event_type:?}",
+                route.events
+            )
+        });
+    }
+    None
 }
 
 /// Whether a route takes profiles of this source (the backfill's rule: events do not apply).
@@ -73,5 +115,46 @@ mod tests {
         // A type outside the table reaches only the routes that list it.
         assert_eq!(names("profile.tagging.success"), ["custom"]);
         assert!(names("").is_empty());
+    }
+
+    #[test]
+    fn a_refusal_is_given_exactly_when_a_route_does_not_match() {
+        let routes = [
+            route("all", &[], &[]),
+            route("src", &["s1"], &[]),
+            route("ev", &[], &["profile.parsing.success"]),
+            route("custom", &[], &["profile.tagging.success"]),
+        ];
+        for t in [
+            "profile.parsing.success",
+            "profile.storing.update",
+            "profile.tagging.success",
+            "job.created",
+            "",
+        ] {
+            for source in ["s1", "s2"] {
+                let event = ProfileEvent {
+                    event_type: t.into(),
+                    profile_key: "k".into(),
+                    source_key: source.into(),
+                    body_hash: String::new(),
+                };
+                let matched = matching(&routes, &event);
+                for r in &routes {
+                    let refused = refusal(r, t, Some(source));
+                    assert_eq!(
+                        refused.is_none(),
+                        matched.iter().any(|m| m.name == r.name),
+                        "{} {t} {source}: {refused:?}",
+                        r.name
+                    );
+                }
+            }
+        }
+        let why = refusal(&routes[1], "profile.parsing.success", Some("s9")).unwrap();
+        assert!(why.contains("not the profile's source \"s9\""), "{why}");
+        let why = refusal(&routes[0], "profile.parsing.error", Some("s1")).unwrap();
+        assert!(why.contains("error event"), "{why}");
+        assert!(refusal(&routes[1], "profile.parsing.success", None).is_some());
     }
 }

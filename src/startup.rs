@@ -147,18 +147,25 @@ fn alert_sink(
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let (scripts, checked) = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
+        let signature = checked.signature;
         if !crate::careers::auth::configured(
             &settings.careers.tokens,
             &settings.careers.basic_users,
         ) {
             tracing::warn!(path = %settings.careers.path, "the careers API has no credentials configured ([careers].tokens, basic_users): every request to it is refused");
         }
-        if settings.hrflow.webhook_secret.is_empty() {
-            tracing::warn!("hrflow.webhook_secret is empty: event signatures are NOT checked");
+        if signature == crate::config::SignatureMode::None {
+            tracing::warn!(
+                "hrflow.signature = \"none\": event signatures are NOT checked; only something in front of the relay authenticates HrFlow"
+            );
+        } else if settings.hrflow.webhook_secret.is_empty() {
+            tracing::warn!(
+                "hrflow.webhook_secret is empty: event signatures are NOT checked (no route is configured, so every event is ignored)"
+            );
         }
         crate::telemetry::metrics();
         crate::telemetry::start_upkeep();
-        let Checked { timings, signature } = checked;
+        let Checked { timings, .. } = checked;
         let store = Store::lazy(
             settings.database.url.expose(),
             settings.database.max_connections,

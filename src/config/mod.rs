@@ -13,7 +13,7 @@ mod secret;
 
 pub use account::{Account, AccountFile};
 pub use route::{Destination, Route, SigningKey, WebhookTarget};
-pub use secret::{Secret, Secrets};
+pub use secret::{Secret, Secrets, shown_url};
 
 const DEFAULTS: &str = include_str!("../../config/default.toml");
 
@@ -314,7 +314,7 @@ impl Settings {
         if let Err(e) = parse_http_url(&self.hrflow.api_url) {
             problems.push(format!(
                 "hrflow.api_url = {:?} is not an http(s) URL: {e}",
-                self.hrflow.api_url
+                shown_url(&self.hrflow.api_url)
             ));
         }
         for account in self.flatchr.all_accounts() {
@@ -329,7 +329,8 @@ impl Settings {
             ] {
                 if let Err(e) = parse_http_url(value) {
                     problems.push(format!(
-                        "{section}.{key} = {value:?} is not an http(s) URL: {e}"
+                        "{section}.{key} = {:?} is not an http(s) URL: {e}",
+                        shown_url(value)
                     ));
                 }
             }
@@ -343,9 +344,9 @@ impl Settings {
             {
                 // The alert URL carries a token: name the key, never the value.
                 let shown = if key == "alerts.webhook_url" {
-                    "(hidden)"
+                    "(hidden)".to_string()
                 } else {
-                    value
+                    shown_url(value)
                 };
                 problems.push(format!("{key} = {shown:?} is not an http(s) URL: {e}"));
             }
@@ -386,6 +387,11 @@ impl Settings {
             problems.push("server.max_connections must be at least 1".into());
         }
         if !self.routes.is_empty() {
+            if self.hrflow.webhook_secret.is_empty() && self.hrflow.signature != "none" {
+                problems.push(
+                    "hrflow.webhook_secret is empty while routes are configured, so anyone could send events: set it to the secret of HrFlow's webhook (an empty RELAY__HRFLOW__WEBHOOK_SECRET counts as empty and overrides the file), or set hrflow.signature = \"none\" if something in front of the relay authenticates HrFlow".into(),
+                );
+            }
             if self.hrflow.api_key.is_empty() {
                 problems.push("hrflow.api_key is empty: profiles cannot be fetched".into());
             }
@@ -412,9 +418,64 @@ impl Settings {
                 reserved.join(", ")
             ));
         }
+        problems.extend(credential_problems(
+            "admin",
+            &self.admin.tokens,
+            &self.admin.basic_users,
+            true,
+        ));
+        problems.extend(credential_problems(
+            "careers",
+            &self.careers.tokens,
+            &self.careers.basic_users,
+            false,
+        ));
         problems.extend(route::problems(self));
         problems
     }
+}
+
+/// The shortest admin token taken: shorter ones are guessed.
+const MIN_TOKEN_CHARS: usize = 16;
+
+/// Credentials that would let in more than meant: a Basic entry without a colon or with an
+/// empty user or password; for `[admin]`, a token shorter than `MIN_TOKEN_CHARS`. Entries are
+/// named by position, never shown. Empty entries (an empty environment variable) are nothing,
+/// not a problem: they never match.
+fn credential_problems(
+    section: &str,
+    tokens: &[Secret],
+    basic_users: &[Secret],
+    short_tokens: bool,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, user) in basic_users
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| !u.is_empty())
+    {
+        match user.expose().split_once(':') {
+            None => problems.push(format!(
+                "{section}.basic_users[{i}] has no colon: write it as \"user:password\""
+            )),
+            Some(("", _)) => problems.push(format!("{section}.basic_users[{i}] has an empty user name")),
+            Some((_, "")) => problems.push(format!(
+                "{section}.basic_users[{i}] has an empty password: anyone knowing the user name would get in"
+            )),
+            Some(_) => {}
+        }
+    }
+    if short_tokens {
+        for (i, token) in tokens.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
+            let chars = token.expose().chars().count();
+            if chars < MIN_TOKEN_CHARS {
+                problems.push(format!(
+                    "{section}.tokens[{i}] has {chars} character(s); a token needs at least {MIN_TOKEN_CHARS} (make one with `head -c 24 /dev/urandom | base64`)"
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// `sqlite://relative/path.db` (or `sqlite:relative.db`) made absolute under `folder`; `None`
@@ -536,6 +597,10 @@ impl Timings {
         (problems.len() == before).then_some(t)
     }
 }
+
+#[cfg(test)]
+#[path = "checks_tests.rs"]
+mod checks_tests;
 
 #[cfg(test)]
 mod tests {

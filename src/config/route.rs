@@ -119,6 +119,8 @@ impl From<RouteFile> for Route {
             "flatchr" => {
                 if f.vacancy.is_empty() {
                     problems.push("sends to flatchr but has no vacancy".to_string());
+                } else if let Some(problem) = vacancy_slug_problem(&f.vacancy) {
+                    problems.push(problem);
                 }
                 Destination::Flatchr {
                     account: f.account,
@@ -148,7 +150,7 @@ impl From<RouteFile> for Route {
                 if let Err(e) = parse_http_url(&f.url) {
                     problems.push(format!(
                         "sends to webhook but its url {:?} is not an http(s) URL: {e}",
-                        f.url
+                        super::shown_url(&f.url)
                     ));
                 }
                 let key = match f.secret.expose() {
@@ -204,6 +206,37 @@ impl From<RouteFile> for Route {
             problems,
         }
     }
+}
+
+/// A Flatchr vacancy is its slug (`k0M5O9ylKZnxbQBy`); a whole URL, or anything with a path's
+/// characters, would be sent as is and refused by Flatchr. The problem names the slug to use.
+fn vacancy_slug_problem(vacancy: &str) -> Option<String> {
+    let written = vacancy.trim();
+    if !written.contains(['/', '?', '#', ':', ' ']) {
+        return None;
+    }
+    let path = url::Url::parse(written)
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|_| written.split(['?', '#']).next().unwrap_or("").to_string());
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let slug = parts
+        .iter()
+        .position(|p| *p == "vacancy")
+        .and_then(|i| parts.get(i + 1))
+        .or(parts.last())
+        .copied()
+        .filter(|s| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    Some(match slug {
+        Some(slug) => format!(
+            "has vacancy {written:?}, which is a URL, not a vacancy slug: write vacancy = {slug:?}"
+        ),
+        None => format!(
+            "has vacancy {written:?}, which is not a vacancy slug (the last part of the vacancy's Flatchr URL, e.g. \"k0M5O9ylKZnxbQBy\")"
+        ),
+    })
 }
 
 fn yes() -> bool {

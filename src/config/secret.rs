@@ -84,3 +84,58 @@ impl<'de> Deserialize<'de> for Secrets {
         d.deserialize_any(OneOrMany)
     }
 }
+
+/// A URL as it may be shown: its password and its query (a Slack- or Zapier-style hook's
+/// token lives there) are `***`. Works on text that does not parse as a URL too, since a
+/// wrong value is shown in its problem.
+pub fn shown_url(url: &str) -> String {
+    let (rest, fragment) = match url.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (url, None),
+    };
+    let mut out = match rest.split_once('?') {
+        Some((before, _)) => format!("{before}?***"),
+        None => rest.to_string(),
+    };
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let end = out[start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..end].rfind('@').map(|i| start + i)
+            && let Some(colon) = out[start..at].find(':').map(|i| start + i)
+        {
+            out.replace_range(colon + 1..at, "***");
+        }
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_shown_url_hides_its_password_and_query() {
+        for (url, shown) in [
+            (
+                "http://user:PASS@host/hook?token=TOKEN",
+                "http://user:***@host/hook?***",
+            ),
+            (
+                "https://hooks.example/T0/B0?x=1#top",
+                "https://hooks.example/T0/B0?***#top",
+            ),
+            ("https://user@host/p", "https://user@host/p"),
+            ("https://a:b@c@host:8080", "https://a:***@host:8080"),
+            ("https://api.hrflow.ai/v1", "https://api.hrflow.ai/v1"),
+            ("mailto:x@y.z?subject=s", "mailto:x@y.z?***"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(shown_url(url), shown, "{url}");
+        }
+    }
+}

@@ -45,8 +45,8 @@ pub fn prepare(
 
 pub fn preview(route: &Route, body: &Body) -> Value {
     let url = match &route.destination {
-        crate::config::Destination::Webhook(t) => t.url.as_str(),
-        _ => "",
+        crate::config::Destination::Webhook(t) => crate::config::shown_url(&t.url),
+        _ => String::new(),
     };
     let body = match body {
         Body::Formatted(v) => v.clone(),

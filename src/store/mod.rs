@@ -12,6 +12,7 @@ use sqlx::any::AnyPoolOptions;
 pub mod backfill;
 pub mod careers;
 pub mod control;
+mod files;
 pub mod group_commit;
 pub mod intake;
 pub mod jobs;
@@ -56,6 +57,10 @@ pub enum StoreError {
     Busy(String),
     #[error("unsupported database url (expected sqlite:... or postgres://...)")]
     Url,
+    #[error(
+        "there is no database at {0}: only `hrflow-relay serve` creates one. Is this the relay's configuration? Point --config (or RELAY_CONFIG) at it, or RELAY__DATABASE__URL at its database"
+    )]
+    Missing(String),
 }
 
 pub fn now_ms() -> i64 {
@@ -189,8 +194,20 @@ fn current_uid() -> String {
 
 impl Store {
     /// A pool that connects on first use; `migrate` makes the schema. SQLite files (and their
-    /// folder) are created if missing.
+    /// folder) are created if missing, readable by this user only.
     pub fn lazy(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::open(url, max_connections, true)
+    }
+
+    /// The database the configuration names, which must exist already: the commands beside
+    /// the service never create one (an empty one would read as "no jobs").
+    pub async fn existing(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let store = Self::open(url, max_connections, false)?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    fn open(url: &str, max_connections: u32, create: bool) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
         let mut url = url.to_string();
@@ -206,21 +223,19 @@ impl Store {
                 .trim_start_matches("sqlite://")
                 .trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or_default();
-            if let Some(parent) = std::path::Path::new(path)
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
+            let in_memory = path.is_empty() || path.starts_with(':');
+            if create && !in_memory {
+                files::create(std::path::Path::new(path))?;
+                writable(std::path::Path::new(path))?;
+            } else if !in_memory && !std::path::Path::new(path).is_file() {
+                let shown = std::path::absolute(path).unwrap_or_else(|_| path.into());
+                return Err(StoreError::Missing(shown.display().to_string()));
             }
-            writable(std::path::Path::new(path))?;
             sqlite_path = Some(std::path::PathBuf::from(path));
             if !url.contains("mode=") {
-                url.push_str(if url.contains('?') {
-                    "&mode=rwc"
-                } else {
-                    "?mode=rwc"
-                });
+                let mode = if create { "mode=rwc" } else { "mode=rw" };
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(mode);
             }
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {

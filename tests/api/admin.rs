@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-pub const ADMIN_TOKEN: &str = "admin-token-789";
+pub const ADMIN_TOKEN: &str = "admin-token-789-long-enough";
 pub const ADMIN_USER: &str = "ops:admin-pass-012";
 
 pub fn admin_section() -> String {

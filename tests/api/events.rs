@@ -171,12 +171,38 @@ async fn every_client_error_has_the_errors_shape() {
 }
 
 #[tokio::test]
-async fn without_a_secret_signatures_are_not_checked() {
+async fn an_empty_secret_does_not_start_unless_signature_none_says_so() {
     let config = base_config("http://127.0.0.1:9", "http://127.0.0.1:9").replace(
         &format!("webhook_secret = \"{SECRET}\""),
         "webhook_secret = \"\"",
     );
-    let app = spawn!(&config);
+    let Some(db) = TestDb::fresh().await else {
+        return;
+    };
+    let path = db.dir.path().join("relay.toml");
+    std::fs::write(&path, &config).unwrap();
+    // The file sets a secret; an empty variable (an unset shell variable in `docker run -e`)
+    // overrides it: that must stop the start, not open the door.
+    std::fs::write(
+        &path,
+        base_config("http://127.0.0.1:9", "http://127.0.0.1:9"),
+    )
+    .unwrap();
+    let env = std::collections::HashMap::from([
+        ("RELAY__DATABASE__URL".to_string(), db.url.clone()),
+        ("RELAY__HRFLOW__WEBHOOK_SECRET".to_string(), String::new()),
+    ]);
+    let settings = hrflow_relay::config::Settings::load_from(Some(&path), env).unwrap();
+    let refused = hrflow_relay::startup::Application::build(settings).await;
+    let Err(e) = refused else {
+        panic!("the relay started with an empty webhook secret");
+    };
+    assert!(
+        format!("{e:#}").contains("hrflow.webhook_secret is empty while routes are configured"),
+        "{e:#}"
+    );
+    let config = config.replace("[hrflow]", "[hrflow]\nsignature = \"none\"");
+    let app = TestApp::spawn_on(&config, db).await;
     let r = app
         .http
         .post(format!("{}/hrflow/events", app.address))

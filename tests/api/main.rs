@@ -15,6 +15,7 @@ mod careers;
 mod container;
 mod crash;
 mod delivery;
+mod edges;
 mod events;
 mod keeping;
 mod mapping;

@@ -476,11 +476,17 @@ async fn outbound_tls_trusts_a_ca_bundle_given_by_the_platform() {
     std::fs::write(
         &config,
         format!(
-            "[hrflow]\napi_url = \"https://127.0.0.1:{port}\"\napi_key = \"k\"\nuser_email = \"e@example.org\"\n\
+            "[hrflow]\napi_url = \"https://127.0.0.1:{port}\"\napi_key = \"k\"\nuser_email = \"e@example.org\"\nwebhook_secret = \"s\"\n\
              [backfill]\nretries = 0\n[[routes]]\nname = \"c\"\ndestination = \"careers\"\nvacancy = \"1\"\n"
         ),
     )
     .unwrap();
+    // The service made the database: a backfill never creates one.
+    hrflow_relay::store::Store::connect(&format!("sqlite://{}/relay.db", d.display()), 1)
+        .await
+        .unwrap()
+        .close()
+        .await;
     let backfill = |ca: Option<&std::path::Path>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_hrflow-relay"));
         c.args([
