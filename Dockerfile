@@ -23,7 +23,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 relay \
     && useradd --system --uid 10001 --gid 10001 --home-dir /data --shell /usr/sbin/nologin relay \
-    && mkdir -p /data /etc/hrflow-relay && chown 10001:10001 /data
+    && mkdir -p /data /etc/hrflow-relay && chown 10001:10001 /data && chmod 0700 /data
 COPY --from=build /src/target/release/hrflow-relay /usr/local/bin/hrflow-relay
 # The example configuration and its script, side by side: a relative `script` in a config file
 # resolves against that file's folder.

@@ -83,7 +83,7 @@ impl Attempts {
             }
             crate::telemetry::job(finish.label(), &job.route);
             self.tell(&job, &finish, failure.as_ref());
-            match self.store.finish(job.id, &self.owner, &finish, &record).await {
+            match self.store.finish(&job, &self.owner, &finish, &record).await {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!("lease lost before the attempt was recorded; another worker owns the job"),
                 // The lease expires and the job runs again; the push checkpoint prevents a second push.

@@ -216,8 +216,10 @@ pub enum Status {
     Delivered,
     /// A logic dropped the profile.
     Filtered,
-    /// A permanent failure, the retry schedule exhausted, or cancelled.
+    /// A permanent failure, or the retry schedule exhausted.
     Dead,
+    /// Ended by an operator while pending; retryable like a dead job, but no failure.
+    Cancelled,
 }
 
 impl Status {
@@ -227,6 +229,7 @@ impl Status {
             Self::Delivered => "delivered",
             Self::Filtered => "filtered",
             Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -236,6 +239,7 @@ impl Status {
             "pending" => Self::Pending,
             "delivered" => Self::Delivered,
             "filtered" => Self::Filtered,
+            "cancelled" => Self::Cancelled,
             _ => Self::Dead,
         }
     }

@@ -16,11 +16,12 @@ pub enum Action {
     List(ListArgs),
     /// One job and every attempt, earlier runs included.
     Show { id: i64 },
-    /// Make jobs that ended dead or filtered pending and due now, with a fresh retry schedule;
+    /// Make jobs that ended dead, filtered or cancelled pending and due now, with a fresh retry schedule;
     /// by id, or every job matching the filter. A profile already pushed on its route is only
     /// enriched. Prints {"retried": N}.
     Retry(RetryArgs),
-    /// End pending jobs dead with the reason "cancelled". Prints {"cancelled": N}.
+    /// End pending jobs `cancelled` (retryable later, never counted dead). Prints
+    /// {"cancelled": N}.
     Cancel {
         #[arg(required = true)]
         ids: Vec<i64>,
@@ -29,7 +30,7 @@ pub enum Action {
 
 #[derive(Args, Debug, Default)]
 pub struct ListArgs {
-    /// pending | delivered | filtered | dead
+    /// pending | delivered | filtered | dead | cancelled
     #[arg(long)]
     status: Option<String>,
     #[arg(long)]
@@ -45,7 +46,7 @@ pub struct ListArgs {
 pub struct RetryArgs {
     /// Job ids; without them, --status selects the jobs.
     ids: Vec<i64>,
-    /// dead | filtered (required without ids)
+    /// dead | filtered | cancelled (required without ids)
     #[arg(long, required_unless_present = "ids", conflicts_with = "ids")]
     status: Option<String>,
     #[arg(long, requires = "status")]
@@ -80,10 +81,10 @@ pub fn retry_filter(
     reason: Option<String>,
 ) -> Result<JobFilter, (&'static str, String)> {
     let status = status.unwrap_or_default();
-    if status != "dead" && status != "filtered" {
+    if !["dead", "filtered", "cancelled"].contains(&status.as_str()) {
         return Err((
             "status",
-            format!("{status:?}: only dead or filtered jobs are retried"),
+            format!("{status:?}: only dead, filtered or cancelled jobs are retried"),
         ));
     }
     let since_ms = since

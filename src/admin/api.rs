@@ -11,7 +11,7 @@ use crate::careers::paging::Paging;
 use crate::error::ApiError;
 use crate::store::control::JobFilter;
 
-const STATUSES: [&str; 4] = ["pending", "delivered", "filtered", "dead"];
+const STATUSES: [&str; 5] = ["pending", "delivered", "filtered", "dead", "cancelled"];
 /// A retry filter is a few short strings.
 const MAX_FILTER_BYTES: usize = 16 * 1024;
 
@@ -31,7 +31,12 @@ pub async fn list(
         }
         match key.as_ref() {
             "status" if STATUSES.contains(&value.as_str()) => filter.status = Some(value),
-            "status" => err = err.field("status", "must be pending, delivered, filtered or dead"),
+            "status" => {
+                err = err.field(
+                    "status",
+                    "must be pending, delivered, filtered, dead or cancelled",
+                )
+            }
             "route" => filter.route = Some(value),
             "profile" => filter.profile = Some(value),
             _ => {}

@@ -41,7 +41,7 @@ th{font-size:.8rem;color:var(--muted);font-weight:600}th.n,td.n{text-align:right
 button{font:inherit;padding:.3rem .7rem;border-radius:6px;border:1px solid #1f883d;background:#1f883d;color:#fff;cursor:pointer}
 button.small{padding:.15rem .5rem;font-size:.85rem;background:#fff;color:#1f883d}button.cancel{border-color:var(--dead);background:#fff;color:var(--dead)}
 form{display:inline}.muted{color:var(--muted)}.notice{background:#dafbe1;border-color:#1a7f37}
-.status{font-weight:600}.status.dead{color:var(--dead)}.status.delivered{color:var(--ok)}.status.filtered{color:var(--muted)}
+.status{font-weight:600}.status.dead{color:var(--dead)}.status.delivered{color:var(--ok)}.status.filtered{color:var(--muted)}.status.cancelled{color:var(--muted)}
 .legend span{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin:0 .3rem 0 .8rem;vertical-align:-1px}
 svg{width:100%;height:auto;display:block}
 tr.earlier td{color:var(--muted)}
@@ -136,14 +136,14 @@ pub fn status_page(
     b.push_str(&chart(&stats.hours));
     b.push_str("</section>");
 
-    b.push_str("<section><h2>Routes</h2><div class=\"scroll\"><table id=\"routes\"><thead><tr><th>route</th><th>to</th><th class=\"n\">pending</th><th class=\"n\">delivered</th><th class=\"n\">filtered</th><th class=\"n\">dead</th></tr></thead><tbody>");
+    b.push_str("<section><h2>Routes</h2><div class=\"scroll\"><table id=\"routes\"><thead><tr><th>route</th><th>to</th><th class=\"n\">pending</th><th class=\"n\">delivered</th><th class=\"n\">filtered</th><th class=\"n\">dead</th><th class=\"n\">cancelled</th></tr></thead><tbody>");
     if stats.routes.is_empty() {
-        b.push_str("<tr><td colspan=\"6\" class=\"muted\">no jobs yet</td></tr>");
+        b.push_str("<tr><td colspan=\"7\" class=\"muted\">no jobs yet</td></tr>");
     }
     for r in &stats.routes {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(&r.route),
             esc(destinations
                 .get(&r.route)
@@ -152,7 +152,8 @@ pub fn status_page(
             r.pending,
             r.delivered,
             r.filtered,
-            r.dead
+            r.dead,
+            r.cancelled
         );
     }
     b.push_str("</tbody></table></div></section>");
@@ -328,7 +329,7 @@ pub fn job_page(
         time(job.updated_at)
     );
     match job.status.as_str() {
-        "dead" | "filtered" => b.push_str(&button(
+        "dead" | "filtered" | "cancelled" => b.push_str(&button(
             &format!("/admin/jobs/{}/retry", job.id),
             "Retry",
             "",

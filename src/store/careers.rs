@@ -128,7 +128,8 @@ impl Store {
                 .bind(vacancy_id)
                 .execute(&mut *tx)
                 .await?;
-                row
+                self.as_before_erasure(&mut tx, vacancy_id, profile_key, row)
+                    .await?
             }
             None => {
                 sqlx::query_as(
@@ -165,6 +166,34 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// A response made again for a candidate erased since: it takes back the id and date it
+    /// had, which Huntflow already holds, so Huntflow sees no second candidate.
+    async fn as_before_erasure(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        vacancy_id: i64,
+        profile_key: &str,
+        (id, created_at): (i64, i64),
+    ) -> Result<(i64, i64), StoreError> {
+        let mark = self.response_mark(vacancy_id, profile_key)?;
+        let before: Option<(i64, i64)> = sqlx::query_as(
+            "DELETE FROM response_marks WHERE mark = $1 RETURNING response_id, created_at",
+        )
+        .bind(&mark)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((old_id, old_created)) = before else {
+            return Ok((id, created_at));
+        };
+        sqlx::query("UPDATE responses SET id = $1, created_at = $2 WHERE id = $3")
+            .bind(old_id)
+            .bind(old_created)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok((old_id, old_created))
     }
 
     /// Responses newest first (ties: the higher id first), `limit` from `offset`.

@@ -71,13 +71,13 @@ impl Store {
         Ok(row.as_ref().map(JobView::from_row))
     }
 
-    /// Retries jobs that ended `dead` or `filtered` and match `filter` (its status, if set,
-    /// must be one of those): due now, with a fresh retry schedule, in a new run; their earlier
+    /// Retries jobs that ended `dead`, `filtered` or `cancelled` and match `filter` (its
+    /// status, if set, must be one of those): due now, with a fresh retry schedule, in a new run; their earlier
     /// attempts stay. Push-once still holds: a profile already pushed on its route is only
     /// enriched. Returns how many were retried.
     pub async fn retry_matching(&self, filter: &JobFilter) -> Result<u64, StoreError> {
         let sql = format!(
-            "UPDATE jobs SET {} WHERE status IN ('dead', 'filtered') AND {MATCHES}",
+            "UPDATE jobs SET {} WHERE status IN ('dead', 'filtered', 'cancelled') AND {MATCHES}",
             retry_set(6)
         );
         let q = sqlx::query(&sql)
@@ -90,21 +90,21 @@ impl Store {
         self.write_now(q).await
     }
 
-    /// Retries these jobs, those of them that ended `dead` or `filtered`.
+    /// Retries these jobs, those of them that ended `dead`, `filtered` or `cancelled`.
     pub async fn retry_ids(&self, ids: &[i64]) -> Result<u64, StoreError> {
         let statement = format!(
-            "UPDATE jobs SET {} WHERE status IN ('dead', 'filtered') AND id IN ",
+            "UPDATE jobs SET {} WHERE status IN ('dead', 'filtered', 'cancelled') AND id IN ",
             retry_set(1)
         );
         self.by_ids(ids, &statement).await
     }
 
-    /// Ends these pending jobs `dead` with the reason "cancelled". A job in flight finishes its
-    /// current call, but its outcome is not recorded.
+    /// Ends these pending jobs `cancelled`: an operator's choice, not a failure (no dead count,
+    /// no alert). A job in flight finishes its current call, but its outcome is not recorded.
     pub async fn cancel_ids(&self, ids: &[i64]) -> Result<u64, StoreError> {
         self.by_ids(
             ids,
-            "UPDATE jobs SET status = 'dead', reason = 'cancelled', lease_until = NULL, lease_owner = NULL,
+            "UPDATE jobs SET status = 'cancelled', reason = 'cancelled by an operator', lease_until = NULL, lease_owner = NULL,
                              profile = NULL, updated_at = $1
              WHERE status = 'pending' AND id IN ",
         )

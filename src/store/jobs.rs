@@ -195,12 +195,13 @@ impl Store {
     /// Records the attempt and moves the job on, if this worker still holds its lease.
     pub async fn finish(
         &self,
-        job_id: i64,
+        job: &ClaimedJob,
         owner: &str,
         finish: &Finish,
         attempt: &AttemptRecord,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
+        let job_id = job.id;
         let (status, next, reason) = match finish {
             Finish::Delivered => (Status::Delivered, now, None),
             Finish::Filtered(r) => (Status::Filtered, now, Some(r.as_str())),
@@ -222,10 +223,13 @@ impl Store {
         // there): the push slot this job holds, still "sending", is marked pushed. A slot
         // pushed before by another job, or not this job's, is left as it is.
         let pushed = matches!(attempt.step, Step::Pushed | Step::Enriched);
-        const MARK_PUSHED: &str = "UPDATE pushes SET state = 'pushed', updated_at = $5
-             WHERE job_id = $1 AND state = 'sending'
-               AND route = (SELECT route FROM jobs WHERE id = $1)
-               AND profile_key = (SELECT profile_key FROM jobs WHERE id = $1)";
+        let mark = if pushed {
+            self.push_mark(&job.route, &job.profile_key)?
+        } else {
+            String::new()
+        };
+        const MARK_PUSHED: &str = "UPDATE push_marks SET state = 'pushed', updated_at = $5
+             WHERE mark = $16 AND job_id = $1 AND state = 'sending'";
         const UPDATE: &str = "UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
                              attempts = attempts - $7, step = $8,
                              profile = CASE WHEN $10 = 1 THEN NULL ELSE COALESCE($9, profile) END
@@ -271,6 +275,7 @@ impl Store {
                 Arg::MaybeInt(attempt.http_status.map(i64::from)),
                 Arg::Text(finish.label().to_string()),
                 Arg::MaybeText(attempt.error.clone()),
+                Arg::Text(mark.clone()),
             ];
             let updated = self
                 .write(Write {
@@ -286,9 +291,10 @@ impl Store {
         let mut tx = self.begin(&mut conn).await?;
         let updated = update(UPDATE).fetch_all(&mut *tx).await?.len();
         if pushed {
-            sqlx::query(&MARK_PUSHED.replace("$5", "$2"))
+            sqlx::query(&MARK_PUSHED.replace("$5", "$2").replace("$16", "$3"))
                 .bind(job_id)
                 .bind(now)
+                .bind(&mark)
                 .execute(&mut *tx)
                 .await?;
         }

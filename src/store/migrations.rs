@@ -28,6 +28,7 @@ const SQLITE: Embedded = migrations!("sqlite":
     4 "0004_job_runs.sql" "job runs",
     5 "0005_jobs_by_event.sql" "jobs by event",
     6 "0006_jobs_route_profile_lean.sql" "jobs route profile lean",
+    7 "0007_marks.sql" "marks",
 );
 
 const POSTGRES: Embedded = migrations!("postgres":
@@ -37,6 +38,7 @@ const POSTGRES: Embedded = migrations!("postgres":
     4 "0004_job_runs.sql" "job runs",
     5 "0005_jobs_by_event.sql" "jobs by event",
     6 "0006_jobs_route_profile_lean.sql" "jobs route profile lean",
+    7 "0007_marks.sql" "marks",
 );
 
 impl MigrationSource<'static> for Embedded {

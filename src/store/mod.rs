@@ -16,6 +16,7 @@ mod files;
 pub mod group_commit;
 pub mod intake;
 pub mod jobs;
+mod keys;
 mod migrations;
 pub mod pushes;
 mod queue;
@@ -103,6 +104,8 @@ pub struct Store {
     /// The SQLite writer connection's synchronous level as last set (see `Level`).
     writer_level: std::sync::Arc<std::sync::atomic::AtomicU8>,
     backend: Backend,
+    /// The keys kept in the database (CSRF tokens, marks), read when it is migrated.
+    keys: std::sync::Arc<std::sync::OnceLock<keys::Keys>>,
 }
 
 /// How a write must survive: a power cut (`Full`: an answer to a client or an irreversible
@@ -279,6 +282,7 @@ impl Store {
             // New connections start FULL (after_connect), but the writer may not be open yet.
             writer_level: std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Level::UNKNOWN)),
             backend,
+            keys: Default::default(),
         })
     }
 
@@ -292,7 +296,8 @@ impl Store {
         drop(held.take());
         migrator.run(&self.writer).await?;
         drop(held);
-        Ok(())
+        self.load_keys().await?;
+        self.rehash_pushes().await
     }
 
     /// Opens and migrates at once (tools and tests).

@@ -1,4 +1,5 @@
-//! Push slots: the push-once rule, one row per (route, profile).
+//! Push slots: the push-once rule, one record per (route, profile), kept under a keyed hash of
+//! the two (`push_marks`) so that it outlives an erasure of the candidate without naming them.
 
 use sqlx::Row;
 
@@ -29,18 +30,14 @@ impl Store {
         job_id: i64,
     ) -> Result<PushSlot, StoreError> {
         let now = now_ms();
+        let mark = self.push_mark(route, profile_key)?;
         // The slot must outlive a power cut: the push that follows cannot be taken back.
-        const TAKE: &str = "INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ($1, $2, 'sending', $3, $4)
-             ON CONFLICT (route, profile_key) DO NOTHING RETURNING job_id";
+        const TAKE: &str = "INSERT INTO push_marks (mark, state, job_id, updated_at) VALUES ($1, 'sending', $2, $3)
+             ON CONFLICT (mark) DO NOTHING RETURNING job_id";
         let inserted = self
             .write(Write {
                 sql: vec![TAKE.to_string()],
-                args: vec![
-                    Arg::Text(route.to_string()),
-                    Arg::Text(profile_key.to_string()),
-                    Arg::Int(job_id),
-                    Arg::Int(now),
-                ],
+                args: vec![Arg::Text(mark.clone()), Arg::Int(job_id), Arg::Int(now)],
                 durability: Durability::Full,
             })
             .await?
@@ -51,10 +48,9 @@ impl Store {
         // Held already: who holds it, and may this job take it over (durably, as the slot).
         let mut conn = self.write_conn(Durability::Full).await?;
         let conn = &mut conn;
-        let row = sqlx::query("SELECT p.state, p.job_id, j.status, j.lease_until FROM pushes p LEFT JOIN jobs j ON j.id = p.job_id
-             WHERE p.route = $1 AND p.profile_key = $2")
-        .bind(route)
-        .bind(profile_key)
+        let row = sqlx::query("SELECT p.state, p.job_id, j.status, j.lease_until FROM push_marks p LEFT JOIN jobs j ON j.id = p.job_id
+             WHERE p.mark = $1")
+        .bind(&mark)
         .fetch_optional(&mut **conn)
         .await?;
         let Some(row) = row else {
@@ -76,10 +72,10 @@ impl Store {
         if holder_live {
             return Ok(PushSlot::Busy);
         }
-        // The holder died or ended mid-push: take the slot over, if nobody else just did.
-        let taken = sqlx::query("UPDATE pushes SET job_id = $3, updated_at = $5 WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $4")
-        .bind(route)
-        .bind(profile_key)
+        // The holder died, ended mid-push or was erased: take the slot over, if nobody else
+        // just did.
+        let taken = sqlx::query("UPDATE push_marks SET job_id = $2, updated_at = $4 WHERE mark = $1 AND state = 'sending' AND job_id = $3")
+        .bind(&mark)
         .bind(job_id)
         .bind(holder)
         .bind(now)
@@ -100,9 +96,8 @@ impl Store {
         profile_key: &str,
         job_id: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM pushes WHERE route = $1 AND profile_key = $2 AND state = 'sending' AND job_id = $3")
-            .bind(route)
-            .bind(profile_key)
+        sqlx::query("DELETE FROM push_marks WHERE mark = $1 AND state = 'sending' AND job_id = $2")
+            .bind(self.push_mark(route, profile_key)?)
             .bind(job_id)
             .execute(&mut *self.lend().await?)
             .await?;
@@ -115,9 +110,8 @@ impl Store {
         profile_key: &str,
     ) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT state FROM pushes WHERE route = $1 AND profile_key = $2")
-                .bind(route)
-                .bind(profile_key)
+            sqlx::query_scalar("SELECT state FROM push_marks WHERE mark = $1")
+                .bind(self.push_mark(route, profile_key)?)
                 .fetch_optional(&self.pool)
                 .await?,
         )

@@ -46,7 +46,7 @@ const PURGE_LOCK: i64 = 0x7265_6c61_7970_7572; // "relaypur"
 pub struct Cutoffs {
     /// Delivered and filtered jobs that ended before this.
     pub finished_before: i64,
-    /// Dead jobs that ended before this.
+    /// Dead and cancelled jobs that ended before this.
     pub dead_before: i64,
     /// Dedupe keys (and events no job refers to) older than this: the dedupe window.
     pub dedupe_before: i64,
@@ -114,7 +114,7 @@ impl Store {
             let (jobs, attempts, events) = self
                 .delete_jobs(
                     "(status IN ('delivered', 'filtered') AND updated_at < $1)
-                     OR (status = 'dead' AND updated_at < $2)",
+                     OR (status IN ('dead', 'cancelled') AND updated_at < $2)",
                     &[c.finished_before, c.dead_before],
                 )
                 .await?;
@@ -235,11 +235,30 @@ impl Store {
     }
 
     /// Deletes every row about the candidate `profile_key`: jobs, attempts, events and their
-    /// dedupe keys, push records, careers responses and letters. One transaction; on SQLite the
+    /// dedupe keys, careers responses and letters; the push marks, which name no one, stay. One transaction; on SQLite the
     /// WAL is then checkpointed and truncated, so the deleted content is gone from the files.
     pub async fn erase_profile(&self, profile_key: &str) -> Result<Deleted, StoreError> {
         let mut conn = self.write_conn(Durability::Full).await?;
         let mut tx = self.begin(&mut conn).await?;
+        // What keeps a later event from making a second candidate stays, naming no one: the
+        // push marks are keyed hashes already; each careers response leaves its id and date
+        // under one, so it comes back as the response Huntflow already has.
+        let responses =
+            sqlx::query("SELECT id, vacancy_id, created_at FROM responses WHERE profile_key = $1")
+                .bind(profile_key)
+                .fetch_all(&mut *tx)
+                .await?;
+        for r in &responses {
+            sqlx::query(
+                "INSERT INTO response_marks (mark, response_id, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (mark) DO NOTHING",
+            )
+            .bind(self.response_mark(r.get("vacancy_id"), profile_key)?)
+            .bind(r.get::<i64, _>("id"))
+            .bind(r.get::<i64, _>("created_at"))
+            .execute(&mut *tx)
+            .await?;
+        }
         let mut run = async |sql: &str| -> Result<u64, StoreError> {
             Ok(sqlx::query(sql)
                 .bind(profile_key)
@@ -269,7 +288,6 @@ impl Store {
         )
         .await?;
         d.events = run("DELETE FROM events WHERE profile_key = $1").await?;
-        d.push_records = run("DELETE FROM pushes WHERE profile_key = $1").await?;
         tx.commit().await?;
         if self.backend == Backend::Sqlite {
             self.checkpoint(&mut conn).await?;

@@ -26,6 +26,8 @@ pub struct RouteCounts {
     pub delivered: i64,
     pub filtered: i64,
     pub dead: i64,
+    /// Ended by an operator: apart from the dead, which are failures.
+    pub cancelled: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -75,6 +77,7 @@ impl Store {
                 "pending" => counts.pending += n,
                 "delivered" => counts.delivered += n,
                 "filtered" => counts.filtered += n,
+                "cancelled" => counts.cancelled += n,
                 _ => counts.dead += n,
             }
         }

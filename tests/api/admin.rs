@@ -456,8 +456,34 @@ async fn cancel_and_retry_one_job_over_the_api() {
     let job = app.store().job(1).await.unwrap().unwrap();
     assert_eq!(
         (job.status.as_str(), job.reason.as_deref()),
-        ("dead", Some("cancelled"))
+        ("cancelled", Some("cancelled by an operator"))
     );
+    // An operator's own action is no failure: nothing dead, the cancelled counted apart.
+    let (_, stats) = call(
+        &app,
+        reqwest::Method::GET,
+        "/admin/api/stats",
+        Some(&bearer()),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            stats["routes"][0]["dead"].as_i64(),
+            stats["routes"][0]["cancelled"].as_i64()
+        ),
+        (Some(0), Some(1)),
+        "{stats}"
+    );
+    let (_, listed) = call(
+        &app,
+        reqwest::Method::GET,
+        "/admin/api/jobs?status=cancelled",
+        Some(&bearer()),
+        None,
+    )
+    .await;
+    assert_eq!(listed["found"], 1, "{listed}");
     // Cancelled by mistake: retried, it is delivered (Flatchr is back).
     flatchr.faults(vec![], vec![]);
     let (status, body) = call(

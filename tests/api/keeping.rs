@@ -285,7 +285,18 @@ async fn retention_deletes_finished_jobs_after_their_period() {
         .map(|j| j.id)
         .collect();
     assert_eq!((dead.len(), delivered.len()), (1, 3), "{jobs:?}");
-    // Two deliveries are past `finished`; the dead job is older, but not past `dead`.
+    // An operator cancelled it (as `jobs cancel` writes it): kept with the dead, for `dead`.
+    let sql = if crate::BACKEND == Backend::Sqlite {
+        "UPDATE jobs SET status = 'cancelled' WHERE id = ?"
+    } else {
+        "UPDATE jobs SET status = 'cancelled' WHERE id = $1"
+    };
+    sqlx::query(sql)
+        .bind(dead[0])
+        .execute(app.store().pool())
+        .await
+        .unwrap();
+    // Two deliveries are past `finished`; the cancelled job is older, but not past `dead`.
     age(&app, delivered[0], Duration::from_secs(2 * 3600)).await;
     age(&app, delivered[1], Duration::from_secs(2 * 3600)).await;
     age(&app, dead[0], Duration::from_secs(90 * 60)).await;
@@ -333,4 +344,96 @@ async fn retention_deletes_finished_jobs_after_their_period() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.jobs().await[0].id, delivered[2]);
+}
+
+/// The response Huntflow reads for `profile` on vacancy 1: (id, created).
+async fn response_of(app: &TestApp, profile: &Value) -> Option<(Value, Value)> {
+    let page: Value = app
+        .http
+        .get(format!("{}/careers/vacancies/1/responses", app.address))
+        .bearer_auth(CAREERS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["email"] == profile["info"]["email"])
+        .map(|i| (i["id"].clone(), i["created"].clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_candidate_sent_again_is_enriched_never_pushed_twice() {
+    let mut hrflow = mockito::Server::new_async().await;
+    let candidate = with_files(fixture(2), &hrflow.url());
+    hrflow_serving(&mut hrflow, &candidate).await;
+    hrflow
+        .mock("GET", Matcher::Regex(r"^/sources/.*".into()))
+        .with_status(200)
+        .with_body(&b"%PDF-1.4 a resume"[..])
+        .create_async()
+        .await;
+    let flatchr = FakeFlatchr::start().await;
+    let config = format!(
+        "{}\n[careers]\ntokens = [\"{CAREERS_TOKEN}\"]\n{}\n[[routes]]\nname = \"huntflow\"\ndestination = \"careers\"\nvacancy = \"1\"\n",
+        base_config(&hrflow.url(), &flatchr.url),
+        admin_section()
+    );
+    let app = spawn!(&config);
+    let r = app
+        .http
+        .post(format!("{}/careers/publish", app.address))
+        .bearer_auth(CAREERS_TOKEN)
+        .json(&json!({"position": "Developer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.post_event(&event_for(&candidate)).await.status(), 202);
+    assert_all_delivered(&app.settle(Duration::from_secs(10)).await);
+    assert_eq!(flatchr.candidates().len(), 1);
+    let before = response_of(&app, &candidate).await.expect("a response");
+
+    let key = candidate["key"].as_str().unwrap();
+    let r = app
+        .http
+        .delete(format!("{}/admin/api/profiles/{key}", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(app.jobs().await.is_empty());
+    if crate::BACKEND == Backend::Sqlite {
+        let files = sqlite_files(&app);
+        for needle in [
+            key,
+            candidate["info"]["email"].as_str().unwrap(),
+            candidate["info"]["last_name"].as_str().unwrap(),
+            candidate["info"]["phone"].as_str().unwrap(),
+        ] {
+            assert!(
+                found_in(&files, needle).is_empty(),
+                "{needle:?} still readable in {:?}",
+                found_in(&files, needle)
+            );
+        }
+    }
+
+    // HrFlow sends the profile again (someone edited it there): the relay knows, without
+    // knowing whom, that it pushed this candidate on this route.
+    let update = event_for(&candidate).replace("profile.parsing.success", "profile.storing.update");
+    assert_eq!(app.post_event(&update).await.status(), 202);
+    assert_all_delivered(&app.settle(Duration::from_secs(10)).await);
+    assert_eq!(
+        flatchr.candidates().len(),
+        1,
+        "a second Flatchr candidate after the erasure"
+    );
+    assert_eq!(flatchr.enriched().len(), 2, "the update only enriches");
+    // Huntflow reads the response it already has: same id, same date.
+    assert_eq!(response_of(&app, &candidate).await, Some(before));
 }

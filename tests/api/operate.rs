@@ -104,7 +104,7 @@ async fn a_retried_job_whose_profile_was_pushed_only_enriches() {
 }
 
 #[tokio::test]
-async fn cancel_ends_pending_jobs_dead_and_nothing_else() {
+async fn cancel_ends_pending_jobs_cancelled_and_nothing_else() {
     // Flatchr is unreachable and the next retry is an hour away: the job stays pending.
     let config = base_config(&FakeHrflow::start().await.url, "http://127.0.0.1:9").replace(
         r#"retry_schedule = ["100ms", "100ms", "100ms"]"#,
@@ -134,10 +134,23 @@ async fn cancel_ends_pending_jobs_dead_and_nothing_else() {
     let job = store.job(id).await.unwrap().unwrap();
     assert_eq!(
         (job.status.as_str(), job.reason.as_deref()),
-        ("dead", Some("cancelled"))
+        ("cancelled", Some("cancelled by an operator"))
+    );
+    let (ok, out) = jobs_cli(&app, &["list", "--status", "dead"]);
+    assert!(
+        ok && out.trim().is_empty(),
+        "a cancelled job listed as dead: {out}"
     );
     // A job that is not pending is not cancelled; an unknown one neither.
     assert_eq!(store.cancel_ids(&[id, 999_999]).await.unwrap(), 0);
+    // Retryable like a dead one.
+    let (ok, out) = jobs_cli(&app, &["retry", "--status", "cancelled"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(out.trim()).unwrap()["retried"],
+        1
+    );
+    assert_eq!(store.job(id).await.unwrap().unwrap().status, "pending");
     let (ok, out) = jobs_cli(&app, &["show", "999999"]);
     assert!(!ok && out.contains("no job 999999"), "{out}");
 }

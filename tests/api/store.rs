@@ -204,12 +204,12 @@ async fn claims_lease_and_expired_leases_come_back() {
     assert_eq!((again.id, again.attempts), (j.id, 2));
     // The old owner can no longer finish it.
     assert!(
-        !s.finish(j.id, "w1", &Finish::Delivered, &record())
+        !s.finish(&j, "w1", &Finish::Delivered, &record())
             .await
             .unwrap()
     );
     assert!(
-        s.finish(j.id, "w2", &Finish::Delivered, &record())
+        s.finish(&j, "w2", &Finish::Delivered, &record())
             .await
             .unwrap()
     );
@@ -223,7 +223,7 @@ async fn claims_lease_and_expired_leases_come_back() {
         .unwrap();
     assert!(
         s.finish(
-            k.id,
+            &k,
             "w3",
             &Finish::Defer {
                 at: 0,
@@ -325,7 +325,7 @@ async fn the_push_slot_admits_one_job() {
         step: "pushed".into(),
         ..record()
     };
-    s.finish(first.id, "w1", &Finish::Delivered, &pushed)
+    s.finish(&first, "w1", &Finish::Delivered, &pushed)
         .await
         .unwrap();
     assert_eq!(
@@ -334,11 +334,17 @@ async fn the_push_slot_admits_one_job() {
         "the slot is no longer the first job's: left as it was"
     );
     // The holder's own record marks it, lease or not: the push did reach Flatchr.
-    s.finish(other, "w2", &Finish::Delivered, &pushed)
+    let other = hrflow_relay::store::ClaimedJob {
+        id: other,
+        ..first.clone()
+    };
+    s.finish(&other, "w2", &Finish::Delivered, &pushed)
         .await
         .unwrap();
     assert_eq!(
-        s.acquire_push("a", "p", first.id).await.unwrap(),
+        s.acquire_push(&first.route, &first.profile_key, first.id)
+            .await
+            .unwrap(),
         PushSlot::Pushed
     );
 }
@@ -438,13 +444,7 @@ async fn a_job_of_a_process_whose_heartbeat_stopped_is_taken_back() {
         .unwrap();
     let mine = |owner: &'static str| {
         let s = s.clone();
-        async move {
-            s.claim_with(owner, lease, timeout)
-                .await
-                .unwrap()
-                .unwrap()
-                .id
-        }
+        async move { s.claim_with(owner, lease, timeout).await.unwrap().unwrap() }
     };
     let (a, g, n) = (mine("alive").await, mine("gone").await, mine("never").await);
     // Then "gone" stops heartbeating (a minute ago).
@@ -458,7 +458,7 @@ async fn a_job_of_a_process_whose_heartbeat_stopped_is_taken_back() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(back.id, g);
+    assert_eq!(back.id, g.id);
     assert_eq!(back.attempts, 2);
     assert!(
         s.claim_with("rescuer", lease, timeout)
@@ -468,17 +468,17 @@ async fn a_job_of_a_process_whose_heartbeat_stopped_is_taken_back() {
     );
     // The process gone cannot finish it any more; the alive and never-registered keep theirs.
     assert!(
-        !s.finish(g, "gone", &Finish::Delivered, &record())
+        !s.finish(&g, "gone", &Finish::Delivered, &record())
             .await
             .unwrap()
     );
     assert!(
-        s.finish(a, "alive", &Finish::Delivered, &record())
+        s.finish(&a, "alive", &Finish::Delivered, &record())
             .await
             .unwrap()
     );
     assert!(
-        s.finish(n, "never", &Finish::Delivered, &record())
+        s.finish(&n, "never", &Finish::Delivered, &record())
             .await
             .unwrap()
     );
@@ -487,7 +487,7 @@ async fn a_job_of_a_process_whose_heartbeat_stopped_is_taken_back() {
         "UPDATE jobs SET status = 'pending', lease_owner = 'gone', lease_until = $1 WHERE id = $2",
     )
     .bind(hrflow_relay::store::now_ms() + 600_000)
-    .bind(a)
+    .bind(a.id)
     .execute(s.pool())
     .await
     .unwrap_or_else(|_| panic!("reset"));

@@ -1,0 +1,161 @@
+//! Keys the relay makes once and keeps in the database (`secrets`), so every replica and every
+//! restart uses the same: one keys the status page's CSRF tokens, one the marks that keep
+//! push-once (and a careers response's id) without the profile key in clear.
+
+use sqlx::Row;
+
+use super::{Durability, Store, StoreError};
+
+/// The keys, loaded once the schema exists.
+pub(super) struct Keys {
+    csrf: Vec<u8>,
+    marks: Vec<u8>,
+}
+
+/// Each key's name in `secrets`.
+const NAMES: [&str; 2] = ["csrf", "marks"];
+
+impl Store {
+    /// Makes each key if no process made it yet (the first writer wins), then reads them.
+    pub(super) async fn load_keys(&self) -> Result<(), StoreError> {
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let mut tx = self.begin(&mut conn).await?;
+        for name in NAMES {
+            let fresh = hex::encode(rand::random::<[u8; 32]>());
+            sqlx::query(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(fresh)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let rows = sqlx::query("SELECT name, value FROM secrets")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let key = |name: &str| -> Result<Vec<u8>, StoreError> {
+            rows.iter()
+                .find(|r| r.get::<String, _>("name") == name)
+                .and_then(|r| hex::decode(r.get::<String, _>("value")).ok())
+                .ok_or_else(|| StoreError::Column(format!("secrets.{name}")))
+        };
+        let keys = Keys {
+            csrf: key("csrf")?,
+            marks: key("marks")?,
+        };
+        // A second migrate (a retry) finds them set: the same values, from the same rows.
+        let _ = self.keys.set(keys);
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<&Keys, StoreError> {
+        self.keys
+            .get()
+            .ok_or_else(|| StoreError::Busy("the database is not migrated yet".into()))
+    }
+
+    /// The key of the status page's CSRF tokens.
+    pub fn csrf_key(&self) -> Result<&[u8], StoreError> {
+        Ok(&self.keys()?.csrf)
+    }
+
+    /// A keyed hash of `parts` that identifies no one without the key: what a record that must
+    /// outlive an erasure is stored under.
+    pub(super) fn mark(&self, kind: &str, parts: &[&str]) -> Result<String, StoreError> {
+        let mut text = kind.to_string();
+        for p in parts {
+            text.push('\0');
+            text.push_str(p);
+        }
+        Ok(hex::encode(crate::hrflow::signature::hmac_sha256(
+            &self.keys()?.marks,
+            text.as_bytes(),
+        )))
+    }
+
+    /// The push record of (route, profile).
+    pub(super) fn push_mark(&self, route: &str, profile_key: &str) -> Result<String, StoreError> {
+        self.mark("push", &[route, profile_key])
+    }
+
+    /// The careers response record of (vacancy, profile).
+    pub(super) fn response_mark(
+        &self,
+        vacancy_id: i64,
+        profile_key: &str,
+    ) -> Result<String, StoreError> {
+        self.mark("response", &[&vacancy_id.to_string(), profile_key])
+    }
+
+    /// Push records written in clear by earlier versions (`pushes`) become marks, once.
+    pub(super) async fn rehash_pushes(&self) -> Result<(), StoreError> {
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let mut tx = self.begin(&mut conn).await?;
+        let rows = sqlx::query("SELECT route, profile_key, state, job_id, updated_at FROM pushes")
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for r in &rows {
+            let mark = self.push_mark(r.get("route"), r.get("profile_key"))?;
+            sqlx::query(
+                "INSERT INTO push_marks (mark, state, job_id, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (mark) DO NOTHING",
+            )
+            .bind(mark)
+            .bind(r.get::<String, _>("state"))
+            .bind(r.get::<i64, _>("job_id"))
+            .bind(r.get::<i64, _>("updated_at"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM pushes").execute(&mut *tx).await?;
+        tx.commit().await?;
+        tracing::info!(
+            records = rows.len(),
+            "push records rehashed: no profile key is kept in clear"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::PushSlot;
+
+    #[tokio::test]
+    async fn push_records_in_clear_become_marks_and_keys_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        let csrf = store.csrf_key().unwrap().to_vec();
+        sqlx::query("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ('r', 'p', 'pushed', 7, 1)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+        // The next start (an upgrade from a version that wrote `pushes`) rehashes the row.
+        let store = Store::connect(&url, 2).await.unwrap();
+        assert_eq!(store.csrf_key().unwrap(), csrf, "the key is made once");
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pushes")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        assert_eq!(
+            store.acquire_push("r", "p", 8).await.unwrap(),
+            PushSlot::Pushed
+        );
+        let clear: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM push_marks WHERE length(mark) = 64 AND mark NOT GLOB '*[^0-9a-f]*'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(clear, 1, "one mark, a hex digest");
+        store.close().await;
+    }
+}
