@@ -47,8 +47,25 @@ pub struct Scripts {
     timeout: Duration,
 }
 
-fn engine(max_operations: u64) -> Engine {
+fn engine(max_operations: u64, print: bool) -> Engine {
     let mut engine = Engine::new();
+    // Rhai writes print() and debug() to stdout, raw: a candidate's name holding a newline and
+    // a JSON object would forge a log line, and whatever a script prints (an email) would land
+    // in the logs. Nothing, unless asked; then an escaped field of a debug-level line.
+    if print {
+        engine.on_print(|text| tracing::debug!(output = text, "script print"));
+        engine.on_debug(|text, source, position| {
+            tracing::debug!(
+                output = text,
+                source = source.unwrap_or(""),
+                line = position.line().unwrap_or(0),
+                "script debug"
+            )
+        });
+    } else {
+        engine.on_print(|_| {});
+        engine.on_debug(|_, _, _| {});
+    }
     engine.set_max_operations(max_operations);
     engine.set_max_call_levels(32);
     engine.set_max_expr_depths(64, 32);
@@ -82,13 +99,18 @@ impl Scripts {
     /// No script: routes may only use the built-in mapping.
     pub fn none() -> Self {
         Self {
-            engine: Arc::new(engine(1)),
+            engine: Arc::new(engine(1, false)),
             ast: None,
             timeout: Duration::from_secs(1),
         }
     }
 
-    pub fn load(path: &str, max_operations: u64, timeout: Duration) -> Result<Self, LogicError> {
+    pub fn load(
+        path: &str,
+        max_operations: u64,
+        timeout: Duration,
+        print: bool,
+    ) -> Result<Self, LogicError> {
         if path.is_empty() {
             return Ok(Self::none());
         }
@@ -96,7 +118,7 @@ impl Scripts {
             path: path.into(),
             error: e.to_string(),
         })?;
-        Self::compile(path, &source, max_operations, timeout)
+        Self::compile(path, &source, max_operations, timeout, print)
     }
 
     pub fn compile(
@@ -104,8 +126,9 @@ impl Scripts {
         source: &str,
         max_operations: u64,
         timeout: Duration,
+        print: bool,
     ) -> Result<Self, LogicError> {
-        let engine = engine(max_operations);
+        let engine = engine(max_operations, print);
         let ast = engine.compile(source).map_err(|e| LogicError::Compile {
             path: path.into(),
             error: e.to_string(),
@@ -238,7 +261,14 @@ pub(crate) mod tests {
     "#;
 
     pub fn scripts() -> Scripts {
-        Scripts::compile("test.rhai", SCRIPT, 100_000, Duration::from_millis(500)).unwrap()
+        Scripts::compile(
+            "test.rhai",
+            SCRIPT,
+            100_000,
+            Duration::from_millis(500),
+            false,
+        )
+        .unwrap()
     }
 
     pub fn route(logics: &[&str], format: &str) -> Route {
@@ -300,7 +330,14 @@ pub(crate) mod tests {
 
     #[test]
     fn time_limit_stops_a_script_within_its_budget() {
-        let s = Scripts::compile("t.rhai", SCRIPT, u64::MAX, Duration::from_millis(100)).unwrap();
+        let s = Scripts::compile(
+            "t.rhai",
+            SCRIPT,
+            u64::MAX,
+            Duration::from_millis(100),
+            false,
+        )
+        .unwrap();
         let started = Instant::now();
         let err = s.filter(&route(&["spin"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("time limit"), "{err}");
@@ -314,6 +351,8 @@ pub(crate) mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("\"missing\""));
         assert!(problems[1].contains("takes 2 arguments"));
-        assert!(Scripts::compile("bad.rhai", "fn x( {", 10, Duration::from_secs(1)).is_err());
+        assert!(
+            Scripts::compile("bad.rhai", "fn x( {", 10, Duration::from_secs(1), false).is_err()
+        );
     }
 }

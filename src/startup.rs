@@ -43,8 +43,8 @@ pub fn check(settings: &Settings) -> Result<(Scripts, Checked), Vec<String>> {
         .as_ref()
         .map(|c| c.timings.logic_timeout)
         .unwrap_or(Duration::from_secs(1));
-    let scripts = match Scripts::load(&settings.logic.script, settings.logic.max_operations, limit)
-    {
+    let logic = &settings.logic;
+    let scripts = match Scripts::load(&logic.script, logic.max_operations, limit, logic.print) {
         Ok(s) => {
             problems.extend(s.check(&settings.routes));
             Some(s)

@@ -82,6 +82,8 @@ pub struct Flatchr {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Logic {
     pub script: String,
+    /// Whether a script's print() and debug() reach the log (as a debug-level line).
+    pub print: bool,
     pub max_operations: u64,
     pub timeout: String,
 }

@@ -1,6 +1,7 @@
 //! The webhook destination: the route's formatted body (or `{"type", "profile"}`) POSTed as
 //! JSON to the user's URL, signed the Standard Webhooks way (standardwebhooks.com):
-//! `webhook-id` (the job's id, the same on every retry, so a receiver can dedupe),
+//! `webhook-id` (`msg_`, the event's UUID and the route: the same on every retry, so a receiver
+//! can dedupe, and never the same from two databases),
 //! `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of
 //! "<id>.<timestamp>.<body>">`. 2xx delivers; 408, 429 and 5xx are retried (`Retry-After`
 //! honoured); 410 and any other 4xx end the job dead with the status and an excerpt.
@@ -55,6 +56,25 @@ pub fn preview(route: &Route, body: &Body) -> Value {
     json!({"outcome": "send", "url": url, "body": body})
 }
 
+/// The message's `webhook-id`: `msg_<event UUID>_<route>`. A row number would repeat across
+/// databases (staging and production sending to one receiver); the event's UUID does not, and
+/// with the route it names one job, on every retry. A route name that is not plain token text
+/// is replaced by a hash of it, so the id is always a valid header value.
+pub fn message_id(event_id: &str, route: &str) -> String {
+    let event: String = event_id.chars().filter(|c| *c != '-').collect();
+    let plain = !route.is_empty()
+        && route
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if plain {
+        format!("msg_{event}_{route}")
+    } else {
+        use sha2::Digest as _;
+        let digest = hex::encode(sha2::Sha256::digest(route.as_bytes()));
+        format!("msg_{event}_{}", &digest[..16])
+    }
+}
+
 /// The signature header's value for one message.
 pub fn signature(key: &SigningKey, id: &str, timestamp: i64, body: &str) -> String {
     let signed = format!("{id}.{timestamp}.{body}");
@@ -89,7 +109,7 @@ impl Sender {
             }
         };
         let text = body.to_string();
-        let id = job.id.to_string();
+        let id = message_id(&job.event_id, &job.route);
         let timestamp = chrono::Utc::now().timestamp();
         let mut request = self
             .http
@@ -124,6 +144,19 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_ids_name_the_event_and_the_route() {
+        let event = "0190f1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b";
+        assert_eq!(
+            message_id(event, "ats"),
+            "msg_0190f1b27c3d7e4f8a5b6c7d8e9f0a1b_ats"
+        );
+        let odd = message_id(event, "ats: prod/eu");
+        assert!(reqwest::header::HeaderValue::from_str(&odd).is_ok());
+        assert_ne!(odd, message_id(event, "ats: prod/us"));
+        assert_ne!(message_id(event, "a"), message_id(event, "b"));
+    }
 
     #[test]
     fn signs_as_the_standard_webhooks_example() {

@@ -16,12 +16,30 @@ pub struct JobFilter {
     pub reason: Option<String>,
 }
 
-/// The filter's WHERE clause, on placeholders `$1`..`$5` (a NULL matches everything).
+/// The filter's WHERE clause, on placeholders `$1`..`$5` (a NULL matches everything). `$5` is
+/// `JobFilter::reason_pattern`: the reason's text with LIKE's wildcards escaped.
 const MATCHES: &str = "(CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT))
     AND (CAST($2 AS TEXT) IS NULL OR route = CAST($2 AS TEXT))
     AND (CAST($3 AS TEXT) IS NULL OR profile_key = CAST($3 AS TEXT))
     AND (CAST($4 AS BIGINT) IS NULL OR updated_at >= CAST($4 AS BIGINT))
-    AND (CAST($5 AS TEXT) IS NULL OR LOWER(reason) LIKE '%' || LOWER(CAST($5 AS TEXT)) || '%')";
+    AND (CAST($5 AS TEXT) IS NULL OR LOWER(reason) LIKE '%' || LOWER(CAST($5 AS TEXT)) || '%' ESCAPE '\\')";
+
+impl JobFilter {
+    /// The reason as LIKE reads it, matched as plain text: `%`, `_` and `\` are characters
+    /// like any other (an operator's `%` must not widen a bulk retry to every dead job).
+    fn reason_pattern(&self) -> Option<String> {
+        self.reason.as_ref().map(|r| {
+            let mut p = String::with_capacity(r.len());
+            for c in r.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    p.push('\\');
+                }
+                p.push(c);
+            }
+            p
+        })
+    }
+}
 
 impl Store {
     /// Jobs matching `filter`, newest first.
@@ -40,7 +58,7 @@ impl Store {
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
             .bind(filter.since_ms)
-            .bind(filter.reason.as_deref())
+            .bind(filter.reason_pattern())
             .bind(limit)
             .bind(offset)
             .fetch_all(&self.pool)
@@ -56,7 +74,7 @@ impl Store {
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
             .bind(filter.since_ms)
-            .bind(filter.reason.as_deref())
+            .bind(filter.reason_pattern())
             .fetch_one(&self.pool)
             .await?;
         Ok(sqlx::Row::get(&row, "n"))
@@ -85,7 +103,7 @@ impl Store {
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
             .bind(filter.since_ms)
-            .bind(filter.reason.as_deref())
+            .bind(filter.reason_pattern())
             .bind(now_ms());
         self.write_now(q).await
     }

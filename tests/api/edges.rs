@@ -284,3 +284,74 @@ fn urls_are_printed_without_their_password_or_query() {
         );
     }
 }
+
+const NOISY: &str = r#"
+fn noisy(p) {
+    print("\n{\"level\":\"ERROR\",\"fields\":{\"message\":\"forged\"}}\n" + p.info.email);
+    debug(p.info.email);
+    true
+}
+"#;
+
+/// Delivers one candidate through a logic that prints; returns every line the relay wrote.
+async fn run_noisy(print: bool) -> (String, String) {
+    let hrflow = FakeHrflow::start().await;
+    let flatchr = FakeFlatchr::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("noisy.rhai");
+    std::fs::write(&script, NOISY).unwrap();
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        base_config(&hrflow.url, &flatchr.url)
+            .replace(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/logic.rhai"),
+                script.to_str().unwrap(),
+            )
+            .replace("[logic]\n", &format!("[logic]\nprint = {print}\n"))
+            .replace(
+                "vacancy = \"k0M5O9ylKZnxbQBy\"",
+                "vacancy = \"k0M5O9ylKZnxbQBy\"\nlogics = [\"noisy\"]",
+            ),
+    )
+    .unwrap();
+    let log = Log::default();
+    let db = format!("sqlite://{}/relay.db", dir.path().display());
+    let (_relay, port) = start_relay_logged(&config, &db, &log);
+    let http = reqwest::Client::new();
+    assert_eq!(send_event(&http, port, "noisy-1").await, Some(202));
+    let started = Instant::now();
+    while !log.lock().unwrap().contains("candidate delivered") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = log.lock().unwrap().clone();
+    (text, "noisy-1@example.org".to_string())
+}
+
+#[tokio::test]
+async fn a_script_prints_nothing_unless_asked_and_never_forges_a_log_line() {
+    let (log, email) = run_noisy(false).await;
+    assert!(!log.contains("forged") && !log.contains(&email), "{log}");
+    let (log, email) = run_noisy(true).await;
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|_| panic!("a line that is not a JSON log line: {line:?}"));
+        assert_ne!(v["fields"]["message"], "forged", "a forged line: {line}");
+        if line.contains(&email) {
+            assert_eq!(v["level"], "DEBUG", "{line}");
+            assert!(
+                v["fields"]["output"].as_str().unwrap().contains(&email),
+                "{line}"
+            );
+        }
+    }
+    assert!(
+        log.contains("script print") && log.contains("script debug"),
+        "{log}"
+    );
+}

@@ -543,3 +543,56 @@ async fn careers_data_outlives_its_vacancy_by_the_finished_period_only() {
     let open = store.vacancy(open).await.unwrap().unwrap();
     assert_eq!(store.responses_page(&open, 0, 20).await.unwrap().found, 1);
 }
+
+#[tokio::test]
+async fn a_bulk_retry_matches_its_reason_as_plain_text() {
+    let Some((s, _db)) = store().await else {
+        return;
+    };
+    let reasons = [
+        "flatchr push answered HTTP 401: expired",
+        "50% of the resume is missing",
+        "field a_b is required",
+        "a path C:\\cv.pdf",
+    ];
+    for (i, reason) in reasons.iter().enumerate() {
+        let mut e = event(&format!("e{i}"), &format!("h{i}"));
+        e.profile_key = format!("p{i}");
+        s.ingest(&e, &["a".into()], 0).await.unwrap();
+        let job = s
+            .claim("w", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            s.finish(&job, "w", &Finish::Dead(reason.to_string()), &record())
+                .await
+                .unwrap()
+        );
+    }
+    let matching = |text: &str| hrflow_relay::store::control::JobFilter {
+        status: Some("dead".into()),
+        reason: Some(text.into()),
+        ..Default::default()
+    };
+    // LIKE's wildcards are characters like any other; the match ignores case.
+    for (text, found) in [
+        ("%", 1),
+        ("_", 1),
+        ("\\", 1),
+        ("http 401", 1),
+        ("a_", 1),
+        ("x%y", 0),
+        ("", 4),
+    ] {
+        let filter = hrflow_relay::store::control::JobFilter {
+            reason: (!text.is_empty()).then(|| text.to_string()),
+            ..matching(text)
+        };
+        assert_eq!(s.count_jobs(&filter).await.unwrap(), found, "{text:?}");
+    }
+    assert_eq!(s.retry_matching(&matching("%")).await.unwrap(), 1);
+    let pending = s.jobs(Some("pending"), 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].profile_key, "p1");
+}

@@ -142,7 +142,12 @@ async fn a_signed_post_retried_on_5xx_and_429_with_one_message_id() {
     assert_eq!(seen.len(), 3, "{seen:?}");
     for s in &seen {
         assert!(verify(&whsec(), s), "signature does not verify: {s:?}");
-        assert_eq!(s.id, jobs[0].id.to_string(), "the job's id, on every try");
+        assert_eq!(
+            s.id,
+            format!("msg_{}_ats", jobs[0].event_id.replace('-', "")),
+            "the event's UUID and the route, on every try"
+        );
+        assert_ne!(s.id, jobs[0].id.to_string(), "never a bare row number");
         assert_eq!(
             (s.tenant.as_str(), s.content_type.as_str()),
             ("acme", "application/json")
