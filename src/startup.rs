@@ -212,6 +212,8 @@ impl Application {
             heartbeat: heartbeat.clone(),
             schema: schema.clone(),
         });
+        let gauges = crate::api::gauges::Gauges::default();
+        gauges.start(store.clone(), schema.clone(), shutdown_rx.clone());
         let worker = tokio::spawn(worker.run(shutdown_rx));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
@@ -229,6 +231,7 @@ impl Application {
             timings.dedupe_window.as_millis() as i64,
         );
         let state = web::Data::new(AppState {
+            gauges,
             schema,
             store: store.clone(),
             intake,

@@ -3,6 +3,7 @@
 pub mod body;
 pub mod credentials;
 pub mod events;
+pub mod gauges;
 pub mod service;
 
 use std::sync::Arc;
@@ -26,4 +27,6 @@ pub struct AppState {
     pub signature: SignatureMode,
     pub wake: Arc<Notify>,
     pub heartbeat: Arc<Heartbeat>,
+    /// The queue's gauges, as last read by their refresher: what `/metrics` shows.
+    pub gauges: gauges::Gauges,
 }

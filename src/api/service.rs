@@ -38,20 +38,11 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Reads nothing from the database: the queue's gauges come from their refresher.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    if let Ok((pending, oldest)) = state.store.queue_stats().await {
-        crate::telemetry::queue(pending, oldest);
-    }
+    state.gauges.publish();
     if let Some(bytes) = state.store.sqlite_memory() {
         metrics::gauge!("relay_sqlite_memory_bytes").set(bytes as f64);
-    }
-    let dead = crate::store::control::JobFilter {
-        status: Some("dead".into()),
-        ..Default::default()
-    };
-    if let Ok(n) = state.store.count_jobs(&dead).await {
-        // Jobs waiting for a person: alert on this rising (PromQL: increase(...) > 0).
-        metrics::gauge!("relay_jobs_dead").set(n as f64);
     }
     let text = crate::telemetry::metrics()
         .map(|h| h.render())

@@ -332,20 +332,6 @@ impl Store {
         (self.backend == Backend::Sqlite).then(|| unsafe { rusqlite::ffi::sqlite3_memory_used() })
     }
 
-    /// Pending jobs, and the age in seconds of the oldest one.
-    pub async fn queue_stats(&self) -> Result<(i64, f64), StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let oldest: Option<i64> = row.get("oldest");
-        let age = oldest
-            .map(|t| (now_ms() - t).max(0) as f64 / 1000.0)
-            .unwrap_or(0.0);
-        Ok((row.get("n"), age))
-    }
-
     pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobView>, StoreError> {
         let filter = super::control::JobFilter {
             status: status.map(str::to_string),

@@ -39,6 +39,16 @@ pub struct HourOutcomes {
     pub dead: i64,
 }
 
+/// The queue's figures the metrics show.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueGauges {
+    pub pending: i64,
+    /// When the oldest pending job was created (Unix ms).
+    pub oldest_pending_ms: Option<i64>,
+    pub dead: i64,
+    pub cancelled: i64,
+}
+
 /// Dead jobs sharing one route and reason.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadCause {
@@ -51,6 +61,34 @@ pub struct DeadCause {
 }
 
 impl Store {
+    /// Pending jobs (the partial index of due jobs), dead and cancelled ones (a range of the
+    /// status index each): no scan of the finished jobs, however many there are.
+    pub async fn queue_gauges(&self) -> Result<QueueGauges, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let mut g = QueueGauges {
+            pending: row.get("n"),
+            oldest_pending_ms: row.get("oldest"),
+            ..Default::default()
+        };
+        for r in sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM jobs WHERE status IN ('dead', 'cancelled') GROUP BY status",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let n: i64 = r.get("n");
+            match r.get::<String, _>("status").as_str() {
+                "dead" => g.dead = n,
+                _ => g.cancelled = n,
+            }
+        }
+        Ok(g)
+    }
+
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         let now = now_ms();
         let row = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due,

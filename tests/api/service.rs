@@ -576,3 +576,63 @@ async fn a_connection_past_the_limit_waits_until_one_closes() {
         "the waiting connection was not answered after one closed"
     );
 }
+
+/// The value of the metric line that starts with `name ` in a scrape of the relay on `port`.
+async fn gauge(http: &reqwest::Client, port: u16, name: &str) -> Option<f64> {
+    let text = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+}
+
+#[tokio::test]
+async fn a_scrape_reads_no_job_its_gauges_are_kept_by_a_refresher() {
+    let Some(db) = TestDb::fresh().await else {
+        return;
+    };
+    let config = db.dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        base_config("http://127.0.0.1:9", "http://127.0.0.1:9"),
+    )
+    .unwrap();
+    let (_relay, port) = start_relay(&config, &db.url);
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    while gauge(&http, port, "relay_jobs_dead").await != Some(0.0) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no relay_jobs_dead"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Jobs appear behind the relay's back: a dead one and a cancelled one.
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    for statement in [
+        "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES ('e-1', 'h-1', 't', 'p', 's', 1)",
+        "INSERT INTO jobs (event_id, route, profile_key, source_key, status, next_attempt_at, created_at, updated_at) VALUES ('e-1', 'flatchr', 'p', 's', 'dead', 1, 1, 1)",
+        "INSERT INTO jobs (event_id, route, profile_key, source_key, status, next_attempt_at, created_at, updated_at) VALUES ('e-1', 'flatchr', 'p', 's', 'cancelled', 1, 1, 1)",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    // A scrape right after reads the refresher's figures, not the table (a scrape that counted
+    // the jobs itself would see them at once, and cost more with every job)...
+    assert_eq!(gauge(&http, port, "relay_jobs_dead").await, Some(0.0));
+    // ...which are read again within a few seconds; the cancelled job is not dead.
+    while gauge(&http, port, "relay_jobs_dead").await != Some(1.0) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the gauge was not refreshed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(gauge(&http, port, "relay_jobs_cancelled").await, Some(1.0));
+    pool.close().await;
+}

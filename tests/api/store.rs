@@ -61,7 +61,7 @@ async fn dedupe_window_and_jobs() {
             jobs: 2
         }
     );
-    assert_eq!(s.queue_stats().await.unwrap().0, 4);
+    assert_eq!(s.queue_gauges().await.unwrap().pending, 4);
 }
 
 #[tokio::test]
@@ -129,7 +129,7 @@ async fn a_group_commit_answers_each_event_as_one_by_one_would() {
             .iter()
             .all(|a| matches!(a, Ingested::Accepted { jobs: 1, .. }))
     );
-    assert_eq!(s.queue_stats().await.unwrap().0, 4 + 1200);
+    assert_eq!(s.queue_gauges().await.unwrap().pending, 4 + 1200);
     let later: Vec<NewEvent> = (0..3)
         .map(|i| event(&format!("n{i}"), &format!("hm{i}")))
         .collect();
