@@ -13,6 +13,9 @@ pub struct ApiError {
     pub fields: BTreeMap<String, Vec<String>>,
     /// Extra headers, e.g. `WWW-Authenticate` on a 401.
     pub headers: Vec<(&'static str, String)>,
+    /// Close the connection after answering (a body that never arrived whole: its rest would
+    /// be read as the next request).
+    pub close: bool,
 }
 
 impl ApiError {
@@ -22,7 +25,12 @@ impl ApiError {
             common: vec![message.into()],
             fields: BTreeMap::new(),
             headers: Vec::new(),
+            close: false,
         }
+    }
+    pub fn close(mut self) -> Self {
+        self.close = true;
+        self
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -71,6 +79,9 @@ impl ResponseError for ApiError {
         let mut builder = HttpResponse::build(self.status);
         for (name, value) in &self.headers {
             builder.insert_header((*name, value.as_str()));
+        }
+        if self.close {
+            builder.force_close();
         }
         builder.json(self.body())
     }

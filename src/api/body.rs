@@ -1,5 +1,7 @@
-//! Reading a JSON request body: the content type, and a size cap on what is announced and
-//! what arrives. Shared by the event endpoint, the careers API and the admin forms.
+//! Reading a JSON request body: the content type, a size cap on what is announced and what
+//! arrives, and a time limit on the whole of it (`server.body_timeout`), so a client sending a
+//! byte every few seconds cannot hold a connection and a buffer for as long as it likes. Shared
+//! by the event endpoint, the careers API and the admin forms.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
@@ -70,8 +72,33 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// Reads the body up to `limit` bytes; a larger one (announced or actual) is 413.
+/// The body's time limit when the app has no state (unit tests): the default's.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the body up to `limit` bytes within `server.body_timeout`; a larger one (announced or
+/// actual) is 413, a late one 408 with the connection closed.
 async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let timeout = req
+        .app_data::<web::Data<crate::api::AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |s| s.timings.body_timeout);
+    match tokio::time::timeout(timeout, read_whole(req, payload, limit)).await {
+        Ok(read) => read,
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive whole within {} (server.body_timeout)",
+                humantime::format_duration(timeout)
+            ),
+        )
+        .close()),
+    }
+}
+
+async fn read_whole(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

@@ -27,6 +27,7 @@ pub async fn receive(
     if let Err(e) = &result {
         telemetry::event(match e.status.as_u16() {
             401 => "unauthorized",
+            408 => "timeout",
             413 => "too_large",
             415 => "unsupported",
             503 => "unavailable",

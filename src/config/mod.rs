@@ -43,6 +43,8 @@ pub struct Server {
     pub host: String,
     pub port: u16,
     pub max_body_bytes: usize,
+    /// How long a request's body may take to arrive whole.
+    pub body_timeout: String,
     /// Open HTTP connections the server holds at once; more wait in the kernel's queue.
     pub max_connections: usize,
     pub shutdown_grace: String,
@@ -525,6 +527,7 @@ pub struct Checked {
 /// The configuration's durations, parsed once.
 #[derive(Debug, Clone)]
 pub struct Timings {
+    pub body_timeout: Duration,
     pub dedupe_window: Duration,
     pub request_timeout: Duration,
     pub retry_schedule: Vec<Duration>,
@@ -555,6 +558,7 @@ impl Timings {
         };
         let t = Self {
             shutdown_grace: d("server.shutdown_grace", &s.server.shutdown_grace),
+            body_timeout: d("server.body_timeout", &s.server.body_timeout),
             dedupe_window: d("hrflow.dedupe_window", &s.hrflow.dedupe_window),
             connect_timeout: d("database.connect_timeout", &s.database.connect_timeout),
             logic_timeout: d("logic.timeout", &s.logic.timeout),
@@ -588,6 +592,12 @@ impl Timings {
             problems.push(format!(
                 "worker.replica_timeout = {:?} must be at least 5s: processes heartbeat every 2 s, and a live one must never look gone",
                 s.worker.replica_timeout
+            ));
+        }
+        if t.body_timeout < Duration::from_millis(100) {
+            problems.push(format!(
+                "server.body_timeout = {:?} must be at least 100ms",
+                s.server.body_timeout
             ));
         }
         if t.retention_interval < Duration::from_secs(1) {

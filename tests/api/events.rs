@@ -568,3 +568,60 @@ async fn a_profile_parsed_then_stored_creates_one_candidate() {
     assert_eq!(candidates.len(), 1, "{candidates:?}");
     assert_eq!(candidates[0]["email"], "parsed-stored@example.org");
 }
+
+/// Sends a request head announcing a 100-byte body and only the first bytes of it; returns
+/// what the relay answered (status line and body) once it closed the connection, or `None`
+/// when it kept the connection open past `wait`.
+async fn trickle(address: &str, head: &str, wait: Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(host).await.unwrap();
+    socket
+        .write_all(format!("{head}Host: {host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"ty").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // The rest never comes; a relay that waits for it forever never closes.
+    match tokio::time::timeout(wait, socket.read_to_end(&mut answer)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn a_body_not_received_whole_in_time_is_408_and_the_connection_closed() {
+    let config = format!(
+        "{}\n[careers]\ntokens = [\"careers-token-for-slow-bodies\"]\n[admin]\ntokens = [\"admin-token-for-slow-bodies\"]\n",
+        base_config("http://127.0.0.1:9", "http://127.0.0.1:9")
+            .replace("port = 0", "port = 0\nbody_timeout = \"1s\"")
+    );
+    let app = spawn!(&config);
+    for head in [
+        "POST /hrflow/events HTTP/1.1\r\n".to_string(),
+        "POST /careers/publish HTTP/1.1\r\nAuthorization: Bearer careers-token-for-slow-bodies\r\n".into(),
+        "POST /admin/api/jobs/retry HTTP/1.1\r\nAuthorization: Bearer admin-token-for-slow-bodies\r\n".into(),
+    ] {
+        let started = std::time::Instant::now();
+        let answer = trickle(&app.address, &head, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("{head:?}: still open after 5 s"));
+        assert!(answer.starts_with("HTTP/1.1 408"), "{head:?}: {answer}");
+        assert!(answer.contains("server.body_timeout"), "{answer}");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        assert_error_shape(&serde_json::from_str(body).unwrap());
+        assert!(started.elapsed() >= Duration::from_millis(900), "{head:?}");
+    }
+    // A route that reads no body answers at once, and the connection does not stay open either.
+    let answer = trickle(
+        &app.address,
+        "GET /health/live HTTP/1.1\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        answer
+            .as_deref()
+            .is_some_and(|a| a.starts_with("HTTP/1.1 200")),
+        "{answer:?}"
+    );
+}
