@@ -625,3 +625,28 @@ async fn a_body_not_received_whole_in_time_is_408_and_the_connection_closed() {
         "{answer:?}"
     );
 }
+
+#[tokio::test]
+async fn a_captured_event_replayed_an_hour_later_is_still_a_duplicate() {
+    let app = spawn!(&base_config("http://127.0.0.1:9", "http://127.0.0.1:9"));
+    let body = event_body("replayed", SOURCE);
+    assert_eq!(app.post_event(&body).await.status(), 202);
+    let ago = |ms: i64| {
+        let sql = if crate::BACKEND == Backend::Sqlite {
+            "UPDATE event_dedupe SET received_at = received_at - ?"
+        } else {
+            "UPDATE event_dedupe SET received_at = received_at - $1"
+        };
+        sqlx::query(sql).bind(ms).execute(app.store().pool())
+    };
+    // HrFlow's signature carries no time: the window is the replay guard. An hour is well past
+    // the old ten minutes, well within the week.
+    ago(3_600_000).await.unwrap();
+    let r = app.post_event(&body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "duplicate");
+    // Past the window (a week), the same body is an event again.
+    ago(7 * 86_400_000).await.unwrap();
+    assert_eq!(app.post_event(&body).await.status(), 202);
+    assert_eq!(app.jobs().await.len(), 2);
+}
