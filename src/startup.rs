@@ -232,6 +232,7 @@ impl Application {
         );
         let state = web::Data::new(AppState {
             gauges,
+            logins: Default::default(),
             schema,
             store: store.clone(),
             intake,

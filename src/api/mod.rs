@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod events;
 pub mod gauges;
 pub mod service;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -29,4 +30,6 @@ pub struct AppState {
     pub heartbeat: Arc<Heartbeat>,
     /// The queue's gauges, as last read by their refresher: what `/metrics` shows.
     pub gauges: gauges::Gauges,
+    /// Failed logins per client address, for the admin area and the careers API.
+    pub logins: throttle::Throttle,
 }

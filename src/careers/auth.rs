@@ -34,12 +34,18 @@ impl FromRequest for Authorized {
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
             return ready(Err(ApiError::unavailable("the service is not ready")));
         };
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
         let careers = &state.settings.careers;
-        ready(check(header, &careers.tokens, &careers.basic_users).map(|()| Authorized))
+        ready(
+            credentials::check_request(
+                req,
+                state,
+                crate::api::throttle::Area::Careers,
+                (&careers.tokens, &careers.basic_users),
+                "the careers API",
+                CHALLENGE,
+            )
+            .map(|_| Authorized),
+        )
     }
 }
 

@@ -530,3 +530,74 @@ async fn a_dead_alert_endpoint_never_slows_delivery() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn guessing_logins_is_refused_for_a_minute_after_ten_failures() {
+    let config = format!(
+        "{}\n{}[careers]\ntokens = [\"careers-token-for-guessing\"]\n",
+        base_config("http://127.0.0.1:9", "http://127.0.0.1:9"),
+        admin_section()
+    );
+    let app = spawn!(&config);
+    // A browser's first request carries no credentials: no guess, never counted.
+    for _ in 0..20 {
+        let (status, _) = call(&app, reqwest::Method::GET, "/admin/api/stats", None, None).await;
+        assert_eq!(status, 401);
+    }
+    for i in 0..10 {
+        let (status, _) = call(
+            &app,
+            reqwest::Method::GET,
+            "/admin/api/stats",
+            Some(&basic(&format!("ops:guess-{i}"))),
+            None,
+        )
+        .await;
+        assert_eq!(status, 401, "guess {i}");
+    }
+    // The eleventh is not even looked at, nor are the right credentials now.
+    for auth in [basic("ops:guess-10"), basic(ADMIN_USER), bearer()] {
+        let r = app
+            .http
+            .get(format!("{}/admin/api/stats", app.address))
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        let wait: u64 = r.headers()["Retry-After"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        assert_error_shape(&r.json().await.unwrap());
+    }
+    // The careers credentials are counted apart: Huntflow is not locked out by the admin's.
+    let r = app
+        .http
+        .get(format!("{}/careers/version", app.address))
+        .bearer_auth("careers-token-for-guessing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for i in 0..10 {
+        let r = app
+            .http
+            .get(format!("{}/careers/version", app.address))
+            .bearer_auth(format!("wrong-{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = app
+        .http
+        .get(format!("{}/careers/version", app.address))
+        .bearer_auth("careers-token-for-guessing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+}
