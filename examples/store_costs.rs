@@ -325,6 +325,21 @@ async fn scrape(args: &Args) -> anyhow::Result<()> {
         seeding.elapsed().as_secs_f64(),
         binary.display()
     );
+    // What the refresher's reading costs (this build's queries), every few seconds.
+    let store = Store::connect(
+        &format!("sqlite://{}", dir.path().join("relay.db").display()),
+        2,
+    )
+    .await?;
+    let mut readings = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        store.queue_gauges().await?;
+        readings.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    store.close().await;
+    let (p50, p99) = percentiles(&mut readings);
+    println!("the gauges' reading (this build's queries): p50 {p50:.2} ms, worst {p99:.2} ms");
     let _relay = start(&binary, dir.path(), port).await?;
     // Past the first reading of a refresher, if the build has one.
     tokio::time::sleep(Duration::from_secs(6)).await;
