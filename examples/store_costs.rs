@@ -108,12 +108,22 @@ async fn dedupe(args: &Args) -> anyhow::Result<()> {
     );
     println!("sqlite: the purge's plan: {}", plan.join(" / "));
     let store = Store::connect(&url, 2).await?;
+    purge_a_day("sqlite", &store, start).await?;
+    store.close().await;
+    if let Some(server) = &args.postgres {
+        dedupe_postgres(server, args).await?;
+    }
+    Ok(())
+}
+
+/// Purges the first day of keys (seeded from `start`), as the service's purge does, and says
+/// how long it took.
+async fn purge_a_day(backend: &str, store: &Store, start: i64) -> anyhow::Result<()> {
     let purge = Instant::now();
     let deleted = store
         .purge(Cutoffs {
             finished_before: 0,
             dead_before: 0,
-            // One day falls out of the window.
             dedupe_before: start + 86_400_000,
             unpublished_before: 0,
         })
@@ -121,13 +131,9 @@ async fn dedupe(args: &Args) -> anyhow::Result<()> {
         .map(|d| d.dedupe_keys)
         .unwrap_or(0);
     println!(
-        "sqlite: a day falling out of the window: {deleted} keys purged in {:.2} s",
+        "{backend}: a day falling out of the window: {deleted} keys purged in {:.2} s",
         purge.elapsed().as_secs_f64()
     );
-    store.close().await;
-    if let Some(server) = &args.postgres {
-        dedupe_postgres(server, args).await?;
-    }
     Ok(())
 }
 
@@ -177,21 +183,7 @@ async fn dedupe_postgres(server: &str, args: &Args) -> anyhow::Result<()> {
         (full - empty) as f64 / keys as f64,
         plan.join(" / ")
     );
-    let purge = Instant::now();
-    let deleted = store
-        .purge(Cutoffs {
-            finished_before: 0,
-            dead_before: 0,
-            dedupe_before: start + 86_400_000,
-            unpublished_before: 0,
-        })
-        .await?
-        .map(|d| d.dedupe_keys)
-        .unwrap_or(0);
-    println!(
-        "postgres: a day falling out of the window: {deleted} keys purged in {:.2} s",
-        purge.elapsed().as_secs_f64()
-    );
+    purge_a_day("postgres", &store, start).await?;
     store.close().await;
     sqlx::query(&format!("DROP DATABASE {name}"))
         .execute(&mut admin)

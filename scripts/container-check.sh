@@ -159,7 +159,7 @@ echo "checks:"
 check "runs as uid 10001, gid 10001" test "$($E run --rm --entrypoint id "$IMAGE" -u):$($E run --rm --entrypoint id "$IMAGE" -g)" = "10001:10001"
 health=$($E image inspect "$IMAGE" --format '{{json .Config.Healthcheck}}')
 check "the HEALTHCHECK is kept: $health" test "${health#*hrflow-relay}" != "$health"
-check "/data belongs to 10001" test "$($E run --rm --entrypoint stat "$IMAGE" -c %u /data)" = 10001
+check "/data belongs to 10001, mode 700" test "$($E run --rm --entrypoint stat "$IMAGE" -c %u:%a /data)" = 10001:700
 
 # A root-owned bind mount on /data: one clear error naming the folder and the uid, at once.
 mkdir -p "$WORK/root-owned" && chown 0:0 "$WORK/root-owned" && chmod 755 "$WORK/root-owned"
@@ -184,6 +184,8 @@ else
   sleep 16; check "the engine reports healthy" test "$($E inspect relay-check --format '{{.State.Health.Status}}')" = healthy
 fi
 check "a signed event is answered 202" test "$(post $PORT "$(event cc-0)")" = 202
+modes=$($E exec relay-check stat -c %a /data/relay.db /data/relay.db-wal | tr '\n' ' ')
+check "the database and its WAL are readable by the relay's user only ($modes)" test "$modes" = "600 600 "
 check "a wrong signature is answered 401" test "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H 'HTTP-HRFLOW-SIGNATURE: 00' --data-binary "$(event cc-x)" http://127.0.0.1:$PORT/hrflow/events)" = 401
 for i in $(seq 1 20); do post $PORT "$(event "cc-$i")" >/dev/null; done
 sleep 1  # the workers claim them; every delivery now hangs on its upstream call

@@ -251,6 +251,17 @@ impl Application {
                 .wrap(tracing_actix_web::TracingLogger::<
                     crate::telemetry::RequestSpan,
                 >::new())
+                // A body left unread (too slow, or never read) closes its connection.
+                .wrap_fn(|mut req, service| {
+                    use actix_web::dev::Service as _;
+                    let held = api::body::hold(&mut req);
+                    let answer = service.call(req);
+                    async move {
+                        let answered = answer.await;
+                        api::body::release(held);
+                        answered
+                    }
+                })
                 .service(
                     web::resource("/hrflow/events")
                         .route(web::post().to(api::events::receive))

@@ -127,3 +127,54 @@ async fn read_whole(
     }
     Ok(body)
 }
+
+/// A request's payload, shared between the handler (which reads it through `Shared`) and the
+/// app's middleware (which holds it until the answer is on its way).
+pub type Held = std::rc::Rc<std::cell::RefCell<actix_web::dev::Payload>>;
+
+/// The handler's side of a held payload.
+struct Shared(Held);
+
+impl futures_util::Stream for Shared {
+    type Item = Result<web::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut *self.0.borrow_mut()).poll_next(cx)
+    }
+}
+
+/// Takes the payload of a request that has a body, handing the handler a stream over it. actix
+/// keeps a connection whose request body was not read to its end, and drains a dropped
+/// chunked body for as long as the client sends it, so a client trickling a body to a handler
+/// that gave up on it (`body_timeout`) or never reads one (a GET, a 405) would keep its
+/// connection. A payload still held when the answer is sent makes actix close the connection
+/// instead.
+pub fn hold(req: &mut actix_web::dev::ServiceRequest) -> Option<Held> {
+    use actix_web::HttpMessage as _;
+    let headers = req.headers();
+    let has_body = headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    if !has_body {
+        return None;
+    }
+    let held: Held = std::rc::Rc::new(std::cell::RefCell::new(req.take_payload()));
+    let stream: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>>>,
+    > = Box::pin(Shared(held.clone()));
+    req.set_payload(actix_web::dev::Payload::from(stream));
+    Some(held)
+}
+
+/// Lets the payload go once the answer is on its way: the dispatcher sends the answer in the
+/// same poll in which the handler finished, before a task spawned now can run.
+pub fn release(held: Option<Held>) {
+    if let Some(held) = held {
+        actix_web::rt::spawn(async move { drop(held) });
+    }
+}
