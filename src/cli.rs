@@ -71,13 +71,6 @@ pub enum Command {
     },
 }
 
-impl Cli {
-    /// Whether this runs the service (no command, or `serve`).
-    pub fn serves(&self) -> bool {
-        matches!(self.command, None | Some(Command::Serve))
-    }
-}
-
 pub async fn run(cli: Cli) -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
@@ -148,7 +141,7 @@ async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
     store.close().await;
     match result {
         Ok(Some(deleted)) => {
-            println!("{}", serde_json::json!({ "deleted": deleted }));
+            crate::out!("{}", serde_json::json!({ "deleted": deleted }));
             ExitCode::SUCCESS
         }
         Ok(None) => {
@@ -178,14 +171,14 @@ async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> Ex
     store.close().await;
     match result {
         Ok(report) => {
-            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            crate::out!("{}", serde_json::to_string(&report).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Err((report, e)) => {
             eprintln!("backfill stopped: {e}");
             if report.pages > 0 {
                 eprintln!("what was queued stays queued; run the same command again to go on");
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                crate::out!("{}", serde_json::to_string(&report).unwrap_or_default());
             }
             ExitCode::FAILURE
         }
@@ -227,13 +220,14 @@ fn set(secret: &crate::config::Secret) -> &'static str {
 fn check_config(settings: &Settings) -> ExitCode {
     match startup::check(settings) {
         Ok(_) => {
-            println!("configuration OK");
-            println!(
+            crate::out!("configuration OK");
+            crate::out!(
                 "  listen: {}:{}",
-                settings.server.host, settings.server.port
+                settings.server.host,
+                settings.server.port
             );
             let db = settings.database.url.expose();
-            println!(
+            crate::out!(
                 "  database: {}",
                 if db.starts_with("sqlite") {
                     db
@@ -241,7 +235,7 @@ fn check_config(settings: &Settings) -> ExitCode {
                     "postgres (url hidden)"
                 }
             );
-            println!(
+            crate::out!(
                 "  hrflow: {} (api key {}, {} webhook secret(s) configured, signature {})",
                 shown_url(&settings.hrflow.api_url),
                 set(&settings.hrflow.api_key),
@@ -249,7 +243,7 @@ fn check_config(settings: &Settings) -> ExitCode {
                 settings.hrflow.signature
             );
             for a in settings.flatchr.all_accounts() {
-                println!(
+                crate::out!(
                     "  flatchr account {}: push {} / api {} (api key {}, company {:?}, {})",
                     a.label(),
                     shown_url(&a.careers_url),
@@ -262,18 +256,18 @@ fn check_config(settings: &Settings) -> ExitCode {
                     }
                 );
             }
-            println!(
+            crate::out!(
                 "  worker: concurrency {}, timeout {}, retries {:?}",
                 settings.worker.concurrency,
                 settings.worker.request_timeout,
                 settings.worker.retry_schedule
             );
             if settings.hrflow.signature == "none" {
-                println!(
+                crate::out!(
                     "  warning: hrflow.signature = \"none\", so event signatures are not checked"
                 );
             } else if settings.hrflow.webhook_secret.is_empty() {
-                println!(
+                crate::out!(
                     "  warning: hrflow.webhook_secret is empty, so event signatures are not checked"
                 );
             }
@@ -281,12 +275,12 @@ fn check_config(settings: &Settings) -> ExitCode {
                 &settings.careers.tokens,
                 &settings.careers.basic_users,
             ) {
-                println!(
+                crate::out!(
                     "  warning: the careers API ({}) has no tokens or basic_users, so it refuses every request",
                     settings.careers.path
                 );
             } else {
-                println!(
+                crate::out!(
                     "  careers: {} ({} token(s), {} basic user(s))",
                     settings.careers.path,
                     settings.careers.tokens.len(),
@@ -295,15 +289,15 @@ fn check_config(settings: &Settings) -> ExitCode {
             }
             let admin = &settings.admin;
             if crate::api::credentials::configured(&admin.tokens, &admin.basic_users) {
-                println!(
+                crate::out!(
                     "  admin: /admin ({} token(s), {} basic user(s))",
                     admin.tokens.iter().filter(|s| !s.is_empty()).count(),
                     admin.basic_users.iter().filter(|s| !s.is_empty()).count()
                 );
             } else {
-                println!("  admin: /admin is closed ([admin] has no tokens or basic_users)");
+                crate::out!("  admin: /admin is closed ([admin] has no tokens or basic_users)");
             }
-            println!(
+            crate::out!(
                 "  alerts: {}",
                 if settings.alerts.webhook_url.is_empty() {
                     "none ([alerts].webhook_url is empty)".to_string()
@@ -314,11 +308,13 @@ fn check_config(settings: &Settings) -> ExitCode {
                     )
                 }
             );
-            println!(
+            crate::out!(
                 "  retention: finished jobs {}, dead jobs {}, purged every {}",
-                settings.retention.finished, settings.retention.dead, settings.retention.interval
+                settings.retention.finished,
+                settings.retention.dead,
+                settings.retention.interval
             );
-            println!("  routes: {}", settings.routes.len());
+            crate::out!("  routes: {}", settings.routes.len());
             for r in &settings.routes {
                 let to = match &r.destination {
                     crate::config::Destination::Flatchr {
@@ -349,9 +345,13 @@ fn check_config(settings: &Settings) -> ExitCode {
                     ),
                     crate::config::Destination::Unknown => "unknown".into(),
                 };
-                println!(
+                crate::out!(
                     "    - {} -> {to}; sources {:?}; events {:?}; logics {:?}; format {:?}",
-                    r.name, r.sources, r.events, r.logics, r.format
+                    r.name,
+                    r.sources,
+                    r.events,
+                    r.logics,
+                    r.format
                 );
             }
             ExitCode::SUCCESS
@@ -426,7 +426,7 @@ fn preview(
     } else {
         Value::Array(results)
     };
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    crate::out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     ExitCode::SUCCESS
 }
 

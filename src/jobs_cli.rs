@@ -130,7 +130,7 @@ async fn act(store: &Store, action: Action) -> Result<(), String> {
                 .await
                 .map_err(db)?
             {
-                println!("{}", json!(job));
+                crate::out!("{}", json!(job));
             }
         }
         Action::Show { id } => {
@@ -140,7 +140,7 @@ async fn act(store: &Store, action: Action) -> Result<(), String> {
                 .map_err(db)?
                 .ok_or(format!("no job {id}"))?;
             let attempts = store.attempts(id).await.map_err(db)?;
-            println!("{}", json!({"job": job, "attempts": attempts}));
+            crate::out!("{}", json!({"job": job, "attempts": attempts}));
         }
         Action::Retry(args) => {
             let retried = if args.ids.is_empty() {
@@ -151,11 +151,11 @@ async fn act(store: &Store, action: Action) -> Result<(), String> {
             } else {
                 store.retry_ids(&args.ids).await.map_err(db)?
             };
-            println!("{}", json!({"retried": retried}));
+            crate::out!("{}", json!({"retried": retried}));
         }
         Action::Cancel { ids } => {
             let cancelled = store.cancel_ids(&ids).await.map_err(db)?;
-            println!("{}", json!({"cancelled": cancelled}));
+            crate::out!("{}", json!({"cancelled": cancelled}));
         }
     }
     Ok(())

@@ -6,9 +6,6 @@ fn main() -> ExitCode {
     cap_malloc_arenas();
     trim_malloc_heap();
     let cli = hrflow_relay::cli::Cli::parse();
-    if !cli.serves() {
-        quiet_on_closed_pipe();
-    }
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -55,17 +52,4 @@ fn trim_malloc_heap() {
             }
         })
         .ok();
-}
-
-/// Rust ignores SIGPIPE, so a write to a closed pipe (`hrflow-relay jobs | head -1`) is an error
-/// that `println!` turns into a panic. A command's output is a stream like any Unix tool's:
-/// with the default action, the process ends quietly when its reader goes away. The service
-/// keeps Rust's choice, since it writes to sockets and must outlive any one peer.
-fn quiet_on_closed_pipe() {
-    #[cfg(unix)]
-    // SAFETY: setting a signal's disposition to its default is async-signal-safe and done
-    // before any other thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
 }
