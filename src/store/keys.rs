@@ -87,38 +87,6 @@ impl Store {
     ) -> Result<String, StoreError> {
         self.mark("response", &[&vacancy_id.to_string(), profile_key])
     }
-
-    /// Push records written in clear by earlier versions (`pushes`) become marks, once.
-    pub(super) async fn rehash_pushes(&self) -> Result<(), StoreError> {
-        let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = self.begin(&mut conn).await?;
-        let rows = sqlx::query("SELECT route, profile_key, state, job_id, updated_at FROM pushes")
-            .fetch_all(&mut *tx)
-            .await?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        for r in &rows {
-            let mark = self.push_mark(r.get("route"), r.get("profile_key"))?;
-            sqlx::query(
-                "INSERT INTO push_marks (mark, state, job_id, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (mark) DO NOTHING",
-            )
-            .bind(mark)
-            .bind(r.get::<String, _>("state"))
-            .bind(r.get::<i64, _>("job_id"))
-            .bind(r.get::<i64, _>("updated_at"))
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM pushes").execute(&mut *tx).await?;
-        tx.commit().await?;
-        tracing::info!(
-            records = rows.len(),
-            "push records rehashed: no profile key is kept in clear"
-        );
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -127,35 +95,42 @@ mod tests {
     use crate::store::PushSlot;
 
     #[tokio::test]
-    async fn push_records_in_clear_become_marks_and_keys_survive_a_restart() {
+    async fn keys_are_made_once_and_push_records_of_older_versions_are_honoured() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db", dir.path().display());
         let store = Store::connect(&url, 2).await.unwrap();
         let csrf = store.csrf_key().unwrap().to_vec();
+        // An older version (still running, during an upgrade) pushed this one, in clear.
         sqlx::query("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ('r', 'p', 'pushed', 7, 1)")
             .execute(store.pool())
             .await
             .unwrap();
         store.close().await;
-        // The next start (an upgrade from a version that wrote `pushes`) rehashes the row.
         let store = Store::connect(&url, 2).await.unwrap();
         assert_eq!(store.csrf_key().unwrap(), csrf, "the key is made once");
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pushes")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        assert_eq!(left, 0);
         assert_eq!(
             store.acquire_push("r", "p", 8).await.unwrap(),
             PushSlot::Pushed
         );
-        let clear: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM push_marks WHERE length(mark) = 64 AND mark NOT GLOB '*[^0-9a-f]*'",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-        assert_eq!(clear, 1, "one mark, a hex digest");
+        assert_eq!(
+            store.acquire_push("r", "p", 9).await.unwrap(),
+            PushSlot::Pushed
+        );
+        assert_eq!(
+            store.push_state("r", "p").await.unwrap().as_deref(),
+            Some("pushed")
+        );
+        // Its record stays for it (it reads nothing else) until the candidate is erased.
+        let clear: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pushes")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(clear, 1);
+        assert_eq!(store.erase_profile("p").await.unwrap().push_records, 1);
+        assert_eq!(
+            store.acquire_push("r", "p", 10).await.unwrap(),
+            PushSlot::Pushed
+        );
         store.close().await;
     }
 }

@@ -296,8 +296,7 @@ impl Store {
         drop(held.take());
         migrator.run(&self.writer).await?;
         drop(held);
-        self.load_keys().await?;
-        self.rehash_pushes().await
+        self.load_keys().await
     }
 
     /// Opens and migrates at once (tools and tests).

@@ -1,5 +1,7 @@
 //! Push slots: the push-once rule, one record per (route, profile), kept under a keyed hash of
 //! the two (`push_marks`) so that it outlives an erasure of the candidate without naming them.
+//! Versions before the marks wrote `pushes`, in clear, and one may still be running beside
+//! this one during an upgrade: a slot found free here is looked up there too.
 
 use sqlx::Row;
 
@@ -43,7 +45,9 @@ impl Store {
             .await?
             .pop();
         if inserted.is_some() {
-            return Ok(PushSlot::Free);
+            return self
+                .as_an_older_version_left_it(route, profile_key, &mark, job_id)
+                .await;
         }
         // Held already: who holds it, and may this job take it over (durably, as the slot).
         let mut conn = self.write_conn(Durability::Full).await?;
@@ -89,6 +93,44 @@ impl Store {
         })
     }
 
+    /// A slot just taken, as `pushes` (an older version's record) has it: pushed there is
+    /// pushed; a push of a live job there is busy (this slot goes back); one whose job ended
+    /// is an unknown outcome; none is free.
+    async fn as_an_older_version_left_it(
+        &self,
+        route: &str,
+        profile_key: &str,
+        mark: &str,
+        job_id: i64,
+    ) -> Result<PushSlot, StoreError> {
+        let row = sqlx::query("SELECT p.state, j.status, j.lease_until FROM pushes p LEFT JOIN jobs j ON j.id = p.job_id
+             WHERE p.route = $1 AND p.profile_key = $2")
+        .bind(route)
+        .bind(profile_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(PushSlot::Free);
+        };
+        let state: String = row.get("state");
+        if state == "pushed" {
+            sqlx::query("UPDATE push_marks SET state = 'pushed' WHERE mark = $1")
+                .bind(mark)
+                .execute(&mut *self.lend().await?)
+                .await?;
+            return Ok(PushSlot::Pushed);
+        }
+        let live = row.get::<Option<String>, _>("status").as_deref() == Some("pending")
+            && row
+                .get::<Option<i64>, _>("lease_until")
+                .is_some_and(|l| l >= now_ms());
+        if live {
+            self.clear_push(route, profile_key, job_id).await?;
+            return Ok(PushSlot::Busy);
+        }
+        Ok(PushSlot::Unknown)
+    }
+
     /// Frees a slot whose push certainly created nothing (refused, or never sent).
     pub async fn clear_push(
         &self,
@@ -104,14 +146,23 @@ impl Store {
         Ok(())
     }
 
+    /// The slot's state: the mark's, else an older version's record's.
     pub async fn push_state(
         &self,
         route: &str,
         profile_key: &str,
     ) -> Result<Option<String>, StoreError> {
+        let marked = sqlx::query_scalar("SELECT state FROM push_marks WHERE mark = $1")
+            .bind(self.push_mark(route, profile_key)?)
+            .fetch_optional(&self.pool)
+            .await?;
+        if marked.is_some() {
+            return Ok(marked);
+        }
         Ok(
-            sqlx::query_scalar("SELECT state FROM push_marks WHERE mark = $1")
-                .bind(self.push_mark(route, profile_key)?)
+            sqlx::query_scalar("SELECT state FROM pushes WHERE route = $1 AND profile_key = $2")
+                .bind(route)
+                .bind(profile_key)
                 .fetch_optional(&self.pool)
                 .await?,
         )

@@ -66,6 +66,7 @@ pub struct Deleted {
     pub attempts: u64,
     pub events: u64,
     pub dedupe_keys: u64,
+    /// An older version's push records, in clear: erasure keeps each as a mark first.
     pub push_records: u64,
     pub vacancies: u64,
     pub responses: u64,
@@ -234,7 +235,8 @@ impl Store {
     }
 
     /// Deletes every row about the candidate `profile_key`: jobs, attempts, events and their
-    /// dedupe keys, careers responses and letters; the push marks, which name no one, stay. One transaction; on SQLite the
+    /// dedupe keys, careers responses and letters, push records in clear (an older version's,
+    /// each kept as a mark first); the push marks, which name no one, stay. One transaction; on SQLite the
     /// WAL is then checkpointed and truncated, so the deleted content is gone from the files.
     pub async fn erase_profile(&self, profile_key: &str) -> Result<Deleted, StoreError> {
         let mut conn = self.write_conn(Durability::Full).await?;
@@ -255,6 +257,25 @@ impl Store {
             .bind(self.response_mark(r.get("vacancy_id"), profile_key)?)
             .bind(r.get::<i64, _>("id"))
             .bind(r.get::<i64, _>("created_at"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        // An older version's push records name the profile in clear: each becomes a mark.
+        let legacy = sqlx::query(
+            "SELECT route, state, job_id, updated_at FROM pushes WHERE profile_key = $1",
+        )
+        .bind(profile_key)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &legacy {
+            sqlx::query(
+                "INSERT INTO push_marks (mark, state, job_id, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (mark) DO NOTHING",
+            )
+            .bind(self.push_mark(r.get("route"), profile_key)?)
+            .bind(r.get::<String, _>("state"))
+            .bind(r.get::<i64, _>("job_id"))
+            .bind(r.get::<i64, _>("updated_at"))
             .execute(&mut *tx)
             .await?;
         }
@@ -287,6 +308,7 @@ impl Store {
         )
         .await?;
         d.events = run("DELETE FROM events WHERE profile_key = $1").await?;
+        d.push_records = run("DELETE FROM pushes WHERE profile_key = $1").await?;
         tx.commit().await?;
         if self.backend == Backend::Sqlite {
             self.checkpoint(&mut conn).await?;
