@@ -140,11 +140,38 @@ fn describe(e: &config::ConfigError) -> (Option<String>, String) {
             ..
         } => (
             key.clone(),
-            format!("must be {expected} (found {unexpected})"),
+            format!("must be {expected} (found {})", kind(unexpected)),
         ),
         config::ConfigError::At { error, key, .. } => (key.clone(), describe(error).1),
-        other => (None, other.to_string()),
+        other => (None, without_values(&other.to_string())),
     }
+}
+
+/// A message with every quoted value (`like this` or "like this") taken out: the value may be
+/// a secret in the wrong place.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quote = None;
+    for c in message.chars() {
+        match (quote, c) {
+            (None, '`' | '"') => {
+                quote = Some(c);
+                out.push_str("(a value)");
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// What kind of value was found, never the value: it may be a secret in the wrong place.
+/// (`config` writes `string "x"`, `integer `5``, `sequence`...: the words before the value.)
+fn kind(found: &impl std::fmt::Display) -> String {
+    let text = found.to_string();
+    let words = text.split([' ']).take_while(|w| !w.starts_with(['"', '`']));
+    format!("a {}", words.collect::<Vec<_>>().join(" "))
 }
 
 fn lookup<'v>(tree: &'v Value, path: &[Segment]) -> Option<&'v Value> {

@@ -88,7 +88,7 @@ fn every_value_of_the_wrong_type_is_listed_not_the_first_only() {
         "backfill.page_size (in ",
         "routes[0].enrich (in ",
         "routes[0].logics (in ",
-        "database.max_connections (from RELAY__DATABASE__MAX_CONNECTIONS): must be an integer (found string \"lots\")",
+        "database.max_connections (from RELAY__DATABASE__MAX_CONNECTIONS): must be an integer (found a string)",
     ] {
         has(&p, needle);
     }
@@ -127,4 +127,36 @@ fn the_nearest_key_is_close_or_none() {
     assert_eq!(nearest("PORT", &known), Some("port"));
     assert_eq!(nearest("public", &known), Some("public_url"));
     assert_eq!(nearest("database", &known), None);
+}
+
+#[test]
+fn a_value_in_the_wrong_place_is_never_shown_and_digits_are_secrets_too() {
+    let p = problems(
+        "[flatchr.accounts]\nagency = \"sk-secret-value\"\n[admin]\ntokens = { a = \"sk-other-secret\" }\n",
+        &[],
+    );
+    has(&p, "flatchr.accounts.agency (in ");
+    has(&p, "admin.tokens (in ");
+    for problem in &p {
+        assert!(!problem.contains("sk-"), "{problem}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let env: HashMap<String, String> = [
+        ("RELAY__ADMIN__TOKENS", "1234567890123456789"),
+        ("RELAY__HRFLOW__WEBHOOK_SECRET", "98765432109876"),
+        ("RELAY__CAREERS__BASIC_USERS", "huntflow:1234"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let path = dir.path().join("relay.toml");
+    std::fs::write(&path, "").unwrap();
+    let s = Settings::load_from(Some(&path), env).unwrap();
+    assert!(s.read_problems.is_empty(), "{:?}", s.read_problems);
+    assert_eq!(s.admin.tokens[0].expose(), "1234567890123456789");
+    assert_eq!(
+        s.hrflow.webhook_secret.keys(),
+        [b"98765432109876".as_slice()]
+    );
+    assert_eq!(s.careers.basic_users[0].expose(), "huntflow:1234");
 }

@@ -104,14 +104,18 @@ pub struct Worker {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Careers {
     pub path: String,
+    #[serde(deserialize_with = "secret::list")]
     pub tokens: Vec<Secret>,
+    #[serde(deserialize_with = "secret::list")]
     pub basic_users: Vec<Secret>,
 }
 
 /// The operator API and status page: closed when both lists are empty.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Admin {
+    #[serde(deserialize_with = "secret::list")]
     pub tokens: Vec<Secret>,
+    #[serde(deserialize_with = "secret::list")]
     pub basic_users: Vec<Secret>,
 }
 

@@ -59,6 +59,39 @@ impl Secrets {
     }
 }
 
+/// A list of secrets as written, empty entries kept (they are named by position); one value
+/// alone is a list of one, and an all-digit one (the environment parses it as a number) is
+/// text like any other.
+pub fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
+    struct List;
+    impl<'de> serde::de::Visitor<'de> for List {
+        type Value = Vec<Secret>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of strings")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<Secret>, E> {
+            Ok(vec![Secret::new(v)])
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Vec<Secret>, E> {
+            Ok(vec![Secret::new(v.to_string())])
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Vec<Secret>, E> {
+            Ok(vec![Secret::new(v.to_string())])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<Secret>, A::Error> {
+            let mut all = Vec::new();
+            while let Some(s) = seq.next_element::<String>()? {
+                all.push(Secret::new(s));
+            }
+            Ok(all)
+        }
+    }
+    d.deserialize_any(List)
+}
+
 impl<'de> Deserialize<'de> for Secrets {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct OneOrMany;
@@ -69,6 +102,13 @@ impl<'de> Deserialize<'de> for Secrets {
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secrets, E> {
                 Ok(Secrets::new([v]))
+            }
+            // An all-digit secret from the environment arrives parsed as a number.
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Secrets, E> {
+                Ok(Secrets::new([v.to_string()]))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Secrets, E> {
+                Ok(Secrets::new([v.to_string()]))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
@@ -86,32 +126,30 @@ impl<'de> Deserialize<'de> for Secrets {
 }
 
 /// A URL as it may be shown: its password and its query (a Slack- or Zapier-style hook's
-/// token lives there) are `***`. Works on text that does not parse as a URL too, since a
-/// wrong value is shown in its problem.
+/// token lives there) are `***`. Text that does not parse as a URL is shown only up to where a
+/// secret could start: not at all when it holds an `@` (a malformed password can hide any
+/// delimiter), else without what follows a `?` or `#`.
 pub fn shown_url(url: &str) -> String {
-    let (rest, fragment) = match url.split_once('#') {
-        Some((r, f)) => (r, Some(f)),
-        None => (url, None),
-    };
-    let mut out = match rest.split_once('?') {
-        Some((before, _)) => format!("{before}?***"),
-        None => rest.to_string(),
-    };
-    if let Some(start) = out.find("://").map(|i| i + 3) {
-        let end = out[start..]
-            .find(['/', '?'])
-            .map_or(out.len(), |i| start + i);
-        if let Some(at) = out[start..end].rfind('@').map(|i| start + i)
-            && let Some(colon) = out[start..at].find(':').map(|i| start + i)
-        {
-            out.replace_range(colon + 1..at, "***");
+    match url::Url::parse(url.trim()) {
+        Ok(mut parsed) => {
+            let secret = parsed.password().is_some() || parsed.query().is_some();
+            if !secret {
+                return url.to_string();
+            }
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            if parsed.query().is_some() {
+                parsed.set_query(Some("***"));
+            }
+            parsed.to_string()
         }
+        Err(_) if url.contains('@') => "(hidden: not a URL)".to_string(),
+        Err(_) => match url.find(['?', '#']) {
+            Some(at) => format!("{}{}***", &url[..at], &url[at..=at]),
+            None => url.to_string(),
+        },
     }
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -130,10 +168,16 @@ mod tests {
                 "https://hooks.example/T0/B0?***#top",
             ),
             ("https://user@host/p", "https://user@host/p"),
-            ("https://a:b@c@host:8080", "https://a:***@host:8080"),
+            ("https://a:b@c@host:8080", "https://a:***@host:8080/"),
             ("https://api.hrflow.ai/v1", "https://api.hrflow.ai/v1"),
+            ("http://127.0.0.1:9", "http://127.0.0.1:9"),
             ("mailto:x@y.z?subject=s", "mailto:x@y.z?***"),
             ("not a url", "not a url"),
+            // Malformed: whatever a password could be, none of it shows.
+            ("https://user:pa#ss@host/x", "(hidden: not a URL)"),
+            ("https://user:pa/ss@host/x", "(hidden: not a URL)"),
+            ("host.example?token=T", "host.example?***"),
+            ("host.example#T", "host.example#***"),
         ] {
             assert_eq!(shown_url(url), shown, "{url}");
         }
