@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 /// Failed logins from one address within `WINDOW` before it is refused.
 pub const LIMIT: u32 = 10;
 pub const WINDOW: Duration = Duration::from_secs(60);
-/// Addresses followed at once; past it, the windows that ended are forgotten first, and an
-/// address that finds no room is not followed (a flood of addresses gets no less friction than
-/// the rate limits of whatever is in front of the relay).
+/// Addresses followed at once; past it, the windows that ended are forgotten, then the oldest.
 const MAX_TRACKED: usize = 10_000;
 
 /// Which credentials: the admin area's and the careers API's are counted apart.
@@ -52,7 +50,7 @@ impl Throttle {
     }
 
     fn check_at(&self, area: Area, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
-        let (Some(ip), Ok(windows)) = (ip, self.0.lock()) else {
+        let (Some(ip), Ok(windows)) = (ip.map(client), self.0.lock()) else {
             return Ok(());
         };
         match windows.get(&(area, ip)) {
@@ -64,13 +62,18 @@ impl Throttle {
     }
 
     fn failed_at(&self, area: Area, ip: Option<IpAddr>, now: Instant) -> bool {
-        let (Some(ip), Ok(mut windows)) = (ip, self.0.lock()) else {
+        let (Some(ip), Ok(mut windows)) = (ip.map(client), self.0.lock()) else {
             return false;
         };
         if windows.len() >= MAX_TRACKED && !windows.contains_key(&(area, ip)) {
             windows.retain(|_, w| now < w.started + WINDOW);
-            if windows.len() >= MAX_TRACKED {
-                return false;
+            if windows.len() >= MAX_TRACKED
+                && let Some(oldest) = windows
+                    .iter()
+                    .min_by_key(|(_, w)| w.started)
+                    .map(|(k, _)| *k)
+            {
+                windows.remove(&oldest);
             }
         }
         let w = windows.entry((area, ip)).or_insert(Window {
@@ -85,6 +88,21 @@ impl Throttle {
         }
         w.failures += 1;
         w.failures == LIMIT
+    }
+}
+
+/// Who a client is: its IPv4 address, or its IPv6 /64 (one host holds a whole /64, and would
+/// otherwise change address at every guess).
+fn client(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => {
+            v6.to_ipv4_mapped().map_or(ip, IpAddr::V4)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
     }
 }
 
@@ -128,6 +146,23 @@ mod tests {
         assert!(again[9]);
         assert_eq!(retry_after(Duration::from_millis(59_001)), "60");
         assert_eq!(retry_after(Duration::ZERO), "1");
+    }
+
+    #[test]
+    fn an_ipv6_host_is_its_slash_64() {
+        let t = Throttle::default();
+        let start = Instant::now();
+        for i in 0..10u16 {
+            let ip = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, i, i, i, i);
+            t.failed_at(Area::Admin, Some(ip.into()), start);
+        }
+        let same = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 9, 9, 9, 99);
+        let next = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1);
+        assert!(t.check_at(Area::Admin, Some(same.into()), start).is_err());
+        assert!(t.check_at(Area::Admin, Some(next.into()), start).is_ok());
+        // An IPv4 client on a dual-stack socket is itself, not all of ::ffff:0:0/96.
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(client(mapped), "192.0.2.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -74,12 +74,21 @@ fn a_whole_flatchr_url_as_vacancy_names_the_slug() {
         problems.contains("write vacancy = \"k0M5O9ylKZnxbQBy\""),
         "{problems}"
     );
+    let file = ROUTED.replace(
+        "vacancy = \"k0M5O9ylKZnxbQBy\"",
+        "vacancy = \" k0M5O9ylKZnxbQBy \"",
+    );
+    let problems = load(&file, &[]).validate().join("\n");
+    assert!(
+        problems.contains("has spaces around its vacancy"),
+        "{problems}"
+    );
 }
 
 #[test]
 fn weak_credentials_are_problems_named_by_position_never_shown() {
     let file = format!(
-        "{ROUTED}[admin]\ntokens = [\"x\", \"a-token-of-twenty-chars\"]\nbasic_users = [\"admin:\", \"nocolon\", \":pw\", \"ops:a-good-password\", \"\"]\n[careers]\nbasic_users = [\"huntflow\"]\ntokens = [\"short\"]\n"
+        "{ROUTED}[admin]\ntokens = [\"x\", \"a-token-of-twenty-chars\"]\nbasic_users = [\"admin:\", \"nocolon\", \":pw\", \"ops:a-good-password\", \"\", \"blank: \"]\n[careers]\nbasic_users = [\"huntflow\"]\ntokens = [\"short\"]\n"
     );
     let problems = load(&file, &[]).validate();
     let all = problems.join("\n");
@@ -89,10 +98,11 @@ fn weak_credentials_are_problems_named_by_position_never_shown() {
         "admin.basic_users[1] has no colon",
         "admin.basic_users[2] has an empty user name",
         "careers.basic_users[0] has no colon",
+        "admin.basic_users[5] has an empty password",
     ] {
         assert!(all.contains(needle), "missing {needle:?} in {all}");
     }
-    assert_eq!(problems.len(), 5, "{all}");
+    assert_eq!(problems.len(), 6, "{all}");
     assert!(
         !all.contains("nocolon") && !all.contains("huntflow"),
         "{all}"

@@ -23,6 +23,8 @@ pub(super) fn read(
     let mut tree = Value::new(None, ValueKind::Table(layers.collect()?));
     let defaults = Value::new(None, ValueKind::Table(defaults.collect()?));
     let mut wrong = Vec::new();
+    // List elements taken out so far: later paths are named as the file wrote them.
+    let mut removed: Vec<Vec<Segment>> = Vec::new();
     loop {
         let mut ignored = Vec::new();
         let result: Result<Settings, _> =
@@ -31,7 +33,7 @@ pub(super) fn read(
             Ok(settings) => {
                 let mut unknown: Vec<String> = ignored
                     .iter()
-                    .map(|path| unknown_key(path, &tree, &defaults, file, env))
+                    .map(|path| unknown_key(path, &removed, &tree, &defaults, file, env))
                     .collect();
                 unknown.sort();
                 wrong.extend(unknown);
@@ -40,7 +42,7 @@ pub(super) fn read(
             Err(e) => {
                 let (key, message) = describe(&e);
                 let path = key.as_deref().map(parse_key).unwrap_or_default();
-                let key = key.map(|_| key_text(&path));
+                let key = key.map(|_| key_text(&as_written(&path, &removed)));
                 let origin = lookup(&tree, &path).and_then(|v| where_from(v, &path, file, env));
                 wrong.push(match (&key, origin) {
                     (Some(k), Some(o)) => format!("{k} ({o}): {message}"),
@@ -48,11 +50,14 @@ pub(super) fn read(
                     (None, _) => message,
                 });
                 // A value put back to its default (or taken out) lets the next mistake show.
-                if path.is_empty()
-                    || wrong.len() >= MAX_TYPE_ERRORS
-                    || !repair(&mut tree, &defaults, &path)
-                {
-                    return Err(ConfigError::Invalid(wrong));
+                let repaired = match path.is_empty() || wrong.len() >= MAX_TYPE_ERRORS {
+                    true => Repair::Nothing,
+                    false => repair(&mut tree, &defaults, &path),
+                };
+                match repaired {
+                    Repair::Nothing => return Err(ConfigError::Invalid(wrong)),
+                    Repair::TookElement => removed.push(path),
+                    Repair::Done => {}
                 }
             }
         }
@@ -190,26 +195,58 @@ fn lookup_mut<'v>(tree: &'v mut Value, path: &[Segment]) -> Option<&'v mut Value
     })
 }
 
+/// What `repair` did.
+enum Repair {
+    /// Put the default back, or took a table's key out.
+    Done,
+    /// Took a list's element out: the later ones moved down by one.
+    TookElement,
+    /// `path` names nothing.
+    Nothing,
+}
+
 /// Puts the default back at `path`, or takes the value out where there is none (a route's
-/// key, a list's element); false when `path` names nothing.
-fn repair(tree: &mut Value, defaults: &Value, path: &[Segment]) -> bool {
+/// key, a list's element).
+fn repair(tree: &mut Value, defaults: &Value, path: &[Segment]) -> Repair {
     if let Some(default) = lookup(defaults, path).cloned()
         && let Some(slot) = lookup_mut(tree, path)
     {
         *slot = default;
-        return true;
+        return Repair::Done;
     }
     let Some((last, parent)) = path.split_last() else {
-        return false;
+        return Repair::Nothing;
     };
     match (lookup_mut(tree, parent).map(|v| &mut v.kind), last) {
-        (Some(ValueKind::Table(t)), Segment::Key(k)) => t.remove(k).is_some(),
+        (Some(ValueKind::Table(t)), Segment::Key(k)) => match t.remove(k) {
+            Some(_) => Repair::Done,
+            None => Repair::Nothing,
+        },
         (Some(ValueKind::Array(a)), Segment::Index(i)) if *i < a.len() => {
             a.remove(*i);
-            true
+            Repair::TookElement
         }
-        _ => false,
+        _ => Repair::Nothing,
     }
+}
+
+/// `path` in the tree as it is now, named as the file wrote it: each element taken out of a
+/// list moved the later ones down.
+fn as_written(path: &[Segment], removed: &[Vec<Segment>]) -> Vec<Segment> {
+    let mut p = path.to_vec();
+    for r in removed.iter().rev() {
+        let Some((Segment::Index(gone), list)) = r.split_last() else {
+            continue;
+        };
+        if p.len() > list.len()
+            && p[..list.len()] == *list
+            && let Segment::Index(j) = &mut p[list.len()]
+            && *j >= *gone
+        {
+            *j += 1;
+        }
+    }
+    p
 }
 
 /// Where a value was written: the file (as the command line named it), or the environment
@@ -268,13 +305,14 @@ fn where_from(
 /// `server.prot (in relay.toml): unknown key (did you mean port?)`.
 fn unknown_key(
     path: &[Segment],
+    removed: &[Vec<Segment>],
     tree: &Value,
     defaults: &Value,
     file: Option<&std::path::Path>,
     env: &HashMap<String, String>,
 ) -> String {
     let Some((Segment::Key(name), parent)) = path.split_last() else {
-        return format!("{}: unknown key", key_text(path));
+        return format!("{}: unknown key", key_text(&as_written(path, removed)));
     };
     let known = known_keys(parent, defaults);
     let hint = match nearest(name, &known) {
@@ -286,7 +324,10 @@ fn unknown_key(
         .and_then(|v| where_from(v, path, file, env))
         .map(|o| format!(" ({o})"))
         .unwrap_or_default();
-    format!("{}{origin}: unknown key ({hint})", key_text(path))
+    format!(
+        "{}{origin}: unknown key ({hint})",
+        key_text(&as_written(path, removed))
+    )
 }
 
 /// The keys the relay reads under `parent`: the built-in defaults name every key of every

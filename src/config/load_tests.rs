@@ -160,3 +160,15 @@ fn a_value_in_the_wrong_place_is_never_shown_and_digits_are_secrets_too() {
     );
     assert_eq!(s.careers.basic_users[0].expose(), "huntflow:1234");
 }
+
+#[test]
+fn a_list_element_taken_out_does_not_renumber_the_next_problems() {
+    let file = format!(
+        "{ROUTE}[[routes]]\nname = \"a\"\ndestination = \"flatchr\"\nvacancy = \"v\"\nsources = [{{ x = 1 }}, \"ok\", [2]]\n[[routes]]\nname = \"b\"\ndestination = \"flatchr\"\nvacancy = \"v\"\nsourcez = []\n"
+    );
+    let p = problems(&file, &[]);
+    has(&p, "routes[0].sources[0] (in ");
+    has(&p, "routes[0].sources[2] (in ");
+    has(&p, "routes[1].sourcez (in ");
+    assert!(!p.iter().any(|p| p.contains("sources[1]")), "{p:#?}");
+}

@@ -297,6 +297,13 @@ impl Settings {
         self.check().err().unwrap_or_default()
     }
 
+    /// The durations alone, or the problems with them: what a command that needs only them
+    /// (`purge`) takes, whatever else is wrong.
+    pub fn timings(&self) -> Result<Timings, Vec<String>> {
+        let mut problems = Vec::new();
+        Timings::read(self, &mut problems).ok_or(problems)
+    }
+
     /// What the settings mean, parsed once (durations, the signature mode), or every problem
     /// found, each a sentence a person can act on.
     pub fn check(&self) -> Result<Checked, Vec<String>> {
@@ -466,8 +473,10 @@ fn credential_problems(
             None => problems.push(format!(
                 "{section}.basic_users[{i}] has no colon: write it as \"user:password\""
             )),
-            Some(("", _)) => problems.push(format!("{section}.basic_users[{i}] has an empty user name")),
-            Some((_, "")) => problems.push(format!(
+            Some((name, _)) if name.trim().is_empty() => {
+                problems.push(format!("{section}.basic_users[{i}] has an empty user name"))
+            }
+            Some((_, password)) if password.trim().is_empty() => problems.push(format!(
                 "{section}.basic_users[{i}] has an empty password: anyone knowing the user name would get in"
             )),
             Some(_) => {}

@@ -121,6 +121,12 @@ impl From<RouteFile> for Route {
                     problems.push("sends to flatchr but has no vacancy".to_string());
                 } else if let Some(problem) = vacancy_slug_problem(&f.vacancy) {
                     problems.push(problem);
+                } else if f.vacancy.trim() != f.vacancy {
+                    problems.push(format!(
+                        "has spaces around its vacancy {:?}: write vacancy = {:?}",
+                        f.vacancy,
+                        f.vacancy.trim()
+                    ));
                 }
                 Destination::Flatchr {
                     account: f.account,

@@ -200,8 +200,9 @@ fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// Starts `serve` under `umask`, in `dir`, until the database's WAL exists; returns its log.
+/// Starts `serve` under `umask`, in `dir`, until it listens; returns what it logged.
 fn serve_under_umask(dir: &std::path::Path, umask: &str) -> String {
+    use std::io::BufRead;
     std::fs::write(dir.join("relay.toml"), "[server]\nport = 0\n").unwrap();
     let mut child = Command::new("sh")
         .arg("-c")
@@ -215,18 +216,30 @@ fn serve_under_umask(dir: &std::path::Path, umask: &str) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !dir.join("state/relay.db-wal").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no WAL appeared"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // The files are made (and a shared one warned about) before the service listens.
+    let mut log = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log.contains("hrflow-relay listening") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("the relay did not listen:\n{log}"));
+        log.push_str(&line);
+        log.push('\n');
     }
-    std::thread::sleep(Duration::from_millis(300));
     let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let _ = child.wait();
+    log
 }
 
 #[test]
@@ -351,4 +364,30 @@ async fn a_script_prints_nothing_unless_asked_and_never_forges_a_log_line() {
         log.contains("script print") && log.contains("script debug"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn erasing_a_candidate_is_not_stopped_by_a_mistake_elsewhere_in_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    // The service made the database; the operator's configuration has a typo, and no secret.
+    let config = config_in(&dir, "[server]\nprot = 9000\n");
+    let url = format!("sqlite://{}/relay.db", dir.path().display());
+    hrflow_relay::store::Store::connect(&url, 1)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    for args in [vec!["erase", "--profile", "p"], vec!["purge"]] {
+        let out = cli(&config, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("warning: the configuration has a problem: server.prot"),
+            "{stderr}"
+        );
+        let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(printed["deleted"].is_object(), "{printed}");
+    }
+    // Not check-config, nor serve: they stop on it.
+    assert_eq!(cli(&config, &["check-config"]).status.code(), Some(1));
 }
