@@ -70,6 +70,7 @@ pub fn check_request(
     {
         refused(area, "invalid");
         if state.logins.failed(area, ip) {
+            metrics::counter!("relay_login_bursts_total", "area" => area.label()).increment(1);
             tracing::warn!(
                 area = area.label(),
                 user = %user_of(header),
