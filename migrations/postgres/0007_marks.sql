@@ -6,9 +6,9 @@ CREATE TABLE secrets (
 );
 -- Push once per (route, profile), in a form that identifies no one: `mark` is a keyed hash of
 -- the route and the profile key, so the record outlives an erasure of the candidate (a later
--- event enriches, never pushes again). It replaces `pushes`, which stays for an older version
--- running beside this one during an upgrade: a slot free here is looked up there too, and an
--- erasure turns the candidate's rows there into marks.
+-- event enriches, never pushes again). It replaces `pushes`, whose rows become marks when a
+-- process starts with no other running; while an older version may run beside this one they
+-- stay, and a slot free here is looked up there too.
 CREATE TABLE push_marks (
     mark       TEXT PRIMARY KEY,
     state      TEXT NOT NULL,   -- sending | pushed

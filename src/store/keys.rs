@@ -94,41 +94,68 @@ mod tests {
     use super::*;
     use crate::store::PushSlot;
 
+    async fn legacy_row(store: &Store) {
+        sqlx::query("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ('r', 'p', 'pushed', 7, 1)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+
+    async fn clear_rows(store: &Store) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM pushes")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn keys_are_made_once_and_push_records_of_older_versions_are_honoured() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db", dir.path().display());
         let store = Store::connect(&url, 2).await.unwrap();
         let csrf = store.csrf_key().unwrap().to_vec();
-        // An older version (still running, during an upgrade) pushed this one, in clear.
-        sqlx::query("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ('r', 'p', 'pushed', 7, 1)")
-            .execute(store.pool())
+        // An older version pushed this one, in clear, and is still running (it heartbeats).
+        legacy_row(&store).await;
+        store
+            .heartbeat_replica("old", std::time::Duration::from_secs(10))
             .await
             .unwrap();
         store.close().await;
         let store = Store::connect(&url, 2).await.unwrap();
         assert_eq!(store.csrf_key().unwrap(), csrf, "the key is made once");
         assert_eq!(
-            store.acquire_push("r", "p", 8).await.unwrap(),
-            PushSlot::Pushed
+            clear_rows(&store).await,
+            1,
+            "kept for the process that reads it"
         );
         assert_eq!(
-            store.acquire_push("r", "p", 9).await.unwrap(),
+            store.acquire_push("r", "p", 8).await.unwrap(),
             PushSlot::Pushed
         );
         assert_eq!(
             store.push_state("r", "p").await.unwrap().as_deref(),
             Some("pushed")
         );
-        // Its record stays for it (it reads nothing else) until the candidate is erased.
-        let clear: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pushes")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        assert_eq!(clear, 1);
+        // Erasing the candidate turns its record into a mark.
         assert_eq!(store.erase_profile("p").await.unwrap().push_records, 1);
         assert_eq!(
             store.acquire_push("r", "p", 10).await.unwrap(),
+            PushSlot::Pushed
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn with_no_process_running_the_records_of_older_versions_become_marks() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        legacy_row(&store).await;
+        store.close().await;
+        let store = Store::connect(&url, 2).await.unwrap();
+        assert_eq!(clear_rows(&store).await, 0, "no profile key in clear");
+        assert_eq!(
+            store.acquire_push("r", "p", 8).await.unwrap(),
             PushSlot::Pushed
         );
         store.close().await;

@@ -106,6 +106,9 @@ pub struct Store {
     backend: Backend,
     /// The keys kept in the database (CSRF tokens, marks), read when it is migrated.
     keys: std::sync::Arc<std::sync::OnceLock<keys::Keys>>,
+    /// Whether `pushes` (an older version's push records) held rows when this process
+    /// migrated: only then is a free slot looked up there too.
+    legacy_pushes: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How a write must survive: a power cut (`Full`: an answer to a client or an irreversible
@@ -283,6 +286,7 @@ impl Store {
             writer_level: std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Level::UNKNOWN)),
             backend,
             keys: Default::default(),
+            legacy_pushes: Default::default(),
         })
     }
 
@@ -296,7 +300,8 @@ impl Store {
         drop(held.take());
         migrator.run(&self.writer).await?;
         drop(held);
-        self.load_keys().await
+        self.load_keys().await?;
+        self.retire_legacy_pushes().await
     }
 
     /// Opens and migrates at once (tools and tests).

@@ -8,6 +8,10 @@ use sqlx::Row;
 use super::queue::{Arg, Write};
 use super::{Durability, Store, StoreError, now_ms};
 
+/// How long no process may have heartbeat before an older version's push records are moved:
+/// longer than any `worker.replica_timeout` in use, so a stopped old replica is not mistaken.
+const LEGACY_QUIET: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What a job may do about the push of its (route, profile).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushSlot {
@@ -45,6 +49,12 @@ impl Store {
             .await?
             .pop();
         if inserted.is_some() {
+            if !self
+                .legacy_pushes
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
+                return Ok(PushSlot::Free);
+            }
             return self
                 .as_an_older_version_left_it(route, profile_key, &mark, job_id)
                 .await;
@@ -129,6 +139,59 @@ impl Store {
             return Ok(PushSlot::Busy);
         }
         Ok(PushSlot::Unknown)
+    }
+
+    /// Moves an older version's push records into marks, when no process is running that
+    /// could still read or write them (none heartbeats): then `pushes` is empty for good and a
+    /// free slot is never looked up there. While one runs (an old replica, during an upgrade),
+    /// they stay, and are looked up.
+    pub(super) async fn retire_legacy_pushes(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM pushes LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        if any.is_none() {
+            self.legacy_pushes.store(false, Ordering::Release);
+            return Ok(());
+        }
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let mut tx = self.begin(&mut conn).await?;
+        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replicas WHERE last_seen >= $1")
+            .bind(now_ms() - LEGACY_QUIET.as_millis() as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+        if live > 0 {
+            drop(tx);
+            self.legacy_pushes.store(true, Ordering::Release);
+            tracing::info!(
+                live,
+                "push records of an older version are kept while a process runs: they are looked up too"
+            );
+            return Ok(());
+        }
+        let rows = sqlx::query("SELECT route, profile_key, state, job_id, updated_at FROM pushes")
+            .fetch_all(&mut *tx)
+            .await?;
+        for r in &rows {
+            sqlx::query(
+                "INSERT INTO push_marks (mark, state, job_id, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (mark) DO NOTHING",
+            )
+            .bind(self.push_mark(r.get("route"), r.get("profile_key"))?)
+            .bind(r.get::<String, _>("state"))
+            .bind(r.get::<i64, _>("job_id"))
+            .bind(r.get::<i64, _>("updated_at"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM pushes").execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.legacy_pushes.store(false, Ordering::Release);
+        tracing::info!(
+            records = rows.len(),
+            "push records of an older version became marks: no profile key is kept in clear"
+        );
+        Ok(())
     }
 
     /// Frees a slot whose push certainly created nothing (refused, or never sent).
