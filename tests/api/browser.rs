@@ -21,7 +21,23 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the session first (chromedriver then quits the Chromium it started; killing only
+    /// the driver left a browser running after every test run), then the driver.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        if let Some((host, path)) = self
+            .session
+            .strip_prefix("http://")
+            .and_then(|s| s.split_once('/'))
+            && let Ok(mut socket) = std::net::TcpStream::connect(host)
+        {
+            let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(
+                socket,
+                "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = socket.read_to_end(&mut Vec::new());
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
