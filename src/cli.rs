@@ -28,7 +28,15 @@ pub enum Command {
     /// Run the HTTP server and the delivery workers (the default).
     Serve,
     /// Check the configuration and the logic script; exit 1 listing every problem.
-    CheckConfig,
+    CheckConfig {
+        /// Then ask each configured upstream (HrFlow, Flatchr), the database and the alert
+        /// hook's host whether they take the configured credentials; nothing is created.
+        #[arg(long)]
+        online: bool,
+        /// With --online: post one message, saying it is a test, to the alert webhook.
+        #[arg(long, requires = "online")]
+        send_test_alert: bool,
+    },
     /// Run a route's logics and format on a profile offline and print what would be sent.
     Preview {
         /// A profile as JSON (or HrFlow's `{"data": profile}` answer).
@@ -90,7 +98,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
-        Command::CheckConfig => check_config(&settings),
+        Command::CheckConfig {
+            online,
+            send_test_alert,
+        } => check_config(&settings, online, send_test_alert).await,
         Command::Preview {
             profile,
             route,
@@ -222,149 +233,169 @@ fn set(secret: &crate::config::Secret) -> &'static str {
     if secret.is_empty() { "not set" } else { "set" }
 }
 
-fn check_config(settings: &Settings) -> ExitCode {
-    match startup::check(settings) {
-        Ok(_) => {
-            crate::out!("configuration OK");
-            crate::out!(
-                "  listen: {}:{}",
-                settings.server.host,
-                settings.server.port
-            );
-            let db = settings.database.url.expose();
-            crate::out!(
-                "  database: {}",
-                if db.starts_with("sqlite") {
-                    db
-                } else {
-                    "postgres (url hidden)"
-                }
-            );
-            crate::out!(
-                "  hrflow: {} (api key {}, {} webhook secret(s) configured, signature {})",
-                shown_url(&settings.hrflow.api_url),
-                set(&settings.hrflow.api_key),
-                settings.hrflow.webhook_secret.len(),
-                settings.hrflow.signature
-            );
-            for a in settings.flatchr.all_accounts() {
-                crate::out!(
-                    "  flatchr account {}: push {} / api {} (api key {}, company {:?}, {})",
-                    a.label(),
-                    shown_url(&a.careers_url),
-                    shown_url(&a.api_url),
-                    set(&a.api_key),
-                    a.company,
-                    match a.requests_per_second {
-                        0 => "no rate limit".to_string(),
-                        n => format!("{n} requests/s"),
-                    }
-                );
-            }
-            crate::out!(
-                "  worker: concurrency {}, timeout {}, retries {:?}",
-                settings.worker.concurrency,
-                settings.worker.request_timeout,
-                settings.worker.retry_schedule
-            );
-            if settings.hrflow.signature == "none" {
-                crate::out!(
-                    "  warning: hrflow.signature = \"none\", so event signatures are not checked"
-                );
-            } else if settings.hrflow.webhook_secret.is_empty() {
-                crate::out!(
-                    "  warning: hrflow.webhook_secret is empty, so event signatures are not checked"
-                );
-            }
-            if !crate::careers::auth::configured(
-                &settings.careers.tokens,
-                &settings.careers.basic_users,
-            ) {
-                crate::out!(
-                    "  warning: the careers API ({}) has no tokens or basic_users, so it refuses every request",
-                    settings.careers.path
-                );
-            } else {
-                crate::out!(
-                    "  careers: {} ({} token(s), {} basic user(s))",
-                    settings.careers.path,
-                    settings.careers.tokens.len(),
-                    settings.careers.basic_users.len()
-                );
-            }
-            let admin = &settings.admin;
-            if crate::api::credentials::configured(&admin.tokens, &admin.basic_users) {
-                crate::out!(
-                    "  admin: /admin ({} token(s), {} basic user(s))",
-                    admin.tokens.iter().filter(|s| !s.is_empty()).count(),
-                    admin.basic_users.iter().filter(|s| !s.is_empty()).count()
-                );
-            } else {
-                crate::out!("  admin: /admin is closed ([admin] has no tokens or basic_users)");
-            }
-            crate::out!(
-                "  alerts: {}",
-                if settings.alerts.webhook_url.is_empty() {
-                    "none ([alerts].webhook_url is empty)".to_string()
-                } else {
-                    format!(
-                        "webhook set (url hidden), at most one message per {}",
-                        settings.alerts.min_interval
-                    )
-                }
-            );
-            crate::out!(
-                "  retention: finished jobs {}, dead jobs {}, purged every {}",
-                settings.retention.finished,
-                settings.retention.dead,
-                settings.retention.interval
-            );
-            crate::out!("  routes: {}", settings.routes.len());
-            for r in &settings.routes {
-                let to = match &r.destination {
-                    crate::config::Destination::Flatchr {
-                        account,
-                        vacancy,
-                        enrich,
-                    } => format!(
-                        "flatchr account {} vacancy {vacancy:?} enrich {enrich}",
-                        if account.is_empty() {
-                            "default"
-                        } else {
-                            account
-                        }
-                    ),
-                    crate::config::Destination::Careers {
-                        vacancy,
-                        vacancy_tag,
-                    } => format!("careers vacancy {vacancy:?} tag {vacancy_tag:?}"),
-                    crate::config::Destination::Webhook(t) => format!(
-                        "webhook {} ({}, {} extra header(s))",
-                        shown_url(&t.url),
-                        if t.key.is_some() {
-                            "signed"
-                        } else {
-                            "unsigned"
-                        },
-                        t.headers.len()
-                    ),
-                    crate::config::Destination::Unknown => "unknown".into(),
-                };
-                crate::out!(
-                    "    - {} -> {to}; sources {:?}; events {:?}; logics {:?}; format {:?}",
-                    r.name,
-                    r.sources,
-                    r.events,
-                    r.logics,
-                    r.format
-                );
-            }
-            ExitCode::SUCCESS
-        }
+async fn check_config(settings: &Settings, online: bool, send_test_alert: bool) -> ExitCode {
+    let checked = match startup::check(settings) {
+        Ok((_, checked)) => checked,
         Err(problems) => {
             print_problems(&problems);
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    print_summary(settings);
+    if !online {
+        return ExitCode::SUCCESS;
+    }
+    crate::out!(
+        "online checks (each within worker.request_timeout, {}):",
+        settings.worker.request_timeout
+    );
+    let checks = crate::online::run(settings, &checked.timings, send_test_alert).await;
+    for c in &checks {
+        crate::out!("{}", c.line());
+    }
+    if checks.iter().all(crate::online::Check::passed) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "{} of {} online check(s) failed",
+            checks.iter().filter(|c| !c.passed()).count(),
+            checks.len()
+        );
+        ExitCode::FAILURE
+    }
+}
+
+/// What `check-config` prints of a valid configuration: where it listens, what it talks to,
+/// never a secret.
+fn print_summary(settings: &Settings) {
+    crate::out!("configuration OK");
+    crate::out!(
+        "  listen: {}:{}",
+        settings.server.host,
+        settings.server.port
+    );
+    let db = settings.database.url.expose();
+    crate::out!(
+        "  database: {}",
+        if db.starts_with("sqlite") {
+            db
+        } else {
+            "postgres (url hidden)"
+        }
+    );
+    crate::out!(
+        "  hrflow: {} (api key {}, {} webhook secret(s) configured, signature {})",
+        shown_url(&settings.hrflow.api_url),
+        set(&settings.hrflow.api_key),
+        settings.hrflow.webhook_secret.len(),
+        settings.hrflow.signature
+    );
+    for a in settings.flatchr.all_accounts() {
+        crate::out!(
+            "  flatchr account {}: push {} / api {} (api key {}, company {:?}, {})",
+            a.label(),
+            shown_url(&a.careers_url),
+            shown_url(&a.api_url),
+            set(&a.api_key),
+            a.company,
+            match a.requests_per_second {
+                0 => "no rate limit".to_string(),
+                n => format!("{n} requests/s"),
+            }
+        );
+    }
+    crate::out!(
+        "  worker: concurrency {}, timeout {}, retries {:?}",
+        settings.worker.concurrency,
+        settings.worker.request_timeout,
+        settings.worker.retry_schedule
+    );
+    if settings.hrflow.signature == "none" {
+        crate::out!("  warning: hrflow.signature = \"none\", so event signatures are not checked");
+    } else if settings.hrflow.webhook_secret.is_empty() {
+        crate::out!(
+            "  warning: hrflow.webhook_secret is empty, so event signatures are not checked"
+        );
+    }
+    if !crate::careers::auth::configured(&settings.careers.tokens, &settings.careers.basic_users) {
+        crate::out!(
+            "  warning: the careers API ({}) has no tokens or basic_users, so it refuses every request",
+            settings.careers.path
+        );
+    } else {
+        crate::out!(
+            "  careers: {} ({} token(s), {} basic user(s))",
+            settings.careers.path,
+            settings.careers.tokens.len(),
+            settings.careers.basic_users.len()
+        );
+    }
+    let admin = &settings.admin;
+    if crate::api::credentials::configured(&admin.tokens, &admin.basic_users) {
+        crate::out!(
+            "  admin: /admin ({} token(s), {} basic user(s))",
+            admin.tokens.iter().filter(|s| !s.is_empty()).count(),
+            admin.basic_users.iter().filter(|s| !s.is_empty()).count()
+        );
+    } else {
+        crate::out!("  admin: /admin is closed ([admin] has no tokens or basic_users)");
+    }
+    crate::out!(
+        "  alerts: {}",
+        if settings.alerts.webhook_url.is_empty() {
+            "none ([alerts].webhook_url is empty)".to_string()
+        } else {
+            format!(
+                "webhook set (url hidden), at most one message per {}",
+                settings.alerts.min_interval
+            )
+        }
+    );
+    crate::out!(
+        "  retention: finished jobs {}, dead jobs {}, purged every {}",
+        settings.retention.finished,
+        settings.retention.dead,
+        settings.retention.interval
+    );
+    crate::out!("  routes: {}", settings.routes.len());
+    for r in &settings.routes {
+        let to = match &r.destination {
+            crate::config::Destination::Flatchr {
+                account,
+                vacancy,
+                enrich,
+            } => format!(
+                "flatchr account {} vacancy {vacancy:?} enrich {enrich}",
+                if account.is_empty() {
+                    "default"
+                } else {
+                    account
+                }
+            ),
+            crate::config::Destination::Careers {
+                vacancy,
+                vacancy_tag,
+            } => format!("careers vacancy {vacancy:?} tag {vacancy_tag:?}"),
+            crate::config::Destination::Webhook(t) => format!(
+                "webhook {} ({}, {} extra header(s))",
+                shown_url(&t.url),
+                if t.key.is_some() {
+                    "signed"
+                } else {
+                    "unsigned"
+                },
+                t.headers.len()
+            ),
+            crate::config::Destination::Unknown => "unknown".into(),
+        };
+        crate::out!(
+            "    - {} -> {to}; sources {:?}; events {:?}; logics {:?}; format {:?}",
+            r.name,
+            r.sources,
+            r.events,
+            r.logics,
+            r.format
+        );
     }
 }
 

@@ -16,6 +16,7 @@ pub mod hrflow;
 pub mod job;
 pub mod jobs_cli;
 pub mod logic;
+pub mod online;
 pub mod output;
 pub mod profile;
 pub mod retention;

@@ -97,6 +97,57 @@ impl HrflowClient {
     }
 }
 
+/// How HrFlow answered a request whose outcome is all that matters (`check-config --online`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// The HTTP status.
+    pub status: u16,
+    /// HrFlow's own `code` in the body (it answers some refusals as HTTP 200 with a code).
+    pub code: Option<i64>,
+    /// HrFlow's `message`, if any.
+    pub message: String,
+}
+
+impl Answered {
+    /// The credentials were refused: HTTP or HrFlow code 401 or 403.
+    pub fn refused(&self) -> bool {
+        [self.status, self.code.unwrap_or(0).clamp(0, 999) as u16]
+            .iter()
+            .any(|s| *s == 401 || *s == 403)
+    }
+}
+
+impl HrflowClient {
+    /// Asks for a profile that cannot exist: an answer that is not a refusal proves the key
+    /// and the user email are taken.
+    pub async fn probe(&self, timeout: Duration) -> Result<Answered, Failure> {
+        let nobody = format!("hrflow-relay-check-{}", uuid::Uuid::new_v4().simple());
+        let response = self
+            .http
+            .get(format!("{}/profile/indexing", self.api_url))
+            .query(&[("source_key", nobody.as_str()), ("key", nobody.as_str())])
+            .header("X-API-KEY", self.api_key.expose())
+            .header("X-USER-EMAIL", &self.user_email)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| Failure::from_reqwest("hrflow", &e))?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        Ok(Answered {
+            status,
+            code: body.get("code").and_then(Value::as_i64),
+            message: body
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect(),
+        })
+    }
+}
+
 /// One page of a source's listing (`GET /storing/profiles`, reference/hrflow.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListPage {

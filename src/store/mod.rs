@@ -213,6 +213,26 @@ impl Store {
         Ok(store)
     }
 
+    /// How far the database at `url` is migrated, touching nothing: (applied, known to this
+    /// build). `check-config --online` says it; only `serve` and the commands migrate.
+    pub async fn schema_version(url: &str) -> Result<(i64, i64), StoreError> {
+        let store = Self::open(url, 1, false)?;
+        let known = migrations::migrator(store.backend).await?.iter().count() as i64;
+        let ping = store.ping().await;
+        let applied = match ping {
+            Ok(()) => {
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&store.pool)
+                    .await
+                    // No migration table: a database no relay has started on yet.
+                    .unwrap_or(0)
+            }
+            Err(_) => 0,
+        };
+        store.close().await;
+        ping.map(|()| (applied, known))
+    }
+
     fn open(url: &str, max_connections: u32, create: bool) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;

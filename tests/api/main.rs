@@ -19,6 +19,7 @@ mod edges;
 mod events;
 mod keeping;
 mod mapping;
+mod online;
 mod operate;
 mod resilience;
 mod service;

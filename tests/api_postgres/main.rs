@@ -25,6 +25,8 @@ mod delivery;
 mod events;
 #[path = "../api/keeping.rs"]
 mod keeping;
+#[path = "../api/online.rs"]
+mod online;
 #[path = "../api/operate.rs"]
 mod operate;
 mod outage;
