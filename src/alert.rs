@@ -26,6 +26,21 @@ pub enum Incident {
         status: u16,
         reason: String,
     },
+    /// A sync pass found profiles with no job: their events never arrived.
+    SyncFound { source: String, profiles: u64 },
+    /// HrFlow refused the key while a sync pass listed a source.
+    SyncRefused {
+        source: String,
+        status: u16,
+        reason: String,
+    },
+}
+
+impl Incident {
+    /// Refusals need a person now: they go out at once.
+    fn is_refusal(&self) -> bool {
+        matches!(self, Self::Refused { .. } | Self::SyncRefused { .. })
+    }
 }
 
 /// The handle the worker holds; cloning is cheap. Without a webhook it only counts.
@@ -66,9 +81,13 @@ impl Alerts {
 
     pub fn report(&self, incident: Incident) {
         match &incident {
-            Incident::Dead { .. } => {}
+            Incident::Dead { .. } | Incident::SyncFound { .. } => {}
             Incident::Refused { route, status, .. } => {
                 metrics::counter!("relay_upstream_refused_total", "route" => route.clone(), "status" => status.to_string())
+                    .increment(1);
+            }
+            Incident::SyncRefused { status, .. } => {
+                metrics::counter!("relay_upstream_refused_total", "route" => "sync", "status" => status.to_string())
                     .increment(1);
             }
         }
@@ -85,6 +104,8 @@ impl Alerts {
 struct Digest {
     dead: BTreeMap<String, (u64, String)>,
     refused: BTreeMap<String, (u64, u16, String)>,
+    /// Profiles found by sync with no job, per source.
+    found: BTreeMap<String, u64>,
 }
 
 /// `route "x"`, and its Flatchr account when it has one.
@@ -124,11 +145,27 @@ impl Digest {
                 e.1 = status;
                 e.2 = reason;
             }
+            Incident::SyncFound { source, profiles } => {
+                *self.found.entry(source).or_default() += profiles;
+            }
+            Incident::SyncRefused {
+                source,
+                status,
+                reason,
+            } => {
+                let e = self
+                    .refused
+                    .entry(format!("the sync of source \"{source}\""))
+                    .or_default();
+                e.0 += 1;
+                e.1 = status;
+                e.2 = reason;
+            }
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.dead.is_empty() && self.refused.is_empty()
+        self.dead.is_empty() && self.refused.is_empty() && self.found.is_empty()
     }
 
     /// The message: refusals first (they need a person now), then dead jobs per route.
@@ -138,6 +175,11 @@ impl Digest {
             lines.push(format!(
                 "An upstream refused the credentials (HTTP {status}) on {route}, {n} time(s): {}. Fix the key, then retry the dead jobs.",
                 short(reason)
+            ));
+        }
+        for (source, n) in &self.found {
+            lines.push(format!(
+                "Sync found {n} profile(s) in source \"{source}\" that no event had brought; they are queued now. Their events went missing: look at HrFlow's webhook (its URL, its secret, its failures)."
             ));
         }
         for (route, (n, reason)) in &self.dead {
@@ -188,7 +230,7 @@ impl Sink {
             tokio::select! {
                 incident = rx.recv() => {
                     let Some(incident) = incident else { break };
-                    let refusal = matches!(incident, Incident::Refused { .. });
+                    let refusal = incident.is_refusal();
                     digest.add(incident);
                     let now = Instant::now();
                     // Refusals go out at once unless one went out within the interval.

@@ -98,7 +98,7 @@ impl Progress {
         }
     }
 
-    fn update(&self, what: &str, done: u64, total: u64, started: Instant, force: bool) {
+    pub(crate) fn update(&self, what: &str, done: u64, total: u64, started: Instant, force: bool) {
         match self {
             Progress::Bar(current) => {
                 let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
@@ -140,7 +140,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Progress::Bar(current) = self
             && let Some((_, bar)) = current.lock().unwrap_or_else(|e| e.into_inner()).take()
         {
@@ -202,6 +202,71 @@ fn check(settings: &Settings, options: &Options) -> Result<(), BackfillError> {
     Ok(())
 }
 
+/// Lists pages the way `[backfill]` says: paced, a failed page tried again with a doubling
+/// delay (or the `Retry-After`), then given up. Shared by the backfill and sync.
+pub(crate) struct Lister<'a> {
+    pub client: &'a HrflowClient,
+    pub settings: &'a Settings,
+    pub timings: &'a Timings,
+    /// A 401 or 403 ends at once (sync alerts it as a refused key; trying again cannot help).
+    pub refusals_final: bool,
+}
+
+impl Lister<'_> {
+    /// One page, or how many tries it took and the last failure.
+    pub async fn page(
+        &self,
+        pace: &mut tokio::time::Interval,
+        query: &ListQuery<'_>,
+    ) -> Result<crate::hrflow::client::ListPage, (u32, crate::job::Failure)> {
+        let mut tries = 0;
+        loop {
+            pace.tick().await;
+            tries += 1;
+            match self
+                .client
+                .list_profiles(query, self.timings.request_timeout)
+                .await
+            {
+                Ok(listing) => return Ok(listing),
+                Err(f) if self.refusals_final && matches!(f.http_status(), Some(401 | 403)) => {
+                    return Err((tries, f));
+                }
+                Err(f) if tries <= self.settings.backfill.retries => {
+                    let delay = self.timings.backfill_retry_delay * 2u32.saturating_pow(tries - 1);
+                    let delay = delay.max(f.retry_after().unwrap_or_default());
+                    tracing::warn!(
+                        source = query.source_key,
+                        page = query.page,
+                        retry_in_ms = delay.as_millis() as u64,
+                        error = f.message(),
+                        "a listing page failed; trying again"
+                    );
+                    if !self.refusals_final {
+                        eprintln!(
+                            "listing {} page {} failed ({}); trying again in {delay:?}",
+                            query.source_key,
+                            query.page,
+                            f.message()
+                        );
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+                Err(f) => return Err((tries, f)),
+            }
+        }
+    }
+}
+
+/// A pace of `[backfill].requests_per_second` listing requests.
+pub(crate) fn listing_pace(settings: &Settings) -> tokio::time::Interval {
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(
+        1.0 / settings.backfill.requests_per_second,
+    ));
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    pace
+}
+
 /// Runs a backfill on settings not checked yet.
 pub async fn run(
     settings: &Settings,
@@ -241,10 +306,7 @@ pub async fn run_with(
         settings.hrflow.user_email.clone(),
     );
     // Paced: one listing request per tick, whatever the sources.
-    let mut pace = tokio::time::interval(Duration::from_secs_f64(
-        1.0 / settings.backfill.requests_per_second,
-    ));
-    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pace = listing_pace(settings);
     let mut job_ids = Vec::new();
     // The first page counts as a jump: statistics from an empty queue are the worst kind.
     let mut queued_since_analyze = ANALYZE_EVERY;
@@ -272,33 +334,25 @@ pub async fn run_with(
                 created_after: options.created_after.as_deref(),
                 created_before: options.created_before.as_deref(),
             };
-            let mut tries = 0;
-            let listing = loop {
-                pace.tick().await;
-                tries += 1;
-                match client.list_profiles(&query, timings.request_timeout).await {
-                    Ok(listing) => break listing,
-                    Err(f) if tries <= settings.backfill.retries => {
-                        let delay = timings.backfill_retry_delay * 2u32.saturating_pow(tries - 1);
-                        let delay = delay.max(f.retry_after().unwrap_or_default());
-                        eprintln!(
-                            "listing {source} page {page} failed ({}); trying again in {delay:?}",
-                            f.message()
-                        );
-                        tokio::time::sleep(delay).await;
-                    }
-                    Err(f) => {
-                        progress.finish();
-                        report.routes = all_routes;
-                        let e = BackfillError::Listing {
-                            source_key: source.clone(),
-                            page,
-                            tries,
-                            reason: f.message().to_string(),
-                        };
-                        report.error = Some(e.to_string());
-                        return Err((report, e));
-                    }
+            let lister = Lister {
+                client: &client,
+                settings,
+                timings,
+                refusals_final: false,
+            };
+            let listing = match lister.page(&mut pace, &query).await {
+                Ok(listing) => listing,
+                Err((tries, f)) => {
+                    progress.finish();
+                    report.routes = all_routes;
+                    let e = BackfillError::Listing {
+                        source_key: source.clone(),
+                        page,
+                        tries,
+                        reason: f.message().to_string(),
+                    };
+                    report.error = Some(e.to_string());
+                    return Err((report, e));
                 }
             };
             report.pages += 1;

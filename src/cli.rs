@@ -72,6 +72,14 @@ pub enum Command {
     /// Queue the profiles already in HrFlow sources, as if an event had arrived for each.
     /// Idempotent: a (route, profile) that already has a job is skipped.
     Backfill(crate::backfill::Options),
+    /// Run one sync pass now: list the `[sync].sources` (or these) and queue what has no job,
+    /// as a backfill would; waits for a pass in progress first. Prints {"listed", "queued",
+    /// "skipped", "found"}.
+    Sync {
+        /// A source to pass over (repeatable); default: `[sync].sources`.
+        #[arg(long = "source")]
+        sources: Vec<String>,
+    },
     /// Exit 0 when the running service answers /health/live (for container health checks).
     Probe {
         #[arg(long, default_value = "/health/live")]
@@ -113,6 +121,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Probe { path } => probe(&settings, &path).await,
         Command::Backfill(options) => backfill(&settings, &options).await,
+        Command::Sync { sources } => sync(settings, sources).await,
         Command::Erase { profile } => forget(&settings, Some(&profile)).await,
         Command::Purge => forget(&settings, None).await,
     }
@@ -196,6 +205,70 @@ async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> Ex
                 eprintln!("what was queued stays queued; run the same command again to go on");
                 crate::out!("{}", serde_json::to_string(&report).unwrap_or_default());
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn sync(settings: Settings, sources: Vec<String>) -> ExitCode {
+    let timings = match startup::check(&settings) {
+        Ok((_, checked)) => checked.timings,
+        Err(problems) => {
+            print_problems(&problems);
+            return ExitCode::FAILURE;
+        }
+    };
+    let sources = if sources.is_empty() {
+        settings.sync.sources.clone()
+    } else {
+        sources
+    };
+    if sources.is_empty() {
+        eprintln!("no source to pass over: set [sync].sources, or name one with --source KEY");
+        return ExitCode::FAILURE;
+    }
+    for s in &sources {
+        if !settings
+            .routes
+            .iter()
+            .any(|r| crate::routes::listens_to(r, s))
+        {
+            eprintln!("no configured route takes source {s:?}: nothing would be queued");
+            return ExitCode::FAILURE;
+        }
+    }
+    let Some(store) = open_store(&settings, 2).await else {
+        return ExitCode::FAILURE;
+    };
+    let syncer = crate::sync::Syncer {
+        settings: std::sync::Arc::new(settings),
+        timings,
+        store: store.clone(),
+        // The command prints what it found; alerts are the service's.
+        alerts: crate::alert::Alerts::default(),
+        owner: format!(
+            "cli-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ),
+    };
+    let progress = crate::backfill::Progress::for_stderr();
+    let report = syncer.now(&sources, &progress).await;
+    store.close().await;
+    match report {
+        Ok(report) => {
+            crate::out!("{}", serde_json::to_string(&report).unwrap_or_default());
+            if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                for f in &report.failed {
+                    eprintln!("sync stopped early for {f}; its watermark stays, run it again");
+                }
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("sync: {e}");
             ExitCode::FAILURE
         }
     }

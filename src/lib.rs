@@ -23,5 +23,6 @@ pub mod retention;
 pub mod routes;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod worker;

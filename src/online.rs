@@ -85,6 +85,8 @@ fn sources(settings: &Settings) -> (BTreeSet<String>, bool) {
         .routes
         .iter()
         .flat_map(|r| r.sources.iter().cloned())
+        .chain(settings.sync.sources.iter().cloned())
+        .filter(|s| !s.trim().is_empty())
         .collect();
     let any_source = settings.routes.iter().any(|r| r.sources.is_empty());
     (named, any_source)

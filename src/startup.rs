@@ -206,6 +206,16 @@ impl Application {
             &http,
             alert_sink(&settings, &http, &timings),
         ));
+        tokio::spawn(
+            crate::sync::Syncer {
+                settings: settings.clone(),
+                timings: timings.clone(),
+                store: store.clone(),
+                alerts: attempts.alerts.clone(),
+                owner: attempts.owner.clone(),
+            }
+            .run(schema.clone(), shutdown_rx.clone()),
+        );
         let worker = Arc::new(Worker {
             attempts,
             wake: wake.clone(),

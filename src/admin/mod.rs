@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod page;
+pub mod sync_view;
 pub mod view;
 
 use actix_web::web;

@@ -98,10 +98,15 @@ pub async fn status(
         .iter()
         .map(|r| (r.name.clone(), describe(&r.destination)))
         .collect();
+    let sync = super::sync_view::section(
+        &state.settings.sync.sources,
+        &state.store.sync_runs().await?,
+    );
     Ok(html(view::status_page(
         &stats,
         &destinations,
         &causes,
+        &sync,
         &op.csrf_token(),
         notice(&req).as_deref(),
     )))

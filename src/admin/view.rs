@@ -104,6 +104,7 @@ pub fn status_page(
     stats: &Stats,
     destinations: &std::collections::BTreeMap<String, String>,
     causes: &[DeadCause],
+    sync: &str,
     csrf: &str,
     notice: Option<&str>,
 ) -> String {
@@ -207,6 +208,7 @@ pub fn status_page(
         b.push_str("</div></div>");
     }
     b.push_str("</section>");
+    b.push_str(sync);
     b.push_str("<p class=\"muted\">Times are UTC. The same data as JSON: <a href=\"/admin/api/stats\">/admin/api/stats</a>.</p>");
     document("Status", &b)
 }
@@ -393,7 +395,7 @@ mod tests {
             routes: vec![],
             hours: vec![],
         };
-        let page = status_page(&stats, &Default::default(), &[cause], "tok", None);
+        let page = status_page(&stats, &Default::default(), &[cause], "", "tok", None);
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("Retry all 2"));
     }

@@ -27,6 +27,7 @@ pub struct Settings {
     pub worker: Worker,
     pub careers: Careers,
     pub backfill: Backfill,
+    pub sync: SyncSettings,
     pub admin: Admin,
     pub retention: Retention,
     pub alerts: Alerts,
@@ -147,6 +148,16 @@ pub struct Backfill {
     pub retry_delay: String,
 }
 
+/// `[sync]`: the service lists these sources every `interval` and queues what has no job.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SyncSettings {
+    /// HrFlow source keys; empty: sync is off.
+    pub sources: Vec<String>,
+    pub interval: String,
+    /// How far back the first pass lists.
+    pub lookback: String,
+}
+
 /// How the webhook signature header is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureMode {
@@ -179,7 +190,8 @@ pub enum ConfigError {
 }
 
 /// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: [&str; 6] = [
+const LIST_KEYS: [&str; 7] = [
+    "sync.sources",
     "hrflow.webhook_secret",
     "worker.retry_schedule",
     "careers.tokens",
@@ -446,6 +458,19 @@ impl Settings {
             false,
         ));
         problems.extend(route::problems(self));
+        for (i, source) in self.sync.sources.iter().enumerate() {
+            if source.trim().is_empty() {
+                problems.push(format!("sync.sources[{i}] is empty"));
+            } else if !self
+                .routes
+                .iter()
+                .any(|r| crate::routes::listens_to(r, source))
+            {
+                problems.push(format!(
+                    "sync.sources[{i}] = {source:?}: no route takes this source (a route takes it when its sources list is empty or holds it)"
+                ));
+            }
+        }
         problems
     }
 }
@@ -555,6 +580,8 @@ pub struct Timings {
     pub retention_dead: Duration,
     pub retention_interval: Duration,
     pub alerts_min_interval: Duration,
+    pub sync_interval: Duration,
+    pub sync_lookback: Duration,
 }
 
 impl Timings {
@@ -584,6 +611,8 @@ impl Timings {
             retention_dead: d("retention.dead", &s.retention.dead),
             retention_interval: d("retention.interval", &s.retention.interval),
             alerts_min_interval: d("alerts.min_interval", &s.alerts.min_interval),
+            sync_interval: d("sync.interval", &s.sync.interval),
+            sync_lookback: d("sync.lookback", &s.sync.lookback),
             retry_schedule: s
                 .worker
                 .retry_schedule
@@ -605,6 +634,12 @@ impl Timings {
             problems.push(format!(
                 "worker.replica_timeout = {:?} must be at least 5s: processes heartbeat every 2 s, and a live one must never look gone",
                 s.worker.replica_timeout
+            ));
+        }
+        if t.sync_interval < Duration::from_secs(1) {
+            problems.push(format!(
+                "sync.interval = {:?} must be at least 1s",
+                s.sync.interval
             ));
         }
         if t.body_timeout < Duration::from_millis(100) {

@@ -97,6 +97,19 @@ impl HrflowClient {
     }
 }
 
+/// A listing's `created_at` as Unix ms: RFC 3339, or a date and time without a zone (UTC).
+fn created_ms(text: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_millis());
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Some(t.timestamp_millis());
+    }
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
 /// How HrFlow answered a request whose outcome is all that matters (`check-config --online`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answered {
@@ -153,6 +166,8 @@ impl HrflowClient {
 pub struct ListPage {
     /// The profile keys of the page, in the listing's order.
     pub keys: Vec<String>,
+    /// When each was created (Unix ms), where HrFlow's date reads as one.
+    pub created_at: Vec<Option<i64>>,
     /// The last page, as HrFlow counts now (it grows while profiles arrive).
     pub max_page: u64,
     /// Profiles in the source matching the filters.
@@ -208,16 +223,21 @@ impl HrflowClient {
                 "HrFlow answered a listing without a data array",
             ));
         };
-        let keys = items
+        let (keys, created_at) = items
             .iter()
-            .filter_map(|item| item.get("key").and_then(Value::as_str))
-            .filter(|k| !k.trim().is_empty() && k.len() <= 256)
-            .map(str::to_string)
-            .collect();
+            .filter_map(|item| {
+                let key = item.get("key").and_then(Value::as_str)?;
+                let created = item.get("created_at").and_then(Value::as_str);
+                Some((key, created.and_then(created_ms)))
+            })
+            .filter(|(k, _)| !k.trim().is_empty() && k.len() <= 256)
+            .map(|(k, c)| (k.to_string(), c))
+            .unzip();
         let meta = body.get("meta");
         let number = |name: &str| meta.and_then(|m| m.get(name)).and_then(Value::as_u64);
         Ok(ListPage {
             keys,
+            created_at,
             max_page: number("maxPage").unwrap_or(query.page),
             total: number("total").unwrap_or(0),
         })

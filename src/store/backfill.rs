@@ -25,6 +25,8 @@ pub struct Queued {
     pub queued: usize,
     /// (route, profile) pairs that already had a job.
     pub skipped: usize,
+    /// Profiles that lacked a job on at least one route (sync: their events never came).
+    pub profiles: usize,
 }
 
 impl Store {
@@ -82,12 +84,14 @@ impl Store {
             }
         }
         let queued = plan.iter().map(|(_, r)| r.len()).sum();
+        let profiles = plan.len();
         if dry_run || plan.is_empty() {
             tx.rollback().await?;
             return Ok(Queued {
                 job_ids: Vec::new(),
                 queued,
                 skipped,
+                profiles,
             });
         }
 
@@ -143,6 +147,7 @@ impl Store {
             job_ids,
             queued,
             skipped,
+            profiles,
         })
     }
 

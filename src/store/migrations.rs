@@ -29,6 +29,7 @@ const SQLITE: Embedded = migrations!("sqlite":
     5 "0005_jobs_by_event.sql" "jobs by event",
     6 "0006_jobs_route_profile_lean.sql" "jobs route profile lean",
     7 "0007_marks.sql" "marks",
+    8 "0008_sync.sql" "sync",
 );
 
 const POSTGRES: Embedded = migrations!("postgres":
@@ -39,6 +40,7 @@ const POSTGRES: Embedded = migrations!("postgres":
     5 "0005_jobs_by_event.sql" "jobs by event",
     6 "0006_jobs_route_profile_lean.sql" "jobs route profile lean",
     7 "0007_marks.sql" "marks",
+    8 "0008_sync.sql" "sync",
 );
 
 impl MigrationSource<'static> for Embedded {

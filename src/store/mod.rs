@@ -23,6 +23,7 @@ mod queue;
 pub mod replicas;
 pub mod retention;
 pub mod stats;
+pub mod sync;
 mod writer;
 
 pub use intake::{Ingested, NewEvent};

@@ -529,6 +529,8 @@ pub struct Listing {
     pub requests: Vec<(String, u64, u64)>,
     /// Requests that did not carry the right credentials.
     pub unauthorized: usize,
+    /// The `created_at_min` of every listing request, in order.
+    pub created_after: Vec<Option<String>>,
 }
 
 /// An HrFlow stand-in serving a profile for any key (fixture 0's shape, the key's own email),
@@ -638,6 +640,7 @@ async fn hrflow_listing(
             .json(json!({"code": 400, "message": "unexpected order"}));
     }
     l.requests.push((source.clone(), page, limit));
+    l.created_after.push(q.get("created_at_min").cloned());
     if let Some(i) = l.fail_once.iter().position(|p| *p == page) {
         l.fail_once.remove(i);
         return HttpResponse::ServiceUnavailable().json(json!({"code": 503, "message": "busy"}));

@@ -24,4 +24,5 @@ mod operate;
 mod resilience;
 mod service;
 mod store;
+mod sync;
 mod webhook;

@@ -10,7 +10,12 @@ async fn online(app: &TestApp, config: &str, extra: &[&str]) -> (bool, String, S
     let path = app.db.dir.path().join("online.toml");
     std::fs::write(&path, config).unwrap();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hrflow-relay"))
-        .args(["--config", path.to_str().unwrap(), "check-config", "--online"])
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "check-config",
+            "--online",
+        ])
         .args(extra)
         .env("RELAY__DATABASE__URL", &app.db.url)
         .output()
@@ -45,11 +50,20 @@ async fn every_upstream_that_takes_the_keys_is_ok_and_nothing_is_created() {
     let app = spawn!(&config);
     let (ok, out, err) = online(&app, &config, &[]).await;
     assert!(ok, "{out}{err}");
-    assert!(line(&out, &format!("hrflow source \"{SOURCE}\"")).starts_with("  ok"), "{out}");
+    assert!(
+        line(&out, &format!("hrflow source \"{SOURCE}\"")).starts_with("  ok"),
+        "{out}"
+    );
     assert!(line(&out, &format!("hrflow source \"{SOURCE}\"")).contains("2 profile(s)"));
-    assert!(line(&out, "flatchr account \"default\"").starts_with("  ok"), "{out}");
+    assert!(
+        line(&out, "flatchr account \"default\"").starts_with("  ok"),
+        "{out}"
+    );
     assert!(line(&out, "database").starts_with("  ok"), "{out}");
-    assert!(line(&out, "database").contains("migrations applied"), "{out}");
+    assert!(
+        line(&out, "database").contains("migrations applied"),
+        "{out}"
+    );
     assert!(line(&out, "alerts").contains("resolves"), "{out}");
     // One listing page of one profile; a search; no candidate, no message, no job.
     assert_eq!(
@@ -58,7 +72,10 @@ async fn every_upstream_that_takes_the_keys_is_ok_and_nothing_is_created() {
     );
     assert_eq!(flatchr.state.lock().unwrap().searches, 1);
     assert!(flatchr.candidates().is_empty());
-    assert!(hook.texts().is_empty(), "a message without --send-test-alert");
+    assert!(
+        hook.texts().is_empty(),
+        "a message without --send-test-alert"
+    );
     assert!(app.jobs().await.is_empty());
     for secret in [HRFLOW_KEY, FLATCHR_KEY, SECRET] {
         assert!(!out.contains(secret) && !err.contains(secret));
@@ -66,7 +83,10 @@ async fn every_upstream_that_takes_the_keys_is_ok_and_nothing_is_created() {
     // Asked to, it sends one message, which says it is a test.
     let (ok, out, _) = online(&app, &config, &["--send-test-alert"]).await;
     assert!(ok, "{out}");
-    assert!(line(&out, "alerts").contains("took the test message"), "{out}");
+    assert!(
+        line(&out, "alerts").contains("took the test message"),
+        "{out}"
+    );
     let texts = hook.texts();
     assert_eq!(texts.len(), 1);
     assert!(texts[0].contains("test message"), "{texts:?}");
@@ -95,11 +115,20 @@ async fn every_upstream_that_refuses_the_keys_fails_its_line_and_the_command() {
     // The route takes every source and none is named: a profile that cannot exist is asked.
     assert!(line(&out, "hrflow key").starts_with("  FAIL"), "{out}");
     assert!(line(&out, "hrflow key").contains("refused"), "{out}");
-    assert!(line(&out, "flatchr account \"default\"").starts_with("  FAIL"), "{out}");
-    assert!(line(&out, "flatchr account \"default\"").contains("401"), "{out}");
+    assert!(
+        line(&out, "flatchr account \"default\"").starts_with("  FAIL"),
+        "{out}"
+    );
+    assert!(
+        line(&out, "flatchr account \"default\"").contains("401"),
+        "{out}"
+    );
     assert!(line(&out, "database").starts_with("  ok"), "{out}");
     // The upstream echoed the key: it is not printed.
-    assert!(!out.contains(FLATCHR_KEY) && !err.contains(FLATCHR_KEY), "{out}");
+    assert!(
+        !out.contains(FLATCHR_KEY) && !err.contains(FLATCHR_KEY),
+        "{out}"
+    );
     // A source named by a route is listed instead; the same refusal fails it.
     let sourced = format!("{config}sources = [\"{SOURCE}\"]\n");
     let (ok, out, _) = online(&app, &sourced, &[]).await;
@@ -124,5 +153,9 @@ async fn a_key_that_cannot_be_refuted_because_hrflow_fails_is_a_failure_too() {
     assert!(line(&out, "hrflow key").starts_with("  FAIL"), "{out}");
     assert!(line(&out, "flatchr account").starts_with("  FAIL"), "{out}");
     // Each check is bounded by the request timeout.
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }

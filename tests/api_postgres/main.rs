@@ -35,5 +35,7 @@ mod replicas;
 mod service;
 #[path = "../api/store.rs"]
 mod store;
+#[path = "../api/sync.rs"]
+mod sync;
 #[path = "../api/webhook.rs"]
 mod webhook;
