@@ -101,6 +101,13 @@ struct Args {
     /// Seconds into the soak at which `--soak-stall-ms` stops the relay.
     #[arg(long, default_value_t = 25)]
     soak_stall_at: u64,
+    /// Events per second sent while the sync scenario's measured pass runs (0: none, for the
+    /// pass's own CPU).
+    #[arg(long, default_value_t = 200)]
+    sync_event_rate: usize,
+    /// `[sync].interval` in the sync scenario, in seconds: the measured pass is the second.
+    #[arg(long, default_value_t = 40)]
+    sync_interval: u64,
 }
 
 /// What the stand-ins saw.
@@ -121,6 +128,8 @@ struct Upstream {
     listed: usize,
     /// When the listing stand-in answered its last page.
     last_listing: Mutex<Option<Instant>>,
+    /// When it answered each page, in order.
+    listing_times: Mutex<Vec<Instant>>,
     latency: Duration,
     fault_rate: f64,
     resume: web::Bytes,
@@ -138,6 +147,7 @@ impl Upstream {
         Ok(web::Data::new(Self {
             listed,
             last_listing: Mutex::new(None),
+            listing_times: Mutex::new(Vec::new()),
             latency,
             fault_rate,
             resume: web::Bytes::from(vec![b'%'; resume_bytes]),
@@ -203,6 +213,7 @@ async fn listing(q: web::Query<HashMap<String, String>>, up: web::Data<Upstream>
         .map(|i| json!({"key": format!("b-{i}"), "reference": null}))
         .collect();
     *up.last_listing.lock().unwrap() = Some(Instant::now());
+    up.listing_times.lock().unwrap().push(Instant::now());
     HttpResponse::Ok().json(json!({"code": 200, "message": "List of profiles",
         "meta": {"page": page, "maxPage": up.listed.div_ceil(limit).max(1), "count": items.len(), "total": up.listed},
         "data": items}))
@@ -809,6 +820,140 @@ async fn backfill(args: &Args) -> anyhow::Result<Figures> {
     if let Ok(path) = std::env::var("BENCH_KEEP_LOG") {
         std::fs::write(path, log)?;
     }
+    Ok(figures)
+}
+
+/// The service's sync over `--backfill-profiles` profiles: its first pass (at start) delivers
+/// them, the second (`--sync-interval` later) is measured over them all delivered, while events
+/// arrive at `--sync-event-rate` a second: how long it takes, how many listing calls, the
+/// relay's CPU, and the events' ack p99 while it runs against the same span just before.
+async fn sync(args: &Args) -> anyhow::Result<Figures> {
+    let n = args.backfill_profiles;
+    let upstream = Upstream::new(Duration::ZERO, 0.0, args.resume_bytes, n)?;
+    let url = stand_ins(upstream.clone()).await?;
+    let relay = start_relay(
+        args,
+        &RelayOptions {
+            upstream: url,
+            worker_concurrency: args.worker_concurrency,
+            extra: format!(
+                "[backfill]\npage_size = {}\nrequests_per_second = {}\n[sync]\nsources = [\"bench-source\"]\ninterval = \"{}s\"\n",
+                args.backfill_page, args.backfill_rps, args.sync_interval
+            ),
+        },
+        None,
+    )
+    .await?;
+    let pages = n.div_ceil(args.backfill_page as usize).max(1);
+    // The first pass queues them all (none had an event); the workers deliver them.
+    let deadline = Instant::now() + Duration::from_secs(args.sync_interval.max(60) * 5);
+    while upstream.seen.lock().unwrap().enriched.len() < n {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the first pass did not deliver them all"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::ensure!(
+        upstream.listing_times.lock().unwrap().len() == pages,
+        "the second pass began before all were delivered: raise --sync-interval"
+    );
+    // Events at a steady rate until the second pass has listed its last page, and 5 s more.
+    let events = format!("http://127.0.0.1:{}/hrflow/events", relay.port);
+    let http = reqwest::Client::new();
+    let acks: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = tokio::spawn({
+        let (acks, stop, rate) = (acks.clone(), stop.clone(), args.sync_event_rate);
+        async move {
+            // 0: no events, for the pass's own CPU.
+            if rate == 0 {
+                return;
+            }
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let (http, events, acks) = (http.clone(), events.clone(), acks.clone());
+                i += 1;
+                tokio::spawn(async move {
+                    let (status, at, ms) =
+                        post_event(&http, &events, &format!("sync-ev-{i}")).await;
+                    if status == 202 {
+                        acks.lock().unwrap().push((at, ms));
+                    }
+                });
+            }
+        }
+    });
+    let wait_for = |count: usize| {
+        let upstream = upstream.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(600);
+            loop {
+                if let Some(t) = upstream.listing_times.lock().unwrap().get(count - 1) {
+                    return Ok::<Instant, anyhow::Error>(*t);
+                }
+                anyhow::ensure!(Instant::now() < deadline, "the second pass did not come");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let first_page = wait_for(pages + 1).await?;
+    let cpu_at_start = relay.cpu();
+    let last_page = wait_for(2 * pages).await?;
+    // The pass ends with its last page queued: a moment after the last listing.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pass_end = Instant::now();
+    let cpu_pass = relay.cpu() - cpu_at_start;
+    let span = pass_end - first_page;
+    // The same span after the pass, events only, for what the events cost by themselves.
+    let cpu_after_start = relay.cpu();
+    tokio::time::sleep(span.max(Duration::from_secs(2))).await;
+    let cpu_events = (relay.cpu() - cpu_after_start) * span.as_secs_f64()
+        / span.max(Duration::from_secs(2)).as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    sender.await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let acks = acks.lock().unwrap().clone();
+    let p99 = |from: Instant, to: Instant| {
+        let mut w: Vec<f64> = acks
+            .iter()
+            .filter(|(at, _)| *at >= from && *at < to)
+            .map(|(_, ms)| *ms)
+            .collect();
+        w.sort_by(f64::total_cmp);
+        w.get(((w.len() as f64 * 0.99) as usize).min(w.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let during = p99(first_page, pass_end);
+    let before = p99(
+        first_page.checked_sub(span).unwrap_or(first_page),
+        first_page,
+    );
+    let seen = upstream.seen.lock().unwrap();
+    let twice = seen.created.values().filter(|c| **c > 1).count();
+    let figures = vec![
+        ("profiles".into(), n as f64),
+        ("pass s".into(), span.as_secs_f64()),
+        ("listing calls".into(), pages as f64),
+        ("relay cpu s during the pass".into(), cpu_pass),
+        ("relay cpu s, events alone".into(), cpu_events),
+        (
+            "pass cpu ms/profile".into(),
+            (cpu_pass - cpu_events).max(0.0) * 1e3 / n as f64,
+        ),
+        ("ack p99 ms during the pass".into(), during),
+        (
+            "ack p99 ms after the pass".into(),
+            p99(last_page, Instant::now()),
+        ),
+        ("ack p99 ms before".into(), before),
+        ("pushed twice".into(), twice as f64),
+    ];
+    drop(seen);
+    relay.stop()?;
     Ok(figures)
 }
 
@@ -1767,6 +1912,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 "careers" => careers(&args).await?,
                 "backfill" => backfill(&args).await?,
+                "sync" => sync(&args).await?,
                 "soak" => soak(&args).await?,
                 "floor" => floor(&args).await?,
                 "reference" => match &args.python {
