@@ -430,6 +430,17 @@ fn print_summary(settings: &Settings) {
         settings.retention.dead,
         settings.retention.interval
     );
+    if settings.sync.sources.is_empty() {
+        crate::out!("  sync: off ([sync].sources is empty)");
+    } else {
+        crate::out!(
+            "  sync: {} source(s) {:?}, a pass every {} (the first lists {} back)",
+            settings.sync.sources.len(),
+            settings.sync.sources,
+            settings.sync.interval,
+            settings.sync.lookback
+        );
+    }
     crate::out!("  routes: {}", settings.routes.len());
     for r in &settings.routes {
         let to = match &r.destination {

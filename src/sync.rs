@@ -74,13 +74,21 @@ impl Syncer {
                 }
                 match self.store.begin_sync_pass(&self.owner, LEASE, false).await {
                     Ok(Ok(())) => {
-                        if let Err(e) = self
-                            .pass(&self.settings.sync.sources, &Progress::Quiet)
-                            .await
-                        {
-                            tracing::warn!(error = %e, "sync: the pass could not start");
+                        let pass = self.pass(&self.settings.sync.sources, &Progress::Quiet);
+                        tokio::select! {
+                            done = pass => {
+                                if let Err(e) = done {
+                                    tracing::warn!(error = %e, "sync: the pass could not start");
+                                }
+                                self.end(self.timings.sync_interval).await;
+                            }
+                            // Stopping: what the pass queued is committed page by page; the
+                            // next pass is due at once, for whichever process is left.
+                            _ = shutdown.changed() => {
+                                self.end(Duration::ZERO).await;
+                                return;
+                            }
                         }
-                        self.end().await;
                     }
                     Ok(Err(_)) => {}
                     Err(e) => tracing::warn!(error = %e, "sync: cannot take the pass"),
@@ -110,16 +118,13 @@ impl Syncer {
             }
         }
         let report = self.pass(sources, progress).await;
-        self.end().await;
+        self.end(self.timings.sync_interval).await;
         report
     }
 
-    async fn end(&self) {
-        if let Err(e) = self
-            .store
-            .end_sync_pass(&self.owner, self.timings.sync_interval)
-            .await
-        {
+    /// Gives the pass back, the next due `after` from now.
+    async fn end(&self, after: Duration) {
+        if let Err(e) = self.store.end_sync_pass(&self.owner, after).await {
             tracing::warn!(error = %e, "sync: cannot give the pass back; it expires by itself");
         }
     }

@@ -356,3 +356,41 @@ async fn an_erased_candidate_still_in_hrflow_is_only_enriched_by_the_next_pass()
         "a second candidate after the erasure"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_stopping_mid_pass_gives_the_pass_back_due_at_once() {
+    let hrflow = FakeHrflow::start().await;
+    let flatchr = FakeFlatchr::start().await;
+    hrflow.source(SOURCE, keys(&["a"]));
+    hrflow.listing.lock().unwrap().delay = Duration::from_secs(3);
+    let config = base_config(&hrflow.url, &flatchr.url)
+        .replace("request_timeout = \"500ms\"", "request_timeout = \"5s\"")
+        .replace("lease = \"3s\"", "lease = \"30s\"");
+    let app = spawn!(&synced(&config, ""));
+    let count = |sql: &'static str| {
+        let pool = app.store().pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(0)
+        }
+    };
+    let started = Instant::now();
+    while count("SELECT COUNT(*) FROM sync_lease WHERE holder IS NOT NULL").await == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let store = app.store().clone();
+    let _db = app.stop().await;
+    let (held, due): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(holder), MIN(next_due) FROM sync_lease")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(held, 0, "the stopped service still holds the pass");
+    assert!(
+        due <= hrflow_relay::store::now_ms(),
+        "the interrupted pass is not due again"
+    );
+}
