@@ -1682,7 +1682,7 @@ fn store_floor(dir: &Path, n: usize) -> anyhow::Result<(f64, f64, f64)> {
         for _ in 0..JOBS {
             let job = db
                 .prepare_cached("UPDATE jobs SET lease_until = ?2, lease_owner = 'w', attempts = attempts + 1, updated_at = ?1
-                     WHERE id = (SELECT id FROM jobs INDEXED BY jobs_due WHERE status = 'pending' AND next_attempt_at <= ?1
+                     WHERE id = (SELECT id FROM jobs INDEXED BY jobs_due WHERE status = 'pending' AND paused = 0 AND next_attempt_at <= ?1
                                  AND (lease_until IS NULL OR lease_until < ?1) ORDER BY next_attempt_at, id LIMIT 1)
                      RETURNING id, profile_key")?
                 .query_row((t, t + 60_000), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)));

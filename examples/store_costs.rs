@@ -4,6 +4,10 @@
 //!
 //!     cargo run --release --example store_costs -- dedupe [--per-day 100000] [--days 7] [--postgres URL]
 //!     cargo run --release --example store_costs -- scrape [--jobs 1000000] [--relay PATH] [--scrapes 200]
+//!     cargo run --release --example store_costs -- search [--jobs 1000000] [--postgres URL]
+//!
+//! `search` seeds a million delivered jobs, each with its candidate's email hash, and times a
+//! search by email (the hash's index) and the whole answer of `/admin/api/search` (issue 25).
 //!
 //! `scrape` runs the relay binary as a child on a fresh SQLite database it made itself, seeded
 //! with finished, pending and dead jobs behind its back, so any build can be measured
@@ -48,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
     match args.what.as_str() {
         "dedupe" => dedupe(&args).await,
         "scrape" => scrape(&args).await,
-        other => anyhow::bail!("unknown measurement {other:?}: dedupe or scrape"),
+        "search" => search(&args).await,
+        other => anyhow::bail!("unknown measurement {other:?}: dedupe, scrape or search"),
     }
 }
 
@@ -125,6 +130,7 @@ async fn purge_a_day(backend: &str, store: &Store, start: i64) -> anyhow::Result
             finished_before: 0,
             dead_before: 0,
             dedupe_before: start + 86_400_000,
+            events_before: 0,
             unpublished_before: 0,
         })
         .await?
@@ -353,5 +359,103 @@ async fn scrape(args: &Args) -> anyhow::Result<()> {
         "8 scrapers at once: {} scrapes, p50 {p50:.2} ms, p99 {p99:.2} ms",
         all.len()
     );
+    Ok(())
+}
+
+/// A million jobs with their email hashes, then searches by email.
+async fn search(args: &Args) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let sqlite = format!("sqlite://{}", dir.path().join("search.db").display());
+    search_on("SQLite", &sqlite, args.jobs).await?;
+    if let Some(server) = &args.postgres {
+        let name = format!("store_costs_search_{}", std::process::id());
+        let admin = Store::connect(server, 2).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(admin.pool())
+            .await?;
+        let url = format!(
+            "{}/{name}",
+            server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b)
+        );
+        let result = search_on("PostgreSQL", &url, args.jobs).await;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(admin.pool())
+            .await?;
+        result?;
+    }
+    Ok(())
+}
+
+async fn search_on(backend: &str, url: &str, jobs: u64) -> anyhow::Result<()> {
+    let store = Store::connect(url, 4).await?;
+    let seeding = Instant::now();
+    let now = now_ms();
+    sqlx::query("INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES ('e', 'e', 'profile.parsing.success', 'p', 's', $1)")
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+    const ROWS: u64 = 400;
+    let mut i = 0;
+    while i < jobs {
+        let n = ROWS.min(jobs - i);
+        // `$1` is now; each row has its profile key and its email hash.
+        let tuples: Vec<String> = (0..n as usize)
+            .map(|k| {
+                format!(
+                    "('e', 'flatchr', ${}, 's', 'delivered', 'enriched', $1, $1, $1, ${})",
+                    2 + 2 * k,
+                    3 + 2 * k
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO jobs (event_id, route, profile_key, source_key, status, step, next_attempt_at, created_at, updated_at, email_hash) VALUES {}",
+            tuples.join(", ")
+        );
+        // SQLite numbers `$n` names in order of appearance; `?n` is the number itself.
+        let sql = if backend == "SQLite" {
+            sql.replace('$', "?")
+        } else {
+            sql
+        };
+        let mut q = sqlx::query(&sql).persistent(false).bind(now);
+        for k in i..i + n {
+            q = q
+                .bind(format!("p{k}"))
+                .bind(store.email_hash(&format!("p{k}@example.org"))?);
+        }
+        q.execute(store.pool()).await?;
+        i += n;
+    }
+    if backend == "PostgreSQL" {
+        sqlx::query("ANALYZE jobs").execute(store.pool()).await?;
+    } else {
+        sqlx::query("ANALYZE").execute(store.pool()).await?;
+    }
+    println!(
+        "{backend}: {jobs} jobs with email hashes seeded in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let mut lookups = Vec::new();
+    let mut answers = Vec::new();
+    for s in 0..200u64 {
+        let k = (s * 7919) % jobs;
+        let email = format!("P{k}@Example.org");
+        let started = Instant::now();
+        let found = store.search(&email).await?;
+        lookups.push(started.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(found == vec![format!("p{k}")], "{email}: {found:?}");
+        let started = Instant::now();
+        let items = hrflow_relay::admin::console::find(&store, &email).await?;
+        answers.push(started.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(items.len() == 1);
+    }
+    let (p50, p99) = percentiles(&mut lookups);
+    println!("{backend}: search by email (the profile keys): p50 {p50:.2} ms, p99 {p99:.2} ms");
+    let (p50, p99) = percentiles(&mut answers);
+    println!(
+        "{backend}: the search's whole answer (events and jobs too): p50 {p50:.2} ms, p99 {p99:.2} ms"
+    );
+    store.close().await;
     Ok(())
 }

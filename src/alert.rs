@@ -34,6 +34,8 @@ pub enum Incident {
         status: u16,
         reason: String,
     },
+    /// An operator paused or resumed a route.
+    Steered { route: String, paused: bool },
 }
 
 impl Incident {
@@ -81,7 +83,7 @@ impl Alerts {
 
     pub fn report(&self, incident: Incident) {
         match &incident {
-            Incident::Dead { .. } | Incident::SyncFound { .. } => {}
+            Incident::Dead { .. } | Incident::SyncFound { .. } | Incident::Steered { .. } => {}
             Incident::Refused { route, status, .. } => {
                 metrics::counter!("relay_upstream_refused_total", "route" => route.clone(), "status" => status.to_string())
                     .increment(1);
@@ -106,6 +108,8 @@ struct Digest {
     refused: BTreeMap<String, (u64, u16, String)>,
     /// Profiles found by sync with no job, per source.
     found: BTreeMap<String, u64>,
+    /// Routes paused (true) or resumed (false) by an operator, the last word of each.
+    steered: BTreeMap<String, bool>,
 }
 
 /// `route "x"`, and its Flatchr account when it has one.
@@ -145,6 +149,9 @@ impl Digest {
                 e.1 = status;
                 e.2 = reason;
             }
+            Incident::Steered { route, paused } => {
+                self.steered.insert(route, paused);
+            }
             Incident::SyncFound { source, profiles } => {
                 *self.found.entry(source).or_default() += profiles;
             }
@@ -165,7 +172,10 @@ impl Digest {
     }
 
     fn is_empty(&self) -> bool {
-        self.dead.is_empty() && self.refused.is_empty() && self.found.is_empty()
+        self.dead.is_empty()
+            && self.refused.is_empty()
+            && self.found.is_empty()
+            && self.steered.is_empty()
     }
 
     /// The message: refusals first (they need a person now), then dead jobs per route.
@@ -173,7 +183,7 @@ impl Digest {
         let mut lines = Vec::new();
         for (route, (n, status, reason)) in &self.refused {
             lines.push(format!(
-                "An upstream refused the credentials (HTTP {status}) on {route}, {n} time(s): {}. Fix the key, then retry the dead jobs.",
+                "An upstream refused the credentials (HTTP {status}) on {route}, {n} time(s): {}. Fix the key, then retry the dead jobs (pause the route meanwhile: `hrflow-relay routes pause NAME`, or Pause on the status page).",
                 short(reason)
             ));
         }
@@ -181,6 +191,13 @@ impl Digest {
             lines.push(format!(
                 "Sync found {n} profile(s) in source \"{source}\" that no event had brought; they are queued now. Their events went missing: look at HrFlow's webhook (its URL, its secret, its failures)."
             ));
+        }
+        for (route, paused) in &self.steered {
+            lines.push(if *paused {
+                format!("Route \"{route}\" was paused by an operator: its jobs wait, with no attempt made, until it is resumed.")
+            } else {
+                format!("Route \"{route}\" was resumed by an operator: its waiting jobs go out now.")
+            });
         }
         for (route, (n, reason)) in &self.dead {
             lines.push(format!(

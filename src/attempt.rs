@@ -37,6 +37,8 @@ struct Progress {
     step: Step,
     /// The profile as fetched by this attempt (checkpointed if the job runs again).
     fetched: Option<Value>,
+    /// The keyed hash of the fetched profile's email, kept with the job for the search.
+    email_hash: Option<String>,
 }
 
 impl Attempts {
@@ -55,6 +57,7 @@ impl Attempts {
             let mut progress = Progress {
                 step: job.step,
                 fetched: None,
+                email_hash: None,
             };
             let outcome = self.run_steps(&job, &mut progress).await;
             let (finish, failure) = self.decide(&job, outcome);
@@ -70,6 +73,7 @@ impl Attempts {
                     .take()
                     .filter(|_| matches!(finish, Finish::Retry { .. } | Finish::Defer { .. }))
                     .map(|p| p.to_string()),
+                email_hash: progress.email_hash.take(),
             };
             match &finish {
                 Finish::Delivered => {
@@ -236,6 +240,8 @@ impl Attempts {
             .map_err(|e| Failure::permanent(format!("script task failed: {e}")))?
         };
         if fetched {
+            progress.email_hash =
+                crate::profile::email(&profile).and_then(|email| self.store.email_hash(email).ok());
             progress.fetched = Some(profile);
         }
         let plan = plan?;

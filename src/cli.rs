@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `check-config`, `preview`, `jobs`, `backfill`, `probe`.
+//! The command line: `serve` (default), `check-config`, `preview`, `jobs`, `routes`, `events`,
+//! `erase`, `purge`, `backfill`, `sync`, `probe`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,8 @@ use crate::startup::{self, Application};
 #[command(
     name = "hrflow-relay",
     version,
-    about = "Relays HrFlow.ai profile events to Flatchr, durably."
+    about = "Relays HrFlow.ai profiles to Flatchr, to Huntflow (as its response platform) and to your own webhook, durably.",
+    long_about = "Relays HrFlow.ai profiles to applicant tracking systems: HrFlow sends an event for each parsed profile; the relay stores it, fetches the profile, runs the route's logics and format, and delivers the candidate to Flatchr (push, then enrich), to Huntflow (which pulls candidates from the relay's response-platform API) or to your own webhook. Never loses or duplicates a candidate, and says what it did with each one.\n\nStart: `hrflow-relay --config relay.toml` (serve). Check a setup first: `hrflow-relay check-config --online`."
 )]
 pub struct Cli {
     /// Configuration file (TOML), layered over the built-in defaults.
@@ -59,6 +61,16 @@ pub enum Command {
         #[command(flatten)]
         list: crate::jobs_cli::ListArgs,
     },
+    /// Routes: list them (destination, paused, jobs per status), pause or resume one.
+    Routes {
+        #[command(subcommand)]
+        action: crate::console_cli::RoutesAction,
+    },
+    /// The events log: every event received, whatever became of it.
+    Events {
+        #[command(subcommand)]
+        action: crate::console_cli::EventsAction,
+    },
     /// Delete everything the relay holds about one candidate (jobs, attempts, events, push
     /// records, careers responses and letters) so none of it stays readable in the database
     /// files. Prints the counts deleted.
@@ -82,6 +94,7 @@ pub enum Command {
     },
     /// Exit 0 when the running service answers /health/live (for container health checks).
     Probe {
+        /// The path to ask for.
         #[arg(long, default_value = "/health/live")]
         path: String,
     },
@@ -97,7 +110,12 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     if matches!(
         cli.command,
-        Some(Command::Jobs { .. } | Command::Probe { .. })
+        Some(
+            Command::Jobs { .. }
+                | Command::Routes { .. }
+                | Command::Events { .. }
+                | Command::Probe { .. }
+        )
     ) {
         // These read the database only: a mistake elsewhere is told, not a reason to refuse.
         for p in &settings.read_problems {
@@ -119,6 +137,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             let action = action.unwrap_or(crate::jobs_cli::Action::List(list));
             crate::jobs_cli::run(&settings, action).await
         }
+        Command::Routes { action } => crate::console_cli::routes(&settings, action).await,
+        Command::Events { action } => crate::console_cli::events(&settings, action).await,
         Command::Probe { path } => probe(&settings, &path).await,
         Command::Backfill(options) => backfill(&settings, &options).await,
         Command::Sync { sources } => sync(settings, sources).await,

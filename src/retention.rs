@@ -20,6 +20,7 @@ pub async fn purge_now(
         timings.retention_finished,
         timings.retention_dead,
         timings.dedupe_window,
+        timings.retention_events,
     );
     let deleted = store.purge(cutoffs).await?;
     if let Some(d) = &deleted {

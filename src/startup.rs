@@ -206,6 +206,7 @@ impl Application {
             &http,
             alert_sink(&settings, &http, &timings),
         ));
+        let alerts = attempts.alerts.clone();
         tokio::spawn(
             crate::sync::Syncer {
                 settings: settings.clone(),
@@ -241,6 +242,7 @@ impl Application {
             timings.dedupe_window.as_millis() as i64,
         );
         let state = web::Data::new(AppState {
+            alerts,
             gauges,
             logins: Default::default(),
             schema,

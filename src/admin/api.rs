@@ -15,21 +15,14 @@ const STATUSES: [&str; 5] = ["pending", "delivered", "filtered", "dead", "cancel
 /// A retry filter is a few short strings.
 const MAX_FILTER_BYTES: usize = 16 * 1024;
 
-/// `GET /admin/api/jobs?status=&route=&profile=&page=&per_page=`, newest first.
-pub async fn list(
-    _op: Operator,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let paging = Paging::parse(req.query_string())?;
+/// A jobs list's filter from a query string (`q` a search, as `/admin/api/search` reads it);
+/// an unknown key is a 400.
+pub async fn job_filter(state: &AppState, req: &HttpRequest) -> Result<JobFilter, ApiError> {
     let mut filter = JobFilter::default();
     let mut err = ApiError::bad_request("invalid filter");
-    for (key, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
-        let value = value.trim().to_string();
-        if value.is_empty() {
-            continue;
-        }
-        match key.as_ref() {
+    for (key, value) in super::query::strict(req, &["status", "route", "profile", "q"])? {
+        match key.as_str() {
+            "q" => filter.profiles = Some(state.store.search(&value).await?),
             "status" if STATUSES.contains(&value.as_str()) => filter.status = Some(value),
             "status" => {
                 err = err.field(
@@ -38,13 +31,23 @@ pub async fn list(
                 )
             }
             "route" => filter.route = Some(value),
-            "profile" => filter.profile = Some(value),
-            _ => {}
+            _ => filter.profile = Some(value),
         }
     }
     if !err.fields.is_empty() {
         return Err(err);
     }
+    Ok(filter)
+}
+
+/// `GET /admin/api/jobs?status=&route=&profile=&q=&page=&per_page=`, newest first.
+pub async fn list(
+    _op: Operator,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let paging = Paging::parse(req.query_string())?;
+    let filter = job_filter(&state, &req).await?;
     let found = state.store.count_jobs(&filter).await?;
     let items = state
         .store
@@ -178,5 +181,6 @@ pub async fn stats(_op: Operator, state: web::Data<AppState>) -> Result<HttpResp
     let causes = state.store.dead_causes(50).await?;
     let mut body = json!(stats);
     body["dead_causes"] = json!(causes);
+
     Ok(HttpResponse::Ok().json(body))
 }

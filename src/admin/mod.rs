@@ -3,7 +3,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
+pub mod console_page;
+pub mod console_view;
 pub mod page;
+pub mod query;
+pub mod routes_view;
 pub mod sync_view;
 pub mod view;
 
@@ -61,6 +66,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     };
     cfg.service(r("/admin", "GET").route(web::get().to(page::status)))
         .service(r("/admin/", "GET").route(web::get().to(page::status)))
+        .service(r("/admin/jobs", "GET").route(web::get().to(console_page::jobs)))
+        .service(r("/admin/events", "GET").route(web::get().to(console_page::events)))
+        .service(r("/admin/profiles/{key}", "GET").route(web::get().to(console_page::timeline)))
+        .service(r("/admin/routes/{name}/pause", "POST").route(web::post().to(console_page::pause)))
+        .service(
+            r("/admin/routes/{name}/resume", "POST").route(web::post().to(console_page::resume)),
+        )
         .service(r("/admin/jobs/{id}", "GET").route(web::get().to(page::job)))
         .service(r("/admin/jobs/{id}/retry", "POST").route(web::post().to(page::retry_job)))
         .service(r("/admin/jobs/{id}/cancel", "POST").route(web::post().to(page::cancel_job)))
@@ -70,6 +82,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(r("/admin/api/jobs/{id}", "GET").route(web::get().to(api::show)))
         .service(r("/admin/api/jobs/{id}/retry", "POST").route(web::post().to(api::retry_one)))
         .service(r("/admin/api/jobs/{id}/cancel", "POST").route(web::post().to(api::cancel)))
-        .service(r("/admin/api/profiles/{key}", "DELETE").route(web::delete().to(api::erase)))
+        .service(
+            r("/admin/api/profiles/{key}", "GET, DELETE")
+                .route(web::get().to(console::timeline))
+                .route(web::delete().to(api::erase)),
+        )
+        .service(r("/admin/api/search", "GET").route(web::get().to(console::search)))
+        .service(r("/admin/api/events", "GET").route(web::get().to(console::events)))
+        .service(r("/admin/api/routes", "GET").route(web::get().to(console::routes)))
+        .service(r("/admin/api/routes/{name}/pause", "POST").route(web::post().to(console::pause)))
+        .service(
+            r("/admin/api/routes/{name}/resume", "POST").route(web::post().to(console::resume)),
+        )
         .service(r("/admin/api/stats", "GET").route(web::get().to(api::stats)));
 }

@@ -19,7 +19,7 @@ const CAUSES: i64 = 30;
 /// from anywhere (the stylesheet is inline, there is no script), forms post only here. The
 /// referrer policy is same-origin, not no-referrer: under no-referrer browsers send
 /// `Origin: null` with the forms, which the CSRF check refuses.
-fn html(body: String) -> HttpResponse {
+pub(super) fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -34,7 +34,7 @@ fn html(body: String) -> HttpResponse {
 }
 
 /// After a change: back to a page (303, so a reload does not post again).
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -57,6 +57,16 @@ fn notice(req: &HttpRequest) -> Option<String> {
             1 => "1 job retried: it is pending again and due now.".to_string(),
             n => format!("{n} jobs retried: they are pending again and due now."),
         }),
+        "paused" => Some(if n == 0 {
+            "The route was paused already.".to_string()
+        } else {
+            "The route is paused: its jobs wait until it is resumed.".to_string()
+        }),
+        "resumed" => Some(if n == 0 {
+            "The route was not paused.".to_string()
+        } else {
+            "The route is resumed: its waiting jobs go out now.".to_string()
+        }),
         "cancelled" => Some(if n == 0 {
             "Nothing was cancelled: the job was not pending any more.".to_string()
         } else {
@@ -66,49 +76,50 @@ fn notice(req: &HttpRequest) -> Option<String> {
     }
 }
 
-/// How the page names where a route's candidates go.
-fn describe(d: &crate::config::Destination) -> String {
-    use crate::config::Destination;
-    match d {
-        Destination::Flatchr { account, .. } if account.is_empty() => "Flatchr".into(),
-        Destination::Flatchr { account, .. } => format!("Flatchr, account {account}"),
-        Destination::Careers { .. } => "Huntflow (careers)".into(),
-        Destination::Webhook(t) => format!(
-            "webhook {}",
-            url::Url::parse(&t.url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default()
-        ),
-        Destination::Unknown => "unknown".into(),
-    }
-}
-
-/// `GET /admin`.
+/// `GET /admin`: the status page; with `q`, the search (one candidate found opens their
+/// timeline); with `refresh=10`, reloading every 10 s.
 pub async fn status(
     op: Operator,
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    if let Some(q) = query.get("q").map(|q| q.trim()).filter(|q| !q.is_empty()) {
+        let found = super::console::find(&state.store, q).await?;
+        if let [one] = found.as_slice()
+            && let Some(key) = one["profile_key"].as_str()
+        {
+            return Ok(see_other(&format!(
+                "/admin/profiles/{}",
+                url::form_urlencoded::byte_serialize(key.as_bytes())
+                    .collect::<String>()
+                    .replace('+', "%20")
+            )));
+        }
+        return Ok(html(super::console_view::results_page(q, &found)));
+    }
     let stats = state.store.stats().await?;
     let causes = state.store.dead_causes(CAUSES).await?;
-    let destinations = state
-        .settings
-        .routes
-        .iter()
-        .map(|r| (r.name.clone(), describe(&r.destination)))
-        .collect();
+    let routes =
+        crate::route_status::assemble(&state.settings, &stats.routes, &state.store.pauses().await?);
     let sync = super::sync_view::section(
         &state.settings.sync.sources,
         &state.store.sync_runs().await?,
     );
+    let csrf = op.csrf_token();
     Ok(html(view::status_page(
         &stats,
-        &destinations,
-        &causes,
-        &sync,
-        &op.csrf_token(),
-        notice(&req).as_deref(),
+        &view::StatusParts {
+            routes: &routes,
+            causes: &causes,
+            sync: &sync,
+            csrf: &csrf,
+            notice: notice(&req).as_deref(),
+            refresh: query.get("refresh").is_some_and(|r| r == "10"),
+        },
     )))
 }
 
@@ -122,16 +133,25 @@ pub async fn job(
     let id = crate::careers::parse_id(&path).ok_or_else(ApiError::not_found)?;
     let job = state.store.job(id).await?.ok_or_else(ApiError::not_found)?;
     let attempts = state.store.attempts(id).await?;
+    let route = state.settings.route(&job.route);
+    let context = view::JobContext {
+        event: state.store.event(&job.event_id).await?,
+        to: route.map_or("no longer configured".into(), |r| {
+            crate::route_status::describe(&r.destination)
+        }),
+        destination: route.map_or("unconfigured", |r| r.destination.kind()),
+    };
     Ok(html(view::job_page(
         &job,
         &attempts,
+        &context,
         &op.csrf_token(),
         notice(&req).as_deref(),
     )))
 }
 
 /// The form's fields, after the CSRF check.
-async fn checked_form(
+pub(super) async fn checked_form(
     op: &Operator,
     req: &HttpRequest,
     payload: web::Payload,
@@ -208,6 +228,7 @@ pub async fn retry_cause(
         profile: None,
         since_ms: None,
         reason: Some(reason),
+        profiles: None,
     };
     let n = state.store.retry_matching(&filter).await?;
     state.wake.notify_waiters();

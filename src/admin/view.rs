@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::route_status::RouteStatus;
 use crate::store::stats::{DeadCause, HourOutcomes, Stats};
 use crate::store::{AttemptView, JobView};
 
@@ -27,7 +28,12 @@ const STYLE: &str = "
 :root{--ok:#1a7f37;--dead:#cf222e;--filtered:#8c959f;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0}
 *{box-sizing:border-box}
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:var(--ink);margin:0;background:#f6f8fa}
-header{background:#24292f;color:#fff;padding:.7rem 1rem}header a{color:#fff;text-decoration:none;font-weight:600}
+header{background:#24292f;color:#fff;padding:.7rem 1rem;display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;align-items:center}header a{color:#fff;text-decoration:none;font-weight:600}
+nav{display:flex;gap:1rem}nav a{font-weight:400}
+.search{display:flex;gap:.4rem;width:100%}.search input{flex:1 1 auto;min-width:0;font:inherit;padding:.35rem .5rem;border:1px solid var(--line);border-radius:6px}
+.filters{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}.filters select,.filters input{font:inherit;padding:.25rem;max-width:100%}
+td{overflow-wrap:anywhere}.pager{display:flex;gap:1rem;margin-top:.6rem}.paused{color:#9a6700;font-weight:600}
+@media (max-width:600px){main{padding:.5rem}section{padding:.7rem}svg text{font-size:24px}th,td{padding:.3rem}}
 main{max-width:70rem;margin:0 auto;padding:1rem}
 section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem;margin:0 0 1rem}
 h1{font-size:1.3rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:0 0 .6rem}
@@ -54,10 +60,15 @@ pub fn document(title: &str, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <link rel=\"icon\" href=\"data:,\">\
          <title>{} · hrflow-relay</title><style>{STYLE}</style></head>\
-         <body><header><a href=\"/admin\">hrflow-relay</a> <span class=\"muted\">status</span></header>\
+         <body><header><a href=\"/admin\">hrflow-relay</a><nav><a href=\"/admin\">Status</a><a href=\"/admin/jobs\">Jobs</a><a href=\"/admin/events\">Events</a></nav></header>\
          <main>{body}</main></body></html>",
         esc(title)
     )
+}
+
+/// A value as a link's query string carries it (escaped again for HTML by `esc`).
+pub fn query_value(text: &str) -> String {
+    esc(&url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>())
 }
 
 /// A Unix-ms time as `2026-11-25 08:00:00 UTC`.
@@ -79,7 +90,13 @@ pub fn age(seconds: f64) -> String {
 }
 
 /// A POST button: the form carries the CSRF token.
-fn button(action: &str, label: &str, class: &str, csrf: &str, fields: &[(&str, &str)]) -> String {
+pub fn button(
+    action: &str,
+    label: &str,
+    class: &str,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> String {
     let mut hidden = format!(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
         esc(csrf)
@@ -99,19 +116,37 @@ fn button(action: &str, label: &str, class: &str, csrf: &str, fields: &[(&str, &
     )
 }
 
+/// What the status page shows besides the queue's figures.
+pub struct StatusParts<'a> {
+    pub routes: &'a [RouteStatus],
+    pub causes: &'a [DeadCause],
+    /// The sync section's HTML (empty when sync is off).
+    pub sync: &'a str,
+    pub csrf: &'a str,
+    pub notice: Option<&'a str>,
+    /// Reload every 10 s (`<meta http-equiv="refresh">`), off unless asked for.
+    pub refresh: bool,
+}
+
+/// The search form: a GET, no script.
+pub fn search_box(q: &str) -> String {
+    format!(
+        "<form method=\"get\" action=\"/admin\" class=\"search\" role=\"search\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"profile key, job id, event id or email\" aria-label=\"find a candidate\"><button type=\"submit\">Find</button></form>",
+        esc(q)
+    )
+}
+
 /// The status page.
-pub fn status_page(
-    stats: &Stats,
-    destinations: &std::collections::BTreeMap<String, String>,
-    causes: &[DeadCause],
-    sync: &str,
-    csrf: &str,
-    notice: Option<&str>,
-) -> String {
+pub fn status_page(stats: &Stats, p: &StatusParts) -> String {
     let dead: i64 = stats.routes.iter().map(|r| r.dead).sum();
+    let cancelled: i64 = stats.routes.iter().map(|r| r.cancelled).sum();
     let mut b = String::new();
-    b.push_str("<h1>Status</h1>");
-    if let Some(n) = notice {
+    let _ = write!(
+        b,
+        "<h1>Status</h1><section aria-label=\"find a candidate\">{}</section>",
+        search_box("")
+    );
+    if let Some(n) = p.notice {
         let _ = write!(
             b,
             "<section class=\"notice\" role=\"status\">{}</section>",
@@ -123,47 +158,35 @@ pub fn status_page(
         "<section aria-label=\"queue\"><h2>Queue</h2><div class=\"cards\">\
          <div class=\"card\" id=\"pending\"><b>{}</b><span>pending</span></div>\
          <div class=\"card\" id=\"due\"><b>{}</b><span>due now</span></div>\
-         <div class=\"card\" id=\"oldest\"><b>{}</b><span>oldest pending</span></div>\
-         <div class=\"card\" id=\"dead\"><b>{dead}</b><span>dead</span></div></div></section>",
+         <div class=\"card\" id=\"oldest\"><b>{}</b><span>oldest due, waiting</span></div>\
+         <div class=\"card\" id=\"paused\"><b>{}</b><span>held by paused routes</span></div>\
+         <div class=\"card\" id=\"dead\"><b>{dead}</b><span>dead</span></div>\
+         <div class=\"card\" id=\"cancelled\"><b>{cancelled}</b><span>cancelled</span></div></div>\
+         <p class=\"muted\">{}</p></section>",
         stats.pending,
         stats.due,
-        if stats.pending > 0 {
+        if stats.due > 0 {
             age(stats.oldest_pending_age_seconds)
         } else {
             "none".into()
+        },
+        stats.paused,
+        if p.refresh {
+            "This page reloads every 10 s. <a href=\"/admin\">Stop</a>"
+        } else {
+            "<a href=\"/admin?refresh=10\">Reload every 10 s</a>"
         },
     );
     b.push_str("<section><h2>Outcomes, last 24 hours</h2>");
     b.push_str(&chart(&stats.hours));
     b.push_str("</section>");
-
-    b.push_str("<section><h2>Routes</h2><div class=\"scroll\"><table id=\"routes\"><thead><tr><th>route</th><th>to</th><th class=\"n\">pending</th><th class=\"n\">delivered</th><th class=\"n\">filtered</th><th class=\"n\">dead</th><th class=\"n\">cancelled</th></tr></thead><tbody>");
-    if stats.routes.is_empty() {
-        b.push_str("<tr><td colspan=\"7\" class=\"muted\">no jobs yet</td></tr>");
-    }
-    for r in &stats.routes {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&r.route),
-            esc(destinations
-                .get(&r.route)
-                .map(String::as_str)
-                .unwrap_or("no longer configured")),
-            r.pending,
-            r.delivered,
-            r.filtered,
-            r.dead,
-            r.cancelled
-        );
-    }
-    b.push_str("</tbody></table></div></section>");
+    b.push_str(&super::routes_view::table(p.routes, p.csrf));
 
     b.push_str("<section id=\"dead-jobs\"><h2>Dead jobs, by cause</h2>");
-    if causes.is_empty() {
+    if p.causes.is_empty() {
         b.push_str("<p class=\"muted\">No dead jobs.</p>");
     }
-    for c in causes {
+    for c in p.causes {
         let count = c.jobs.to_string();
         let _ = write!(
             b,
@@ -181,7 +204,7 @@ pub fn status_page(
                 "/admin/retry",
                 &format!("Retry all {count}"),
                 "",
-                csrf,
+                p.csrf,
                 &[("route", &c.route), ("reason", &c.reason)],
             ),
         );
@@ -193,7 +216,7 @@ pub fn status_page(
                     &format!("/admin/jobs/{id}/retry"),
                     "Retry",
                     "small",
-                    csrf,
+                    p.csrf,
                     &[]
                 )
             );
@@ -201,23 +224,34 @@ pub fn status_page(
         if c.jobs > c.job_ids.len() as i64 {
             let _ = write!(
                 b,
-                " <span class=\"muted\">and {} more</span>",
+                " <a href=\"/admin/jobs?status=dead&amp;route={}&amp;reason={}\">and {} more</a>",
+                query_value(&c.route),
+                query_value(&c.reason),
                 c.jobs - c.job_ids.len() as i64
             );
         }
         b.push_str("</div></div>");
     }
     b.push_str("</section>");
-    b.push_str(sync);
+    b.push_str(p.sync);
     b.push_str("<p class=\"muted\">Times are UTC. The same data as JSON: <a href=\"/admin/api/stats\">/admin/api/stats</a>.</p>");
-    document("Status", &b)
+    let doc = document("Status", &b);
+    if p.refresh {
+        doc.replacen(
+            "<head>",
+            "<head><meta http-equiv=\"refresh\" content=\"10;url=/admin?refresh=10\">",
+            1,
+        )
+    } else {
+        doc
+    }
 }
 
 /// Stacked bars per hour: delivered, filtered, dead. Drawn here, so nothing is loaded.
 pub fn chart(hours: &[HourOutcomes]) -> String {
     const W: f64 = 720.0;
     const H: f64 = 200.0;
-    const LEFT: f64 = 40.0;
+    const LEFT: f64 = 64.0;
     const BOTTOM: f64 = 22.0;
     let max = hours
         .iter()
@@ -281,10 +315,37 @@ pub fn chart(hours: &[HourOutcomes]) -> String {
     s
 }
 
+/// What a job's page says besides the job: its event and where its route delivers.
+pub struct JobContext {
+    pub event: Option<crate::store::events_log::EventView>,
+    /// `Flatchr, account acme`, or `no longer configured`.
+    pub to: String,
+    /// `flatchr`, `careers`, `webhook`.
+    pub destination: &'static str,
+}
+
+/// "Step reached" in words: how far the job got, as its destination has steps.
+pub fn step_words(job: &JobView, destination: &str) -> String {
+    use crate::job::{Status, Step};
+    let flatchr = destination == "flatchr";
+    match (job.status, job.step) {
+        (Status::Delivered, Step::Enriched) => {
+            "delivered: created in Flatchr, then enriched".into()
+        }
+        (Status::Delivered, Step::Pushed) if flatchr => "delivered: created in Flatchr".into(),
+        (Status::Delivered, _) => "delivered".into(),
+        (_, Step::New) => "not started: the profile is not fetched yet".into(),
+        (_, Step::Fetched) => "profile fetched from HrFlow; not delivered".into(),
+        (_, Step::Pushed) => "created in Flatchr; not enriched yet".into(),
+        (_, Step::Enriched) => "created and enriched in Flatchr".into(),
+    }
+}
+
 /// One job and its attempts; attempts of earlier runs (before an operator's retry) are marked.
 pub fn job_page(
     job: &JobView,
     attempts: &[AttemptView],
+    context: &JobContext,
     csrf: &str,
     notice: Option<&str>,
 ) -> String {
@@ -300,22 +361,27 @@ pub fn job_page(
         b,
         "<section><div class=\"scroll\"><table id=\"job\"><tbody>\
          <tr><th>status</th><td><span id=\"status\" class=\"status {s}\">{s}</span></td></tr>\
-         <tr><th>route</th><td>{}</td></tr><tr><th>profile</th><td>{}</td></tr>\
-         <tr><th>step reached</th><td>{}</td></tr><tr><th>run</th><td>{}</td></tr>\
+         <tr><th>route</th><td>{}</td></tr><tr><th>to</th><td>{}</td></tr>\
+         <tr><th>profile</th><td><a href=\"/admin/profiles/{}\">{}</a> <span class=\"muted\">source {}</span></td></tr>\
+         <tr><th>event</th><td>{}</td></tr>\
+         <tr><th>step reached</th><td id=\"step\">{}</td></tr><tr><th>run</th><td>{}</td></tr>\
          <tr><th>attempts in this run</th><td>{}</td></tr>",
         esc(&job.route),
+        esc(&context.to),
+        query_value(&job.profile_key).replace("+", "%20"),
         esc(&job.profile_key),
-        job.step.as_str(),
+        esc(&job.source_key),
+        match &context.event {
+            Some(e) => format!("{} · received {}", esc(&e.event_type), time(e.received_at)),
+            None => "no longer kept".into(),
+        },
+        step_words(job, context.destination),
         job.run,
         job.attempts,
         s = job.status.as_str(),
     );
-    if job.status == "pending" {
-        let _ = write!(
-            b,
-            "<tr><th>next attempt</th><td>{}</td></tr>",
-            time(job.next_attempt_at)
-        );
+    if let Some(next) = job.next_attempt_at {
+        let _ = write!(b, "<tr><th>next attempt</th><td>{}</td></tr>", time(next));
     }
     if let Some(r) = &job.reason {
         let _ = write!(
@@ -394,8 +460,20 @@ mod tests {
             oldest_pending_age_seconds: 0.0,
             routes: vec![],
             hours: vec![],
+            paused: 0,
+            paused_routes: vec![],
         };
-        let page = status_page(&stats, &Default::default(), &[cause], "", "tok", None);
+        let page = status_page(
+            &stats,
+            &StatusParts {
+                routes: &[],
+                causes: &[cause],
+                sync: "",
+                csrf: "tok",
+                notice: None,
+                refresh: false,
+            },
+        );
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("Retry all 2"));
     }

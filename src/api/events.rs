@@ -60,7 +60,6 @@ enum Answer {
     /// To be stored, with the routes it makes jobs on; `Stored` once committed.
     Store(NewEvent, Vec<String>),
     Stored(Ingested),
-    Ignored(String),
     Rejected(EventError),
 }
 
@@ -73,7 +72,9 @@ impl Answer {
             Answer::Stored(Ingested::Duplicate { event_id }) => {
                 json!({"status": "duplicate", "event_id": event_id})
             }
-            Answer::Ignored(reason) => json!({"status": "ignored", "reason": reason}),
+            Answer::Stored(Ingested::Ignored { reason }) => {
+                json!({"status": "ignored", "reason": reason})
+            }
             Answer::Rejected(e) => {
                 let body = ApiError::from(e.clone()).body();
                 json!({"status": "rejected", "errors": body["errors"]})
@@ -87,7 +88,7 @@ impl Answer {
         match self {
             Answer::Stored(Ingested::Accepted { .. }) => "accepted",
             Answer::Stored(Ingested::Duplicate { .. }) => "duplicate",
-            Answer::Ignored(_) => "ignored",
+            Answer::Stored(Ingested::Ignored { .. }) => "ignored",
             Answer::Rejected(_) => "rejected",
             Answer::Store(..) => "pending",
         }
@@ -213,37 +214,81 @@ async fn handle(
     })
 }
 
-/// Decides what one event becomes, before anything is stored.
+/// Decides what one event becomes, before anything is stored: every event that can be
+/// identified is stored, in the events log at least.
 fn plan(state: &AppState, event: Event) -> Answer {
+    let logged = |event_type: String,
+                  profile_key: String,
+                  source_key: String,
+                  body_hash: String,
+                  ignored: Option<String>| NewEvent {
+        // Time-ordered: new events append to the end of the events key's index
+        // instead of dirtying a random page of it per event.
+        id: uuid::Uuid::now_v7().to_string(),
+        body_hash,
+        event_type,
+        profile_key,
+        source_key,
+        ignored,
+    };
     match event {
         Event::Profile(e) => {
             let routes: Vec<String> = routes::matching(&state.settings.routes, &e)
                 .into_iter()
                 .map(|r| r.name.clone())
                 .collect();
-            if routes.is_empty() {
-                return Answer::Ignored(format!(
-                    "no route matches source {} and event type {:?}",
-                    e.source_key, e.event_type
-                ));
-            }
-            let new = NewEvent {
-                // Time-ordered: new events append to the end of the events key's index
-                // instead of dirtying a random page of it per event.
-                id: uuid::Uuid::now_v7().to_string(),
-                body_hash: e.body_hash,
-                event_type: e.event_type,
-                profile_key: e.profile_key,
-                source_key: e.source_key,
-            };
+            let ignored = routes.is_empty().then(|| {
+                if state
+                    .settings
+                    .routes
+                    .iter()
+                    .any(|r| routes::listens_to(r, &e.source_key))
+                {
+                    format!(
+                        "no route takes event type {:?} from source {:?}",
+                        e.event_type, e.source_key
+                    )
+                } else {
+                    format!("no route takes source {:?}", e.source_key)
+                }
+            });
+            let new = logged(
+                e.event_type,
+                e.profile_key,
+                e.source_key,
+                e.body_hash,
+                ignored,
+            );
             Answer::Store(new, routes)
         }
         Event::NoProfile { event_type } => {
-            Answer::Ignored(format!("the event ({event_type}) carries no profile"))
+            let reason = format!("no profile in the event ({event_type})");
+            Answer::Store(
+                logged(
+                    event_type,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    Some(reason),
+                ),
+                Vec::new(),
+            )
         }
-        Event::Failed { event_type } => Answer::Ignored(format!(
-            "HrFlow could not produce the profile ({event_type}): there is no profile to fetch"
-        )),
+        Event::Failed { event_type } => {
+            let reason = format!(
+                "error event ({event_type}): HrFlow could not produce the profile, there is no profile to fetch"
+            );
+            Answer::Store(
+                logged(
+                    event_type,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    Some(reason),
+                ),
+                Vec::new(),
+            )
+        }
         Event::Rejected(e) => Answer::Rejected(e),
     }
 }
@@ -255,6 +300,9 @@ fn log_stored(event: &NewEvent, outcome: &Ingested) {
         ),
         Ingested::Duplicate { event_id } => tracing::info!(
             profile_key = %event.profile_key, original = %event_id, "redelivery ignored"
+        ),
+        Ingested::Ignored { reason } => tracing::info!(
+            event_id = %event.id, profile_key = %event.profile_key, reason = %reason, "event ignored"
         ),
     }
 }

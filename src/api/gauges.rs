@@ -17,7 +17,11 @@ pub const REFRESH: Duration = Duration::from_secs(5);
 
 /// The last reading, shared by the refresher and the scrapes.
 #[derive(Clone, Default)]
-pub struct Gauges(Arc<std::sync::Mutex<Option<QueueGauges>>>);
+pub struct Gauges {
+    last: Arc<std::sync::Mutex<Option<QueueGauges>>>,
+    /// Every route whose `relay_route_paused` series was published.
+    paused_shown: Arc<std::sync::Mutex<Vec<String>>>,
+}
 
 impl Gauges {
     /// Reads the gauges every `REFRESH` until shutdown (once the schema exists).
@@ -47,14 +51,14 @@ impl Gauges {
     }
 
     fn set(&self, g: QueueGauges) {
-        if let Ok(mut slot) = self.0.lock() {
+        if let Ok(mut slot) = self.last.lock() {
             *slot = Some(g);
         }
     }
 
     /// Puts the last reading into the exporter's gauges; nothing before the first.
     pub fn publish(&self) {
-        let Some(g) = self.0.lock().ok().and_then(|slot| *slot) else {
+        let Some(g) = self.last.lock().ok().and_then(|slot| slot.clone()) else {
             return;
         };
         let age = g
@@ -65,5 +69,27 @@ impl Gauges {
         // Jobs waiting for a person: alert on this rising (PromQL: increase(...) > 0).
         metrics::gauge!("relay_jobs_dead").set(g.dead as f64);
         metrics::gauge!("relay_jobs_cancelled").set(g.cancelled as f64);
+        metrics::gauge!("relay_jobs_paused").set(g.paused as f64);
+        // One series per paused route, and 0 for one resumed since: a route is paused while
+        // its series is 1.
+        let mut shown = self
+            .paused_shown
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        for route in &shown {
+            if !g.paused_routes.contains(route) {
+                metrics::gauge!("relay_route_paused", "route" => route.clone()).set(0.0);
+            }
+        }
+        for route in &g.paused_routes {
+            metrics::gauge!("relay_route_paused", "route" => route.clone()).set(1.0);
+            if !shown.contains(route) {
+                shown.push(route.clone());
+            }
+        }
+        if let Ok(mut s) = self.paused_shown.lock() {
+            *s = shown;
+        }
     }
 }

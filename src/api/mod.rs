@@ -32,4 +32,6 @@ pub struct AppState {
     pub gauges: gauges::Gauges,
     /// Failed logins per client address, for the admin area and the careers API.
     pub logins: throttle::Throttle,
+    /// Told when an operator pauses or resumes a route.
+    pub alerts: crate::alert::Alerts,
 }

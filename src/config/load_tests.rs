@@ -73,7 +73,10 @@ fn unknown_keys_are_named_where_they_stand_with_the_nearest_known_key() {
 fn a_key_far_from_every_known_one_lists_them() {
     let p = problems("[retention]\nzzzzzz = 1\n", &[]);
     has(&p, "retention.zzzzzz (in ");
-    has(&p, "unknown key (expected one of dead, finished, interval)");
+    has(
+        &p,
+        "unknown key (expected one of dead, events, finished, interval)",
+    );
 }
 
 #[test]

@@ -125,6 +125,8 @@ pub struct Admin {
 pub struct Retention {
     pub finished: String,
     pub dead: String,
+    /// The events log (every event received, whatever its outcome).
+    pub events: String,
     pub interval: String,
 }
 
@@ -578,6 +580,7 @@ pub struct Timings {
     pub backfill_retry_delay: Duration,
     pub retention_finished: Duration,
     pub retention_dead: Duration,
+    pub retention_events: Duration,
     pub retention_interval: Duration,
     pub alerts_min_interval: Duration,
     pub sync_interval: Duration,
@@ -609,6 +612,7 @@ impl Timings {
             backfill_retry_delay: d("backfill.retry_delay", &s.backfill.retry_delay),
             retention_finished: d("retention.finished", &s.retention.finished),
             retention_dead: d("retention.dead", &s.retention.dead),
+            retention_events: d("retention.events", &s.retention.events),
             retention_interval: d("retention.interval", &s.retention.interval),
             alerts_min_interval: d("alerts.min_interval", &s.alerts.min_interval),
             sync_interval: d("sync.interval", &s.sync.interval),

@@ -98,7 +98,7 @@ impl Store {
         let now = now_ms();
         let event_ids: HashMap<&str, String> = plan
             .iter()
-            .map(|(k, _)| (*k, uuid::Uuid::new_v4().to_string()))
+            .map(|(k, _)| (*k, uuid::Uuid::now_v7().to_string()))
             .collect();
         for chunk in plan.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -121,11 +121,12 @@ impl Store {
             .iter()
             .flat_map(|(k, routes)| routes.iter().map(move |r| (*k, *r)))
             .collect();
+        let paused = self.paused_in(&mut tx).await?;
         let mut job_ids = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at) VALUES {} RETURNING id",
-                tuples(chunk.len(), 7, 1)
+                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at, paused) VALUES {} RETURNING id",
+                tuples(chunk.len(), 8, 1)
             );
             let mut q = sqlx::query(&sql).persistent(false);
             for (key, route) in chunk {
@@ -136,7 +137,8 @@ impl Store {
                     .bind(source_key)
                     .bind(now)
                     .bind(now)
-                    .bind(now);
+                    .bind(now)
+                    .bind(i64::from(paused.contains(route.as_str())));
             }
             for row in q.fetch_all(&mut *tx).await? {
                 job_ids.push(row.get::<i64, _>(0));

@@ -14,6 +14,8 @@ pub struct JobFilter {
     pub since_ms: Option<i64>,
     /// Jobs whose reason contains this text, ignoring case.
     pub reason: Option<String>,
+    /// Jobs of these profiles only (what a search found); an empty list matches none.
+    pub profiles: Option<Vec<String>>,
 }
 
 /// The filter's WHERE clause, on placeholders `$1`..`$5` (a NULL matches everything). `$5` is
@@ -25,6 +27,22 @@ const MATCHES: &str = "(CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT))
     AND (CAST($5 AS TEXT) IS NULL OR LOWER(reason) LIKE '%' || LOWER(CAST($5 AS TEXT)) || '%' ESCAPE '\\')";
 
 impl JobFilter {
+    /// `AND profile_key IN ($first, ...)` when the filter names profiles.
+    fn profiles_clause(&self, first: usize) -> String {
+        match &self.profiles {
+            Some(keys) if !keys.is_empty() => format!(
+                " AND profile_key IN ({})",
+                super::group_commit::placeholders(first, keys.len())
+            ),
+            _ => String::new(),
+        }
+    }
+
+    /// True when the filter names a list of profiles that is empty: nothing can match.
+    fn matches_none(&self) -> bool {
+        self.profiles.as_ref().is_some_and(Vec::is_empty)
+    }
+
     /// The reason as LIKE reads it, matched as plain text: `%`, `_` and `\` are characters
     /// like any other (an operator's `%` must not widen a bulk retry to every dead job).
     fn reason_pattern(&self) -> Option<String> {
@@ -49,34 +67,50 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<JobView>, StoreError> {
+        if filter.matches_none() {
+            return Ok(Vec::new());
+        }
         let sql = format!(
-            "SELECT {} FROM jobs WHERE {MATCHES} ORDER BY id DESC LIMIT $6 OFFSET $7",
-            JobView::COLUMNS
+            "SELECT {} FROM jobs WHERE {MATCHES}{} ORDER BY id DESC LIMIT $6 OFFSET $7",
+            JobView::COLUMNS,
+            filter.profiles_clause(8)
         );
-        let rows = sqlx::query(&sql)
+        let mut q = sqlx::query(&sql)
+            .persistent(filter.profiles.is_none())
             .bind(filter.status.as_deref())
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
             .bind(filter.since_ms)
             .bind(filter.reason_pattern())
             .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(offset);
+        for key in filter.profiles.iter().flatten() {
+            q = q.bind(key.as_str());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         Ok(rows.iter().map(JobView::from_row).collect())
     }
 
     /// How many jobs match `filter`.
     pub async fn count_jobs(&self, filter: &JobFilter) -> Result<i64, StoreError> {
-        let sql = format!("SELECT COUNT(*) AS n FROM jobs WHERE {MATCHES}");
-        let row = sqlx::query(&sql)
+        if filter.matches_none() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM jobs WHERE {MATCHES}{}",
+            filter.profiles_clause(6)
+        );
+        let mut q = sqlx::query(&sql)
+            .persistent(filter.profiles.is_none())
             .bind(filter.status.as_deref())
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
             .bind(filter.since_ms)
-            .bind(filter.reason_pattern())
-            .fetch_one(&self.pool)
-            .await?;
+            .bind(filter.reason_pattern());
+        for key in filter.profiles.iter().flatten() {
+            q = q.bind(key.as_str());
+        }
+        let row = q.fetch_one(&self.pool).await?;
         Ok(sqlx::Row::get(&row, "n"))
     }
 
@@ -161,10 +195,11 @@ impl Store {
 }
 
 /// What a retry sets: due now (placeholder `$now`), a fresh schedule (no attempts counted),
-/// no lease, a new run.
+/// no lease, a new run; held if its route is paused.
 fn retry_set(now: usize) -> String {
     format!(
         "status = 'pending', next_attempt_at = ${now}, attempts = 0, reason = NULL,
-         lease_until = NULL, lease_owner = NULL, run = run + 1, updated_at = ${now}"
+         lease_until = NULL, lease_owner = NULL, run = run + 1, updated_at = ${now},
+         paused = CASE WHEN EXISTS (SELECT 1 FROM route_pauses p WHERE p.route = jobs.route) THEN 1 ELSE 0 END"
     )
 }

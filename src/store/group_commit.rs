@@ -165,6 +165,10 @@ impl<'a> Plan<'a> {
         let mut first_of: HashMap<&str, usize> = HashMap::new();
         let mut firsts = Vec::new();
         for (i, (event, routes)) in events.iter().enumerate() {
+            // An ignored event is logged, never deduped: it holds no body.
+            if event.ignored.is_some() {
+                continue;
+            }
             first_of.entry(event.body_hash.as_str()).or_insert_with(|| {
                 firsts.push((*event, *routes));
                 i
@@ -184,6 +188,11 @@ impl<'a> Plan<'a> {
             .iter()
             .enumerate()
             .map(|(i, (event, routes))| {
+                if let Some(reason) = &event.ignored {
+                    return Ingested::Ignored {
+                        reason: reason.clone(),
+                    };
+                }
                 let hash = event.body_hash.as_str();
                 let first_at = self.first_of.get(hash).copied().unwrap_or(i);
                 let first = events[first_at].0;
@@ -222,22 +231,30 @@ impl Store {
                 .collect();
             return self.enqueue_intake(owned, window_ms).await;
         }
-        let plan = Plan::of(events);
-        let holders = self
-            .store_postgres(&plan.firsts, super::now_ms(), window_ms)
-            .await?;
-        Ok(plan.answers(events, &holders))
+        self.store_postgres(events, super::now_ms(), window_ms)
+            .await
     }
 
     /// PostgreSQL: a statement per table (multi-row), RETURNING names the bodies accepted.
     async fn store_postgres(
         &self,
-        events: &[(&NewEvent, &[String])],
+        all: &[(&NewEvent, &[String])],
         now: i64,
         window_ms: i64,
-    ) -> Result<HashMap<String, String>, StoreError> {
+    ) -> Result<Vec<Ingested>, StoreError> {
+        let plan = Plan::of(all);
+        let events = plan.firsts.as_slice();
         let mut conn = self.write_conn(super::Durability::Full).await?;
         let mut tx = self.begin(&mut conn).await?;
+        // A paused route's new jobs are made paused. The rows are share-locked: a resume
+        // (which deletes its row, then unpauses its jobs) waits for this commit, so it sees
+        // the jobs made here.
+        let paused: HashSet<String> =
+            sqlx::query_scalar("SELECT route FROM route_pauses FOR SHARE")
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
         // 1. The dedupe keys: RETURNING names the bodies not accepted within the window.
         let mut fresh: HashSet<String> = HashSet::new();
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
@@ -305,8 +322,8 @@ impl Store {
             .collect();
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at) VALUES {}",
-                tuples(chunk.len(), 7, 1)
+                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at, paused) VALUES {}",
+                tuples(chunk.len(), 8, 1)
             );
             let mut q = sqlx::query(&sql).persistent(false);
             for (e, route) in chunk {
@@ -317,14 +334,48 @@ impl Store {
                     .bind(&e.source_key)
                     .bind(now)
                     .bind(now)
-                    .bind(now);
+                    .bind(now)
+                    .bind(i64::from(paused.contains(route.as_str())));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for (e, _) in stored {
+            holders.insert(e.body_hash.clone(), e.id.clone());
+        }
+        let answers = plan.answers(all, &holders);
+        // 5. The events log: duplicates and ignored events.
+        let logged: Vec<(&NewEvent, &str, Option<&str>, Option<&str>)> = all
+            .iter()
+            .zip(&answers)
+            .filter_map(|((e, _), answer)| match answer {
+                Ingested::Accepted { .. } => None,
+                Ingested::Duplicate { event_id } => {
+                    Some((*e, "duplicate", None, Some(event_id.as_str())))
+                }
+                Ingested::Ignored { reason } => Some((*e, "ignored", Some(reason.as_str()), None)),
+            })
+            .collect();
+        for chunk in logged.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at, outcome, reason, original_id) VALUES {}",
+                tuples(chunk.len(), 9, 1)
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for (e, outcome, reason, original) in chunk {
+                q = q
+                    .bind(&e.id)
+                    .bind(&e.body_hash)
+                    .bind(&e.event_type)
+                    .bind(&e.profile_key)
+                    .bind(&e.source_key)
+                    .bind(now)
+                    .bind(*outcome)
+                    .bind(*reason)
+                    .bind(*original);
             }
             q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        for (e, _) in stored {
-            holders.insert(e.body_hash.clone(), e.id.clone());
-        }
-        Ok(holders)
+        Ok(answers)
     }
 }

@@ -10,12 +10,24 @@ pub struct NewEvent {
     pub event_type: String,
     pub profile_key: String,
     pub source_key: String,
+    /// Why no job comes of it (no route takes it, an error event, no profile): the events log
+    /// keeps it with this reason, outside the dedupe window. None for an event to store.
+    pub ignored: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ingested {
-    Accepted { event_id: String, jobs: usize },
-    Duplicate { event_id: String },
+    Accepted {
+        event_id: String,
+        jobs: usize,
+    },
+    Duplicate {
+        event_id: String,
+    },
+    /// Logged, with why; no job.
+    Ignored {
+        reason: String,
+    },
 }
 
 impl Store {

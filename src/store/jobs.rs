@@ -61,6 +61,8 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     /// The profile this attempt fetched: kept for the next attempt when the job runs again.
     pub profile: Option<String>,
+    /// The keyed hash of the fetched profile's email: what a search by email finds.
+    pub email_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -69,31 +71,45 @@ pub struct JobView {
     pub event_id: String,
     pub route: String,
     pub profile_key: String,
+    pub source_key: String,
     pub status: Status,
     pub step: Step,
     pub attempts: i64,
-    pub next_attempt_at: i64,
+    /// A pending job's next attempt; absent once it has ended.
+    #[serde(
+        serialize_with = "crate::time::ser_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_attempt_at: Option<i64>,
+    /// A pending job of a paused route: it waits, no attempt made, until the route is resumed.
+    pub paused: bool,
     pub reason: Option<String>,
     /// 1, then one more for each operator retry.
     pub run: i64,
+    #[serde(serialize_with = "crate::time::ser")]
     pub created_at: i64,
+    #[serde(serialize_with = "crate::time::ser")]
     pub updated_at: i64,
 }
 
 impl JobView {
     /// Columns `from_row` reads, for every query that lists jobs.
-    pub(crate) const COLUMNS: &'static str = "id, event_id, route, profile_key, status, step, attempts, next_attempt_at, reason, run, created_at, updated_at";
+    pub(crate) const COLUMNS: &'static str = "id, event_id, route, profile_key, source_key, status, step, attempts, next_attempt_at, paused, reason, run, created_at, updated_at";
 
     pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Self {
+        let status = Status::from_db(r.get("status"));
+        let pending = status == Status::Pending;
         Self {
             id: r.get("id"),
             event_id: r.get("event_id"),
             route: r.get("route"),
             profile_key: r.get("profile_key"),
-            status: Status::from_db(r.get("status")),
+            source_key: r.get("source_key"),
+            status,
             step: Step::from_db(r.get("step")),
             attempts: r.get("attempts"),
-            next_attempt_at: r.get("next_attempt_at"),
+            next_attempt_at: pending.then(|| r.get("next_attempt_at")),
+            paused: pending && r.get::<i64, _>("paused") != 0,
             reason: r.get("reason"),
             run: r.get("run"),
             created_at: r.get("created_at"),
@@ -106,6 +122,7 @@ impl JobView {
 pub struct AttemptView {
     /// The job's run this attempt belonged to: 1, then one more for each operator retry.
     pub run: i64,
+    #[serde(serialize_with = "crate::time::ser")]
     pub started_at: i64,
     pub step: Step,
     pub http_status: Option<i64>,
@@ -150,7 +167,8 @@ impl Store {
             "UPDATE jobs SET lease_until = $2, lease_owner = $3, attempts = attempts + 1
              WHERE id = (
                 SELECT j.id FROM jobs j {hint}
-                WHERE j.status = 'pending' AND j.next_attempt_at <= $1
+                WHERE j.status = 'pending' AND j.paused = 0 AND j.next_attempt_at <= $1
+                  AND NOT EXISTS (SELECT 1 FROM route_pauses p WHERE p.route = j.route)
                   AND (j.lease_until IS NULL OR j.lease_until < $1
                        OR EXISTS (SELECT 1 FROM replicas r WHERE r.id = j.lease_owner AND r.last_seen < $4))
                   AND NOT EXISTS (
@@ -232,21 +250,9 @@ impl Store {
              WHERE mark = $16 AND job_id = $1 AND state = 'sending'";
         const UPDATE: &str = "UPDATE jobs SET status = $2, next_attempt_at = $3, reason = $4, lease_until = NULL, lease_owner = NULL, updated_at = $5,
                              attempts = attempts - $7, step = $8,
-                             profile = CASE WHEN $10 = 1 THEN NULL ELSE COALESCE($9, profile) END
+                             profile = CASE WHEN $10 = 1 THEN NULL ELSE COALESCE($9, profile) END,
+                             email_hash = COALESCE($17, email_hash)
              WHERE id = $1 AND lease_owner = $6 RETURNING id";
-        let update = |sql| {
-            sqlx::query(sql)
-                .bind(job_id)
-                .bind(status.as_str())
-                .bind(next)
-                .bind(reason)
-                .bind(now)
-                .bind(owner)
-                .bind(refund)
-                .bind(attempt.step.as_str())
-                .bind(keep)
-                .bind(ends)
-        };
         if self.backend == Backend::Sqlite {
             // The update and the attempt in the writer thread's next batch. The attempt's own
             // values follow the update's ten parameters.
@@ -276,6 +282,7 @@ impl Store {
                 Arg::Text(finish.label().to_string()),
                 Arg::MaybeText(attempt.error.clone()),
                 Arg::Text(mark.clone()),
+                Arg::MaybeText(attempt.email_hash.clone()),
             ];
             let updated = self
                 .write(Write {
@@ -289,7 +296,22 @@ impl Store {
         // PostgreSQL infers every parameter's type: the attempt is a statement of its own.
         let mut conn = self.write_conn(Durability::Normal).await?;
         let mut tx = self.begin(&mut conn).await?;
-        let updated = update(UPDATE).fetch_all(&mut *tx).await?.len();
+        let update = UPDATE.replace("$17", "$11");
+        let updated = sqlx::query(&update)
+            .bind(job_id)
+            .bind(status.as_str())
+            .bind(next)
+            .bind(reason)
+            .bind(now)
+            .bind(owner)
+            .bind(refund)
+            .bind(attempt.step.as_str())
+            .bind(keep)
+            .bind(ends)
+            .bind(attempt.email_hash.as_deref())
+            .fetch_all(&mut *tx)
+            .await?
+            .len();
         if pushed {
             sqlx::query(&MARK_PUSHED.replace("$5", "$2").replace("$16", "$3"))
                 .bind(job_id)

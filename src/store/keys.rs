@@ -1,6 +1,7 @@
 //! Keys the relay makes once and keeps in the database (`secrets`), so every replica and every
 //! restart uses the same: one keys the status page's CSRF tokens, one the marks that keep
-//! push-once (and a careers response's id) without the profile key in clear.
+//! push-once (and a careers response's id) without the profile key in clear, one the hashes
+//! of candidates' emails that the operator's search looks up.
 
 use sqlx::Row;
 
@@ -10,10 +11,11 @@ use super::{Durability, Store, StoreError};
 pub(super) struct Keys {
     csrf: Vec<u8>,
     marks: Vec<u8>,
+    emails: Vec<u8>,
 }
 
 /// Each key's name in `secrets`.
-const NAMES: [&str; 2] = ["csrf", "marks"];
+const NAMES: [&str; 3] = ["csrf", "marks", "emails"];
 
 impl Store {
     /// Makes each key if no process made it yet (the first writer wins), then reads them.
@@ -43,6 +45,7 @@ impl Store {
         let keys = Keys {
             csrf: key("csrf")?,
             marks: key("marks")?,
+            emails: key("emails")?,
         };
         // A second migrate (a retry) finds them set: the same values, from the same rows.
         let _ = self.keys.set(keys);
@@ -71,6 +74,15 @@ impl Store {
         Ok(hex::encode(crate::hrflow::signature::hmac_sha256(
             &self.keys()?.marks,
             text.as_bytes(),
+        )))
+    }
+
+    /// The keyed hash of a candidate's email, as a search finds it: trimmed, case ignored.
+    pub fn email_hash(&self, email: &str) -> Result<String, StoreError> {
+        let email = email.trim().to_lowercase();
+        Ok(hex::encode(crate::hrflow::signature::hmac_sha256(
+            &self.keys()?.emails,
+            email.as_bytes(),
         )))
     }
 

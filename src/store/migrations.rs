@@ -30,6 +30,7 @@ const SQLITE: Embedded = migrations!("sqlite":
     6 "0006_jobs_route_profile_lean.sql" "jobs route profile lean",
     7 "0007_marks.sql" "marks",
     8 "0008_sync.sql" "sync",
+    9 "0009_console.sql" "console",
 );
 
 const POSTGRES: Embedded = migrations!("postgres":
@@ -41,6 +42,7 @@ const POSTGRES: Embedded = migrations!("postgres":
     6 "0006_jobs_route_profile_lean.sql" "jobs route profile lean",
     7 "0007_marks.sql" "marks",
     8 "0008_sync.sql" "sync",
+    9 "0009_console.sql" "console",
 );
 
 impl MigrationSource<'static> for Embedded {

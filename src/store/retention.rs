@@ -46,6 +46,12 @@ const PURGE_LOCK: i64 = 0x7265_6c61_7970_7572; // "relaypur"
 const PURGE_DEDUPE: &str = "DELETE FROM event_dedupe WHERE body_hash IN
     (SELECT body_hash FROM event_dedupe WHERE received_at < $1 LIMIT $2)";
 
+/// The events log past its period, a batch at a time: a range of `events_received`. An event
+/// a job still refers to stays (its job's retention decides).
+const PURGE_EVENTS: &str = "DELETE FROM events WHERE id IN
+    (SELECT e.id FROM events e WHERE e.received_at < $1
+       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.event_id = e.id) LIMIT $2)";
+
 /// What a purge should delete: times are Unix milliseconds; rows older than them go.
 #[derive(Debug, Clone, Copy)]
 pub struct Cutoffs {
@@ -53,8 +59,10 @@ pub struct Cutoffs {
     pub finished_before: i64,
     /// Dead and cancelled jobs that ended before this.
     pub dead_before: i64,
-    /// Dedupe keys (and events no job refers to) older than this: the dedupe window.
+    /// Dedupe keys older than this: the dedupe window.
     pub dedupe_before: i64,
+    /// Events received before this that no job refers to: the events log's period.
+    pub events_before: i64,
     /// Careers vacancies unpublished before this, with their responses and letters.
     pub unpublished_before: i64,
 }
@@ -122,6 +130,7 @@ impl Store {
                     "(status IN ('delivered', 'filtered') AND updated_at < $1)
                      OR (status IN ('dead', 'cancelled') AND updated_at < $2)",
                     &[c.finished_before, c.dead_before],
+                    c.events_before,
                 )
                 .await?;
             deleted.jobs += jobs;
@@ -132,6 +141,7 @@ impl Store {
             }
         }
         deleted.dedupe_keys += self.delete_batched(PURGE_DEDUPE, c.dedupe_before).await?;
+        deleted.events += self.delete_batched(PURGE_EVENTS, c.events_before).await?;
         // Careers data lives while its vacancy is published; unpublishing starts its period.
         deleted.letters += self
             .delete_batched(
@@ -167,6 +177,7 @@ impl Store {
         &self,
         condition: &str,
         values: &[i64],
+        events_before: i64,
     ) -> Result<(u64, u64, u64), StoreError> {
         let mut conn = self.write_conn(Durability::Normal).await?;
         let mut tx = self.begin(&mut conn).await?;
@@ -205,9 +216,10 @@ impl Store {
             events.iter().map(|e| e as &(dyn Key + Sync)).collect();
         let attempts = run("DELETE FROM attempts WHERE job_id IN", &id_keys).await?;
         let jobs = run("DELETE FROM jobs WHERE id IN", &id_keys).await?;
-        // An event goes with its last job (one event may hold a job per route).
+        // An event goes with its last job (one event may hold a job per route), once the
+        // events log's period is over too; the log's purge takes it later otherwise.
         let events = run(
-            "DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.event_id = events.id) AND id IN",
+            &format!("DELETE FROM events WHERE received_at < {events_before} AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.event_id = events.id) AND id IN"),
             &event_keys,
         )
         .await?;
@@ -339,6 +351,7 @@ impl Store {
         finished: std::time::Duration,
         dead: std::time::Duration,
         dedupe_window: std::time::Duration,
+        events: std::time::Duration,
     ) -> Cutoffs {
         let now = now_ms();
         let ago = |d: std::time::Duration| now - d.as_millis().min(i64::MAX as u128) as i64;
@@ -346,6 +359,7 @@ impl Store {
             finished_before: ago(finished),
             dead_before: ago(dead),
             dedupe_before: ago(dedupe_window),
+            events_before: ago(events),
             unpublished_before: ago(finished),
         }
     }

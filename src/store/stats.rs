@@ -11,9 +11,15 @@ const HOUR_MS: i64 = 3_600_000;
 #[derive(Debug, Clone, Serialize)]
 pub struct Stats {
     pub pending: i64,
-    /// Pending jobs whose next attempt is due now.
+    /// Pending jobs whose next attempt is due now (a paused route's are not).
     pub due: i64,
+    /// How long the job due the longest has waited since it became due (not since it was
+    /// made: a job retried in an hour is not late before that hour).
     pub oldest_pending_age_seconds: f64,
+    /// Pending jobs held by a paused route.
+    pub paused: i64,
+    /// The routes an operator paused.
+    pub paused_routes: Vec<String>,
     pub routes: Vec<RouteCounts>,
     /// 24 hours, oldest first; the last is the current hour.
     pub hours: Vec<HourOutcomes>,
@@ -32,7 +38,8 @@ pub struct RouteCounts {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HourOutcomes {
-    /// The hour's start, Unix milliseconds.
+    /// The hour's start.
+    #[serde(serialize_with = "crate::time::ser")]
     pub hour: i64,
     pub delivered: i64,
     pub filtered: i64,
@@ -40,11 +47,14 @@ pub struct HourOutcomes {
 }
 
 /// The queue's figures the metrics show.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct QueueGauges {
     pub pending: i64,
-    /// When the oldest pending job was created (Unix ms).
+    /// When the job due the longest became due (Unix ms); paused routes' jobs aside.
     pub oldest_pending_ms: Option<i64>,
+    /// Pending jobs of paused routes.
+    pub paused: i64,
+    pub paused_routes: Vec<String>,
     pub dead: i64,
     pub cancelled: i64,
 }
@@ -55,6 +65,7 @@ pub struct DeadCause {
     pub route: String,
     pub reason: String,
     pub jobs: i64,
+    #[serde(serialize_with = "crate::time::ser")]
     pub last_at: i64,
     /// The newest few, for a Retry button each.
     pub job_ids: Vec<i64>,
@@ -64,14 +75,15 @@ impl Store {
     /// Pending jobs (the partial index of due jobs), dead and cancelled ones (a range of the
     /// status index each): no scan of the finished jobs, however many there are.
     pub async fn queue_gauges(&self) -> Result<QueueGauges, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        let (oldest, paused) = self.due_and_paused().await?;
         let mut g = QueueGauges {
-            pending: row.get("n"),
-            oldest_pending_ms: row.get("oldest"),
+            pending: n,
+            oldest_pending_ms: oldest,
+            paused,
+            paused_routes: self.pauses().await?.into_iter().map(|p| p.route).collect(),
             ..Default::default()
         };
         for r in sqlx::query(
@@ -89,15 +101,30 @@ impl Store {
         Ok(g)
     }
 
+    /// When the job due the longest became due, and how many pending jobs paused routes
+    /// hold: the first end of the due index, and the paused index's length.
+    async fn due_and_paused(&self) -> Result<(Option<i64>, i64), StoreError> {
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM jobs WHERE status = 'pending' AND paused = 0 AND next_attempt_at <= $1",
+        )
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        let paused: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE paused = 1 AND status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((oldest, paused))
+    }
+
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         let now = now_ms();
-        let row = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due,
-                    MIN(created_at) AS oldest
+        let row = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN next_attempt_at <= $1 AND paused = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due
              FROM jobs WHERE status = 'pending'")
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
-        let oldest: Option<i64> = row.get("oldest");
+        let (oldest, paused) = self.due_and_paused().await?;
         let mut routes: std::collections::BTreeMap<String, RouteCounts> = Default::default();
         for r in sqlx::query(
             "SELECT route, status, COUNT(*) AS n FROM jobs GROUP BY route, status ORDER BY route",
@@ -156,6 +183,8 @@ impl Store {
                 .unwrap_or(0.0),
             routes: routes.into_values().collect(),
             hours,
+            paused,
+            paused_routes: self.pauses().await?.into_iter().map(|p| p.route).collect(),
         })
     }
 

@@ -13,7 +13,15 @@ pub struct SourceRun {
     /// The day (YYYY-MM-DD, UTC) the last complete pass started; the next lists from a day
     /// before it.
     pub watermark: Option<String>,
+    #[serde(
+        serialize_with = "crate::time::ser_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub started_at: Option<i64>,
+    #[serde(
+        serialize_with = "crate::time::ser_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ended_at: Option<i64>,
     pub listed: i64,
     pub queued: i64,

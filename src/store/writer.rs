@@ -5,7 +5,7 @@
 //! write never refuses its neighbours. Colder writes (retention, careers, backfill, operators)
 //! keep sqlx's connection; while one of them holds it, this thread waits (`Item::Pause`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use rusqlite::types::ValueRef;
@@ -370,6 +370,12 @@ fn value(v: ValueRef<'_>) -> Value {
     }
 }
 
+/// The routes an operator paused: their new jobs are made paused (out of the due index).
+fn paused_routes(conn: &Connection) -> Result<HashSet<String>, rusqlite::Error> {
+    let mut q = conn.prepare_cached("SELECT route FROM route_pauses")?;
+    q.query_map((), |r| r.get(0))?.collect()
+}
+
 /// One request's events: each body's first event, with its jobs, is stored where the dedupe
 /// key now names it (new, or last accepted before the window); the others are duplicates of
 /// whichever event holds their body.
@@ -396,9 +402,10 @@ fn intake(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut job = conn.prepare_cached(
-        "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
+        "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at, paused)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6)",
     )?;
+    let paused = paused_routes(conn)?;
     let mut holders: HashMap<String, String> = HashMap::with_capacity(plan.firsts.len());
     for (e, routes) in &plan.firsts {
         let fresh = take
@@ -425,9 +432,34 @@ fn intake(
             now,
         ))?;
         for route in routes.iter() {
-            job.execute((&e.id, route, &e.profile_key, &e.source_key, now))?;
+            let paused = i64::from(paused.contains(route.as_str()));
+            job.execute((&e.id, route, &e.profile_key, &e.source_key, now, paused))?;
         }
         holders.insert(e.body_hash.clone(), e.id.clone());
     }
-    Ok(plan.answers(&events, &holders))
+    let answers = plan.answers(&events, &holders);
+    // The events log: a duplicate names the event holding its body; an ignored one says why.
+    let mut logged = conn.prepare_cached(
+        "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at, outcome, reason, original_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for ((e, _), answer) in events.iter().zip(&answers) {
+        let (outcome, reason, original) = match answer {
+            Ingested::Accepted { .. } => continue,
+            Ingested::Duplicate { event_id } => ("duplicate", None, Some(event_id)),
+            Ingested::Ignored { reason } => ("ignored", Some(reason), None),
+        };
+        logged.execute((
+            &e.id,
+            &e.body_hash,
+            &e.event_type,
+            &e.profile_key,
+            &e.source_key,
+            now,
+            outcome,
+            reason,
+            original,
+        ))?;
+    }
+    Ok(answers)
 }

@@ -38,6 +38,7 @@ async fn one_attempt_delivers_then_a_failure_is_decided_without_a_loop() {
             event_type: "profile.parsing.success".into(),
             profile_key: key.to_string(),
             source_key: SOURCE.into(),
+            ignored: None,
         };
         store.ingest(&event, &routes, 60_000).await.unwrap();
     }

@@ -167,6 +167,21 @@ impl Browser {
         )
         .await;
     }
+    async fn type_into(&self, element: &str, text: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+    /// How much wider than the window the page is (0: nothing cut off or scrolled sideways).
+    async fn overflow(&self) -> Value {
+        self.script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+        )
+        .await
+    }
     async fn script(&self, code: &str) -> Value {
         self.call(
             reqwest::Method::POST,
@@ -303,11 +318,119 @@ async fn a_person_sees_the_dead_jobs_and_retries_one_from_the_page() {
     phone
         .goto(&format!("http://{user}:{password}@127.0.0.1:{port}/admin"))
         .await;
-    let overflow = phone
-        .script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
-        )
-        .await;
-    assert_eq!(overflow, 0, "the page is wider than a phone's screen");
+    assert_eq!(
+        phone.overflow().await,
+        0,
+        "the page is wider than a phone's screen"
+    );
     phone.screenshot("admin-status-phone.png").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_finds_a_candidate_by_email_and_pauses_a_route_from_the_page() {
+    let hrflow = FakeHrflow::start().await;
+    let flatchr = FakeFlatchr::start().await;
+    let config = format!(
+        "{}sources = [\"{SOURCE}\"]\n{}\n[careers]\ntokens = [\"careers-token-long-enough-1234\"]\n[[routes]]\nname = \"careers\"\ndestination = \"careers\"\nvacancy = \"7\"\nsources = [\"none-yet\"]\n",
+        base_config(&hrflow.url, &flatchr.url),
+        admin_section()
+    );
+    let app = spawn!(&config);
+    for key in ["ada", "bob"] {
+        app.post_event(&event_body(key, SOURCE)).await;
+    }
+    app.post_event(&event_body("eve", "elsewhere")).await;
+    app.settle(Duration::from_secs(10)).await;
+    let Some(browser) = open_browser(1280, 1200).await else {
+        return;
+    };
+    let port = app.address.rsplit(':').next().unwrap();
+    let (user, password) = ADMIN_USER.split_once(':').unwrap();
+    let base = format!("http://{user}:{password}@127.0.0.1:{port}");
+    browser.goto(&format!("{base}/admin")).await;
+    // Every configured route, the one with no job too.
+    let routes = browser.text("#routes tbody").await;
+    assert!(
+        routes.contains("careers") && routes.contains("Huntflow"),
+        "{routes}"
+    );
+
+    // The search, by email in another case: a GET form, no script; one candidate opens.
+    let boxes = browser.find_all("form.search input[name=q]").await;
+    browser.type_into(&boxes[0], "ADA@example.org").await;
+    browser.screenshot("admin-search.png").await;
+    let find = browser.find_all("form.search button").await;
+    browser.click(&find[0]).await;
+    let timeline = browser.text("#timeline tbody").await;
+    assert!(browser.current_url().await.ends_with("/admin/profiles/ada"));
+    assert!(
+        timeline.contains("event profile.parsing.success") && timeline.contains("job #"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("delivered"), "{timeline}");
+    browser.screenshot("admin-timeline.png").await;
+
+    // Pause, then resume, the Flatchr route.
+    browser.goto(&format!("{base}/admin")).await;
+    let pause = browser
+        .find_all("tr[data-route=flatchr] form[action$='/pause'] button")
+        .await;
+    browser.click(&pause[0]).await;
+    assert!(browser.text("[role=status]").await.contains("paused"));
+    assert!(
+        browser
+            .text("tr[data-route=flatchr]")
+            .await
+            .contains("paused")
+    );
+    browser.screenshot("admin-routes-paused.png").await;
+    assert_eq!(app.store().pauses().await.unwrap().len(), 1);
+    let resume = browser
+        .find_all("tr[data-route=flatchr] form[action$='/resume'] button")
+        .await;
+    browser.click(&resume[0]).await;
+    assert!(browser.text("[role=status]").await.contains("resumed"));
+    assert!(app.store().pauses().await.unwrap().is_empty());
+
+    // The jobs and events pages.
+    browser
+        .goto(&format!("{base}/admin/jobs?status=delivered"))
+        .await;
+    let jobs = browser.text("#jobs tbody").await;
+    assert!(jobs.contains("ada") && jobs.contains("bob"), "{jobs}");
+    browser.screenshot("admin-jobs.png").await;
+    browser
+        .goto(&format!("{base}/admin/events?outcome=ignored"))
+        .await;
+    let events = browser.text("#events tbody").await;
+    assert!(
+        events.contains("no route takes source") && !events.contains("ada"),
+        "{events}"
+    );
+    browser.screenshot("admin-events.png").await;
+    let loaded = browser
+        .script("return performance.getEntriesByType('resource').map(e => e.name)")
+        .await;
+    assert_eq!(loaded, json!([]), "the page loaded {loaded}");
+    drop(browser);
+
+    // On a phone, no page is wider than the screen.
+    let Some(phone) = open_browser(390, 844).await else {
+        return;
+    };
+    for (path, shot) in [
+        ("/admin", "admin-routes-phone.png"),
+        ("/admin/profiles/ada", "admin-timeline-phone.png"),
+        ("/admin?q=nobody%40example.org", "admin-search-phone.png"),
+        ("/admin/jobs", "admin-jobs-phone.png"),
+        ("/admin/events", "admin-events-phone.png"),
+    ] {
+        phone.goto(&format!("{base}{path}")).await;
+        assert_eq!(
+            phone.overflow().await,
+            0,
+            "{path} is wider than a phone's screen"
+        );
+        phone.screenshot(shot).await;
+    }
 }

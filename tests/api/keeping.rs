@@ -265,7 +265,7 @@ async fn retention_deletes_finished_jobs_after_their_period() {
     let flatchr = FakeFlatchr::start().await;
     flatchr.faults(vec![Fault::Status(401, None)], vec![]);
     let config = format!(
-        "{}\n[retention]\nfinished = \"1h\"\ndead = \"2h\"\ninterval = \"1h\"\n",
+        "{}\n[retention]\nfinished = \"1h\"\ndead = \"2h\"\nevents = \"1h\"\ninterval = \"1h\"\n",
         base_config(&hrflow.url, &flatchr.url)
     );
     let app = spawn!(&config);

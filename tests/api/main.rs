@@ -12,6 +12,7 @@ mod attempt;
 mod backfill;
 mod browser;
 mod careers;
+mod console;
 mod container;
 mod crash;
 mod delivery;

@@ -20,6 +20,7 @@ fn event(id: &str, hash: &str) -> NewEvent {
         event_type: "t".into(),
         profile_key: "p".into(),
         source_key: "s".into(),
+        ignored: None,
     }
 }
 
@@ -31,6 +32,7 @@ fn record() -> AttemptRecord {
         http_status: None,
         error: None,
         profile: None,
+        email_hash: None,
     }
 }
 
@@ -531,6 +533,7 @@ async fn careers_data_outlives_its_vacancy_by_the_finished_period_only() {
         finished_before: 0,
         dead_before: 0,
         dedupe_before: 0,
+        events_before: 0,
         unpublished_before,
     };
     // Unpublished a moment ago: kept.

@@ -17,6 +17,8 @@ mod attempt;
 mod backfill;
 #[path = "../api/careers.rs"]
 mod careers;
+#[path = "../api/console.rs"]
+mod console;
 #[path = "../api/crash.rs"]
 mod crash;
 #[path = "../api/delivery.rs"]

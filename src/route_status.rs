@@ -1,0 +1,164 @@
+//! Every configured route as an operator sees it: where it delivers, whether it is paused, its
+//! jobs per status. One reading for `routes list`, `/admin/api/routes` and the status page.
+
+use serde::Serialize;
+
+use crate::config::{Destination, Settings};
+use crate::store::stats::RouteCounts;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteStatus {
+    pub name: String,
+    /// `flatchr`, `careers`, `webhook`; `unconfigured` for a route that only has jobs left.
+    pub destination: &'static str,
+    /// The Flatchr account (`default` for `[flatchr]` itself); absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Where it delivers, in words: `Flatchr, account acme`, `webhook hooks.example.com`.
+    pub to: String,
+    pub sources: Vec<String>,
+    pub paused: bool,
+    #[serde(
+        serialize_with = "crate::time::ser_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub paused_at: Option<i64>,
+    pub jobs: Counts,
+}
+
+/// Jobs per status.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Counts {
+    pub pending: i64,
+    pub delivered: i64,
+    pub filtered: i64,
+    pub dead: i64,
+    pub cancelled: i64,
+}
+
+impl From<&RouteCounts> for Counts {
+    fn from(c: &RouteCounts) -> Self {
+        Self {
+            pending: c.pending,
+            delivered: c.delivered,
+            filtered: c.filtered,
+            dead: c.dead,
+            cancelled: c.cancelled,
+        }
+    }
+}
+
+/// How a page names where a route's candidates go.
+pub fn describe(d: &Destination) -> String {
+    match d {
+        Destination::Flatchr { account, .. } if account.is_empty() => "Flatchr".into(),
+        Destination::Flatchr { account, .. } => format!("Flatchr, account {account}"),
+        Destination::Careers { .. } => "Huntflow (careers)".into(),
+        Destination::Webhook(t) => format!(
+            "webhook {}",
+            url::Url::parse(&t.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
+        Destination::Unknown => "unknown".into(),
+    }
+}
+
+/// The Flatchr account a route uses, as an operator names it.
+pub fn account(d: &Destination) -> Option<String> {
+    match d {
+        Destination::Flatchr { account, .. } if account.is_empty() => Some("default".into()),
+        Destination::Flatchr { account, .. } => Some(account.clone()),
+        _ => None,
+    }
+}
+
+/// Every configured route, in the configuration's order, then any route that is no longer
+/// configured but still has jobs. `counts` are the stats' per-route counts.
+pub fn assemble(
+    settings: &Settings,
+    counts: &[RouteCounts],
+    pauses: &[crate::store::pauses::Pause],
+) -> Vec<RouteStatus> {
+    let paused_at = |name: &str| pauses.iter().find(|p| p.route == name).map(|p| p.paused_at);
+    let jobs = |name: &str| {
+        counts
+            .iter()
+            .find(|c| c.route == name)
+            .map(Counts::from)
+            .unwrap_or_default()
+    };
+    let mut out: Vec<RouteStatus> = settings
+        .routes
+        .iter()
+        .map(|r| RouteStatus {
+            name: r.name.clone(),
+            destination: r.destination.kind(),
+            account: account(&r.destination),
+            to: describe(&r.destination),
+            sources: r.sources.clone(),
+            paused: paused_at(&r.name).is_some(),
+            paused_at: paused_at(&r.name),
+            jobs: jobs(&r.name),
+        })
+        .collect();
+    for c in counts {
+        if settings.route(&c.route).is_none() {
+            out.push(RouteStatus {
+                name: c.route.clone(),
+                destination: "unconfigured",
+                account: None,
+                to: "no longer configured".into(),
+                sources: Vec::new(),
+                paused: paused_at(&c.route).is_some(),
+                paused_at: paused_at(&c.route),
+                jobs: Counts::from(c),
+            });
+        }
+    }
+    out
+}
+
+/// Reads what `assemble` needs.
+pub async fn overview(settings: &Settings, store: &Store) -> Result<Vec<RouteStatus>, StoreError> {
+    let stats = store.stats().await?;
+    let pauses = store.pauses().await?;
+    Ok(assemble(settings, &stats.routes, &pauses))
+}
+
+/// Pauses or resumes a configured route; an unknown name is an error naming the routes.
+pub async fn set_paused(
+    settings: &Settings,
+    store: &Store,
+    name: &str,
+    pause: bool,
+) -> Result<bool, SteerError> {
+    if settings.route(name).is_none() {
+        return Err(SteerError::Unknown {
+            name: name.to_string(),
+            known: settings.routes.iter().map(|r| r.name.clone()).collect(),
+        });
+    }
+    let changed = if pause {
+        store.pause_route(name).await?
+    } else {
+        store.resume_route(name).await?
+    };
+    tracing::info!(
+        route = name,
+        paused = pause,
+        changed,
+        "route steered by an operator"
+    );
+    Ok(changed)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SteerError {
+    #[error("no route named {name:?} (configured: {})", known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
