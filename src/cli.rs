@@ -592,3 +592,38 @@ async fn probe(settings: &Settings, path: &str) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand and every argument says in a line what it is for.
+    #[test]
+    fn every_command_and_argument_has_a_line_of_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let here = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(here.clone());
+                }
+                walk(sub, &here, missing);
+            }
+        }
+        let cli = super::Cli::command();
+        assert!(cli.get_about().is_some_and(
+            |a| a.to_string().contains("Flatchr") && a.to_string().contains("webhook")
+        ));
+        let mut missing = Vec::new();
+        walk(&cli, "hrflow-relay", &mut missing);
+        assert!(missing.is_empty(), "no help: {missing:?}");
+    }
+}
