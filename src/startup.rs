@@ -207,7 +207,7 @@ impl Application {
             alert_sink(&settings, &http, &timings),
         ));
         let alerts = attempts.alerts.clone();
-        tokio::spawn(
+        let syncer = tokio::spawn(
             crate::sync::Syncer {
                 settings: settings.clone(),
                 timings: timings.clone(),
@@ -225,7 +225,12 @@ impl Application {
         });
         let gauges = crate::api::gauges::Gauges::default();
         gauges.start(store.clone(), schema.clone(), shutdown_rx.clone());
-        let worker = tokio::spawn(worker.run(shutdown_rx));
+        // A stop waits for the syncer too: it gives back a pass in progress, due at once,
+        // which a process that exits first would leave held for the lease's length.
+        let worker = tokio::spawn(async move {
+            worker.run(shutdown_rx).await;
+            let _ = syncer.await;
+        });
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {

@@ -14,17 +14,7 @@ use crate::store::control::JobFilter;
 
 /// `(page, pages, found)` for a pager.
 fn pages(paging: &Paging, found: i64) -> (i64, i64, i64) {
-    (
-        paging.page,
-        ((found + paging.per_page - 1) / paging.per_page).max(1),
-        found,
-    )
-}
-
-fn query(req: &HttpRequest) -> std::collections::HashMap<String, String> {
-    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .unwrap_or_default()
+    (paging.page, paging.pages(found), found)
 }
 
 /// `GET /admin/profiles/{key}`.
@@ -46,7 +36,7 @@ pub async fn jobs(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let paging = Paging::parse(req.query_string())?;
-    let q = query(&req);
+    let q = super::query::loose(&req);
     let field = |k: &str| {
         q.get(k)
             .map(|v| v.trim().to_string())

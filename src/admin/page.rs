@@ -44,9 +44,7 @@ pub(super) fn see_other(location: &str) -> HttpResponse {
 /// The one-line notice a redirect asks for (`?done=...`), from a fixed list: the query
 /// string never puts text on the page.
 fn notice(req: &HttpRequest) -> Option<String> {
-    let query =
-        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-            .ok()?;
+    let query = super::query::loose(req);
     let n = query
         .get("n")
         .and_then(|n| n.parse::<u64>().ok())
@@ -83,10 +81,7 @@ pub async fn status(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query =
-        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-            .map(|q| q.into_inner())
-            .unwrap_or_default();
+    let query = super::query::loose(&req);
     if let Some(q) = query.get("q").map(|q| q.trim()).filter(|q| !q.is_empty()) {
         let found = super::console::find(&state.store, q).await?;
         if let [one] = found.as_slice()

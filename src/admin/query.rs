@@ -5,6 +5,16 @@ use actix_web::HttpRequest;
 
 use crate::error::ApiError;
 
+/// The query as a page reads it: leniently (a person's address bar), a key missing or
+/// malformed is as if absent; the values never reach the page unescaped.
+pub fn loose(req: &HttpRequest) -> std::collections::HashMap<String, String> {
+    actix_web::web::Query::<std::collections::HashMap<String, String>>::from_query(
+        req.query_string(),
+    )
+    .map(|q| q.into_inner())
+    .unwrap_or_default()
+}
+
 /// Paging keys every list takes.
 const PAGING: [&str; 3] = ["page", "per_page", "count"];
 

@@ -54,8 +54,13 @@ impl Paging {
     }
 
     /// The envelope of a page: `items`, `page`, `pages` (at least 1), `per_page`, `found`.
+    /// How many pages `found` items make (at least 1).
+    pub fn pages(&self, found: i64) -> i64 {
+        ((found + self.per_page - 1) / self.per_page).max(1)
+    }
+
     pub fn envelope(&self, items: Vec<Value>, found: i64) -> Value {
-        let pages = ((found + self.per_page - 1) / self.per_page).max(1);
+        let pages = self.pages(found);
         json!({"items": items, "page": self.page, "pages": pages, "per_page": self.per_page, "found": found})
     }
 }
