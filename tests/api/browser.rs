@@ -138,26 +138,56 @@ impl Browser {
     /// form button returns before the next page has loaded).
     async fn text(&self, css: &str) -> String {
         let started = Instant::now();
-        let el = loop {
-            let el = self.find_all(css).await;
-            if !el.is_empty() {
-                break el;
+        loop {
+            if let Some(text) = self.try_text(css).await {
+                return text;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "nothing matches {css}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{}/text", el[0]),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap()
-        .to_string()
+        }
+    }
+    /// The text of the first element matching `css` once it contains `needle`. After a click on
+    /// a form button the old page may still be showing, and its element goes stale when the next
+    /// one loads, so a stale or missing element is looked for again until 10 s have passed.
+    async fn text_with(&self, css: &str, needle: &str) -> String {
+        let started = Instant::now();
+        let mut seen = String::new();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Some(text) = self.try_text(css).await {
+                if text.contains(needle) {
+                    return text;
+                }
+                seen = text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} never said {needle:?}; last seen: {seen:?}");
+    }
+    async fn try_text(&self, css: &str) -> Option<String> {
+        let found: Value = self
+            .http
+            .post(format!("{}/elements", self.session))
+            .json(&json!({"using": "css selector", "value": css}))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let id = found["value"].get(0)?[ELEMENT].as_str()?.to_string();
+        let text: Value = self
+            .http
+            .get(format!("{}/element/{id}/text", self.session))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        text["value"].as_str().map(str::to_string)
     }
     async fn click(&self, element: &str) {
         self.call(
@@ -267,7 +297,7 @@ async fn a_person_sees_the_dead_jobs_and_retries_one_from_the_page() {
         .await;
     assert_eq!(buttons.len(), 3);
     browser.click(&buttons[0]).await;
-    let notice = browser.text("[role=status]").await;
+    let notice = browser.text_with("[role=status]", "retried").await;
     let url = browser.current_url().await;
     let seen = browser.script("return document.body.innerText").await;
     assert!(
@@ -298,12 +328,7 @@ async fn a_person_sees_the_dead_jobs_and_retries_one_from_the_page() {
         .find_all("#dead-jobs form[action='/admin/retry'] button")
         .await;
     browser.click(&all[0]).await;
-    assert!(
-        browser
-            .text("[role=status]")
-            .await
-            .contains("2 jobs retried")
-    );
+    browser.text_with("[role=status]", "2 jobs retried").await;
     assert_eq!(browser.text("#dead b").await, "0");
     assert_eq!(
         app.store().jobs(Some("pending"), 10).await.unwrap().len(),
@@ -376,20 +401,15 @@ async fn a_person_finds_a_candidate_by_email_and_pauses_a_route_from_the_page() 
         .find_all("tr[data-route=flatchr] form[action$='/pause'] button")
         .await;
     browser.click(&pause[0]).await;
-    assert!(browser.text("[role=status]").await.contains("paused"));
-    assert!(
-        browser
-            .text("tr[data-route=flatchr]")
-            .await
-            .contains("paused")
-    );
+    browser.text_with("[role=status]", "paused").await;
+    browser.text_with("tr[data-route=flatchr]", "paused").await;
     browser.screenshot("admin-routes-paused.png").await;
     assert_eq!(app.store().pauses().await.unwrap().len(), 1);
     let resume = browser
         .find_all("tr[data-route=flatchr] form[action$='/resume'] button")
         .await;
     browser.click(&resume[0]).await;
-    assert!(browser.text("[role=status]").await.contains("resumed"));
+    browser.text_with("[role=status]", "resumed").await;
     assert!(app.store().pauses().await.unwrap().is_empty());
 
     // The jobs and events pages.
