@@ -11,7 +11,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::config::{Settings, Timings};
-use crate::destination::{self, Plan, Senders};
+use crate::destination::{Delivery, Plan, Senders};
 use crate::hrflow::client::HrflowClient;
 use crate::job::{self, Failure, Outcome, Step};
 use crate::logic::Scripts;
@@ -47,9 +47,7 @@ impl Attempts {
         // Every field is given here: one recorded later costs the JSON log layer a second
         // formatting of the whole span.
         let account = self.account_of(&job.route);
-        let account = account
-            .as_deref()
-            .map(|a| if a.is_empty() { "default" } else { a });
+        let account = account.as_deref();
         let span = tracing::info_span!("job", job_id = job.id, route = %job.route, profile_key = %job.profile_key, attempt = job.attempts, account);
         async {
             let started_at = now_ms();
@@ -74,6 +72,10 @@ impl Attempts {
                     .filter(|_| matches!(finish, Finish::Retry { .. } | Finish::Defer { .. }))
                     .map(|p| p.to_string()),
                 email_hash: progress.email_hash.take(),
+                created: self
+                    .settings
+                    .route(&job.route)
+                    .is_some_and(|r| r.destination.created_at(progress.step)),
             };
             match &finish {
                 Finish::Delivered => {
@@ -104,7 +106,7 @@ impl Attempts {
     fn tell(&self, job: &ClaimedJob, finish: &Finish, failure: Option<&Failure>) {
         use crate::alert::Incident;
         // Alerts name an account when there are several: a named one.
-        let account = self.account_of(&job.route).filter(|a| !a.is_empty());
+        let account = self.account_of(&job.route).filter(|a| a != "default");
         if let Some(f) = failure
             && let Some(status @ (401 | 403)) = f.http_status()
         {
@@ -124,13 +126,12 @@ impl Attempts {
         }
     }
 
-    /// The Flatchr account a route sends to: "" for `[flatchr]` itself, `None` for other
-    /// destinations.
+    /// The account a route sends to (`default` for a destination's section itself), `None`
+    /// for destinations without accounts.
     fn account_of(&self, route: &str) -> Option<String> {
-        match self.settings.route(route).map(|r| &r.destination) {
-            Some(crate::config::Destination::Flatchr { account, .. }) => Some(account.clone()),
-            _ => None,
-        }
+        self.settings
+            .route(route)
+            .and_then(|r| r.destination.account())
     }
 
     fn decide(&self, job: &ClaimedJob, outcome: Outcome) -> (Finish, Option<Failure>) {
@@ -227,13 +228,19 @@ impl Attempts {
         // hand the profile back. Without a script the mapping takes microseconds, not worth a
         // hop to another thread and back.
         let (plan, profile) = if route.logics.is_empty() && route.format.is_empty() {
-            let plan = destination::prepare(&route, &self.scripts, Cow::Borrowed(&profile));
+            let plan = route
+                .destination
+                .prepare(&route, &self.scripts, Cow::Borrowed(&profile));
             (plan, profile)
         } else {
             let scripts = self.scripts.clone();
             let planned_route = route.clone();
             tokio::task::spawn_blocking(move || {
-                let plan = destination::prepare(&planned_route, &scripts, Cow::Borrowed(&profile));
+                let plan = planned_route.destination.prepare(
+                    &planned_route,
+                    &scripts,
+                    Cow::Borrowed(&profile),
+                );
                 (plan, profile)
             })
             .await
@@ -250,7 +257,14 @@ impl Attempts {
         match plan {
             Plan::Dropped(logic) => Ok(Outcome::Filtered(logic)),
             Plan::Send(prepared) => {
-                destination::deliver(&self.senders, job, &route, prepared, &mut progress.step)
+                let delivery = Delivery {
+                    store: &self.store,
+                    job,
+                    step: &mut progress.step,
+                };
+                route
+                    .destination
+                    .deliver(&self.senders, delivery, prepared)
                     .await?;
                 Ok(Outcome::Delivered)
             }

@@ -463,35 +463,7 @@ fn print_summary(settings: &Settings) {
     }
     crate::out!("  routes: {}", settings.routes.len());
     for r in &settings.routes {
-        let to = match &r.destination {
-            crate::config::Destination::Flatchr {
-                account,
-                vacancy,
-                enrich,
-            } => format!(
-                "flatchr account {} vacancy {vacancy:?} enrich {enrich}",
-                if account.is_empty() {
-                    "default"
-                } else {
-                    account
-                }
-            ),
-            crate::config::Destination::Careers {
-                vacancy,
-                vacancy_tag,
-            } => format!("careers vacancy {vacancy:?} tag {vacancy_tag:?}"),
-            crate::config::Destination::Webhook(t) => format!(
-                "webhook {} ({}, {} extra header(s))",
-                shown_url(&t.url),
-                if t.key.is_some() {
-                    "signed"
-                } else {
-                    "unsigned"
-                },
-                t.headers.len()
-            ),
-            crate::config::Destination::Unknown => "unknown".into(),
-        };
+        let to = r.destination.summary();
         crate::out!(
             "    - {} -> {to}; sources {:?}; events {:?}; logics {:?}; format {:?}",
             r.name,

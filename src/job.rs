@@ -245,34 +245,80 @@ impl Status {
     }
 }
 
-/// Checkpoints of a job; a retry resumes from the last one reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Checkpoints of a job; a retry resumes from the last one reached. After the fetch, the
+/// destination names its own (`Kind::STEPS`: Flatchr's `pushed`, `enriched`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     New,
     Fetched,
-    Pushed,
-    Enriched,
+    Reached(Label),
+}
+
+/// A destination's checkpoint name, kept inline so that a step stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Label {
+    len: u8,
+    bytes: [u8; Label::MAX],
+}
+
+impl Label {
+    const MAX: usize = 22;
+    /// `None` for a name too long to be a checkpoint.
+    pub const fn new(name: &str) -> Option<Self> {
+        let from = name.as_bytes();
+        if from.len() > Self::MAX {
+            return None;
+        }
+        let mut bytes = [0; Self::MAX];
+        let mut i = 0;
+        while i < from.len() {
+            bytes[i] = from[i];
+            i += 1;
+        }
+        Some(Self {
+            len: from.len() as u8,
+            bytes,
+        })
+    }
+    pub fn as_str(&self) -> &str {
+        // Built from a `&str`, cut at its own length: always UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
 }
 
 impl Step {
-    pub fn as_str(self) -> &'static str {
+    /// A destination's checkpoint (`Step::reached("pushed")`).
+    pub fn reached(name: &str) -> Self {
+        Label::new(name).map_or(Self::New, Self::Reached)
+    }
+
+    pub fn as_str(&self) -> &str {
         match self {
             Self::New => "new",
             Self::Fetched => "fetched",
-            Self::Pushed => "pushed",
-            Self::Enriched => "enriched",
+            Self::Reached(label) => label.as_str(),
         }
     }
 
-    /// As the store writes it; anything else starts over.
+    /// As the store writes it; an unreadable one starts over.
     pub fn from_db(value: &str) -> Self {
         match value {
+            "new" | "" => Self::New,
             "fetched" => Self::Fetched,
-            "pushed" => Self::Pushed,
-            "enriched" => Self::Enriched,
-            _ => Self::New,
+            other => Self::reached(other),
         }
+    }
+}
+
+impl serde::Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -9,7 +9,6 @@ use rhai::{AST, Dynamic, Engine, Scope};
 use serde_json::Value;
 
 use crate::config::Route;
-use crate::flatchr;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum LogicError {
@@ -78,20 +77,7 @@ fn engine(max_operations: u64, print: bool) -> Engine {
             .is_some_and(|d| Instant::now() > d);
         late.then(|| Dynamic::from("time limit exceeded"))
     });
-    engine.register_fn(
-        "default_push",
-        |p: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-            let profile: Value = rhai::serde::from_dynamic(&p)?;
-            rhai::serde::to_dynamic(flatchr::push::body(&profile))
-        },
-    );
-    engine.register_fn(
-        "default_enrich",
-        |p: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-            let profile: Value = rhai::serde::from_dynamic(&p)?;
-            rhai::serde::to_dynamic(flatchr::enrich::body(&profile))
-        },
-    );
+    crate::destination::register(&mut engine);
     engine
 }
 
@@ -278,11 +264,13 @@ pub(crate) mod tests {
             events: vec![],
             logics: logics.iter().map(|s| s.to_string()).collect(),
             format: format.into(),
-            destination: crate::config::Destination::Flatchr {
-                account: String::new(),
-                vacancy: "vac".into(),
-                enrich: true,
-            },
+            destination: crate::config::Destination::Flatchr(
+                crate::destination::flatchr::Flatchr {
+                    account: String::new(),
+                    vacancy: "vac".into(),
+                    enrich: true,
+                },
+            ),
             problems: vec![],
         }
     }

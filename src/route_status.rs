@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::config::{Destination, Settings};
+use crate::config::Settings;
 use crate::store::stats::RouteCounts;
 use crate::store::{Store, StoreError};
 
@@ -12,7 +12,8 @@ pub struct RouteStatus {
     pub name: String,
     /// `flatchr`, `careers`, `webhook`; `unconfigured` for a route that only has jobs left.
     pub destination: &'static str,
-    /// The Flatchr account (`default` for `[flatchr]` itself); absent elsewhere.
+    /// The destination's account (`default` for its section itself); absent for destinations
+    /// without accounts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// Where it delivers, in words: `Flatchr, account acme`, `webhook hooks.example.com`.
@@ -49,32 +50,6 @@ impl From<&RouteCounts> for Counts {
     }
 }
 
-/// How a page names where a route's candidates go.
-pub fn describe(d: &Destination) -> String {
-    match d {
-        Destination::Flatchr { account, .. } if account.is_empty() => "Flatchr".into(),
-        Destination::Flatchr { account, .. } => format!("Flatchr, account {account}"),
-        Destination::Careers { .. } => "Huntflow (careers)".into(),
-        Destination::Webhook(t) => format!(
-            "webhook {}",
-            url::Url::parse(&t.url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default()
-        ),
-        Destination::Unknown => "unknown".into(),
-    }
-}
-
-/// The Flatchr account a route uses, as an operator names it.
-pub fn account(d: &Destination) -> Option<String> {
-    match d {
-        Destination::Flatchr { account, .. } if account.is_empty() => Some("default".into()),
-        Destination::Flatchr { account, .. } => Some(account.clone()),
-        _ => None,
-    }
-}
-
 /// Every configured route, in the configuration's order, then any route that is no longer
 /// configured but still has jobs. `counts` are the stats' per-route counts.
 pub fn assemble(
@@ -96,8 +71,8 @@ pub fn assemble(
         .map(|r| RouteStatus {
             name: r.name.clone(),
             destination: r.destination.kind(),
-            account: account(&r.destination),
-            to: describe(&r.destination),
+            account: r.destination.account(),
+            to: r.destination.describe(),
             sources: r.sources.clone(),
             paused: paused_at(&r.name).is_some(),
             paused_at: paused_at(&r.name),

@@ -79,11 +79,13 @@ mod tests {
             events: events.iter().map(|s| s.to_string()).collect(),
             logics: vec![],
             format: String::new(),
-            destination: crate::config::Destination::Flatchr {
-                account: String::new(),
-                vacancy: "v".into(),
-                enrich: true,
-            },
+            destination: crate::config::Destination::Flatchr(
+                crate::destination::flatchr::Flatchr {
+                    account: String::new(),
+                    vacancy: "v".into(),
+                    enrich: true,
+                },
+            ),
             problems: vec![],
         }
     }

@@ -16,7 +16,6 @@ use crate::api::{self, AppState};
 use crate::attempt::Attempts;
 use crate::config::{Checked, Settings, Timings};
 use crate::error;
-use crate::flatchr::FlatchrClient;
 use crate::hrflow::client::HrflowClient;
 use crate::logic::Scripts;
 use crate::store::Store;
@@ -96,32 +95,19 @@ pub fn attempts(
     }
 }
 
-/// A client per destination: one per Flatchr account (its own key, company and rate), the
-/// webhook sender.
+/// A client per destination (one per Flatchr account: its own key, company and rate).
 pub fn senders(
     settings: &Settings,
     store: &Store,
     http: &reqwest::Client,
     timings: &Timings,
 ) -> crate::destination::Senders {
-    let flatchr = settings.flatchr.all_accounts().into_iter().map(|account| {
-        let client = FlatchrClient::new(
-            http.clone(),
-            &account,
-            timings.request_timeout,
-            settings.worker.max_resume_bytes,
-        );
-        (account.name, client)
-    });
-    crate::destination::Senders {
-        store: store.clone(),
-        flatchr: crate::destination::flatchr::Accounts::new(flatchr),
-        webhook: crate::destination::webhook::Sender {
-            http: http.clone(),
-            store: store.clone(),
-            timeout: timings.request_timeout,
-        },
-    }
+    crate::destination::Senders::build(&crate::destination::Build {
+        settings,
+        store,
+        http,
+        timings,
+    })
 }
 
 /// Where alerts go, if anywhere.

@@ -145,11 +145,7 @@ impl Worker {
                 .heartbeat_replica(&self.attempts.owner, Duration::from_secs(10))
                 .await
             {
-                Ok(live) => {
-                    for client in self.attempts.senders.flatchr.clients() {
-                        client.share_rate(live);
-                    }
-                }
+                Ok(live) => self.attempts.senders.share_rate(live),
                 Err(e) => tracing::warn!(error = %e, "replica heartbeat failed"),
             }
             tokio::select! {

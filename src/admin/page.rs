@@ -131,10 +131,8 @@ pub async fn job(
     let route = state.settings.route(&job.route);
     let context = view::JobContext {
         event: state.store.event(&job.event_id).await?,
-        to: route.map_or("no longer configured".into(), |r| {
-            crate::route_status::describe(&r.destination)
-        }),
-        destination: route.map_or("unconfigured", |r| r.destination.kind()),
+        to: route.map_or("no longer configured".into(), |r| r.destination.describe()),
+        step: view::step_words(&job, route.map(|r| &r.destination)),
     };
     Ok(html(view::job_page(
         &job,

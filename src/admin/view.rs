@@ -320,24 +320,20 @@ pub struct JobContext {
     pub event: Option<crate::store::events_log::EventView>,
     /// `Flatchr, account acme`, or `no longer configured`.
     pub to: String,
-    /// `flatchr`, `careers`, `webhook`.
-    pub destination: &'static str,
+    /// How far the job got, in its destination's words (`step_words`).
+    pub step: String,
 }
 
-/// "Step reached" in words: how far the job got, as its destination has steps.
-pub fn step_words(job: &JobView, destination: &str) -> String {
+/// "Step reached" in words: how far the job got, as its destination names its steps.
+pub fn step_words(job: &JobView, destination: Option<&crate::config::Destination>) -> String {
     use crate::job::{Status, Step};
-    let flatchr = destination == "flatchr";
-    match (job.status, job.step) {
-        (Status::Delivered, Step::Enriched) => {
-            "delivered: created in Flatchr, then enriched".into()
-        }
-        (Status::Delivered, Step::Pushed) if flatchr => "delivered: created in Flatchr".into(),
-        (Status::Delivered, _) => "delivered".into(),
-        (_, Step::New) => "not started: the profile is not fetched yet".into(),
-        (_, Step::Fetched) => "profile fetched from HrFlow; not delivered".into(),
-        (_, Step::Pushed) => "created in Flatchr; not enriched yet".into(),
-        (_, Step::Enriched) => "created and enriched in Flatchr".into(),
+    let delivered = job.status == Status::Delivered;
+    match (job.step, destination) {
+        (Step::Reached(_), Some(d)) => d.step_words(job.step.as_str(), delivered),
+        _ if delivered => "delivered".into(),
+        (Step::New, _) => "not started: the profile is not fetched yet".into(),
+        (Step::Fetched, _) => "profile fetched from HrFlow; not delivered".into(),
+        (Step::Reached(_), None) => job.step.as_str().into(),
     }
 }
 
@@ -375,7 +371,7 @@ pub fn job_page(
             Some(e) => format!("{} · received {}", esc(&e.event_type), time(e.received_at)),
             None => "no longer kept".into(),
         },
-        step_words(job, context.destination),
+        esc(&context.step),
         job.run,
         job.attempts,
         s = job.status.as_str(),

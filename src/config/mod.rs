@@ -12,7 +12,7 @@ mod route;
 mod secret;
 
 pub use account::{Account, AccountFile};
-pub use route::{Destination, Route, SigningKey, WebhookTarget};
+pub use route::{Destination, Route, RouteKeys};
 pub use secret::{Secret, Secrets, shown_url};
 
 const DEFAULTS: &str = include_str!("../../config/default.toml");

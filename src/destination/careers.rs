@@ -5,13 +5,87 @@ use std::borrow::Cow;
 
 use serde_json::{Value, json};
 
-use super::{Kept, Plan, Prepared};
+use super::{Build, Delivery, Kept, Kind, Plan};
 use crate::careers::mapping;
-use crate::config::Route;
+use crate::config::{Route, RouteKeys};
 use crate::job::Failure;
 use crate::logic::Scripts;
 use crate::store::careers::NewLetter;
 use crate::store::{ClaimedJob, Store};
+
+/// A careers route's keys: the vacancy its responses go on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Careers {
+    /// The vacancy id Huntflow published here.
+    pub vacancy: Option<i64>,
+    /// The profile tag whose value is the vacancy id, when set (it wins over `vacancy`).
+    pub vacancy_tag: String,
+}
+
+impl Kind for Careers {
+    const NAME: &'static str = "careers";
+    const STEPS: &'static [&'static str] = &[];
+    type Prepared = Response;
+    /// The responses live in the relay's own store.
+    type Sender = Store;
+
+    fn from_keys(keys: &RouteKeys, problems: &mut Vec<String>) -> Self {
+        let written = keys.vacancy.trim();
+        let vacancy = written.parse::<i64>().ok();
+        if vacancy.is_none() && keys.vacancy_tag.is_empty() {
+            problems.push(
+                "sends to careers but has neither a vacancy id (an integer) nor a vacancy_tag"
+                    .to_string(),
+            );
+        } else if vacancy.is_none() && !written.is_empty() {
+            problems.push(format!(
+                "sends to careers but its vacancy {written:?} is not a vacancy id (an integer)"
+            ));
+        }
+        Self {
+            vacancy,
+            vacancy_tag: keys.vacancy_tag.clone(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        "Huntflow (careers)".into()
+    }
+
+    fn summary(&self) -> String {
+        format!("vacancy {:?} tag {:?}", self.vacancy, self.vacancy_tag)
+    }
+
+    fn step_words(&self, step: &str, _delivered: bool) -> String {
+        step.into()
+    }
+
+    fn prepare(
+        &self,
+        route: &Route,
+        scripts: &Scripts,
+        profile: Cow<'_, Value>,
+    ) -> Result<Plan<Response>, Failure> {
+        prepare(route, self.vacancy, &self.vacancy_tag, scripts, profile)
+    }
+
+    fn preview(&self, prepared: &Response) -> Value {
+        preview(prepared)
+    }
+
+    fn sender(build: &Build<'_>) -> Store {
+        build.store.clone()
+    }
+
+    async fn deliver(
+        &self,
+        store: &Store,
+        delivery: Delivery<'_>,
+        response: Response,
+    ) -> Result<(), Failure> {
+        deliver(store, delivery.job, response).await
+    }
+}
 
 /// A response ready to store.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,13 +95,13 @@ pub struct Response {
     pub letters: Vec<NewLetter>,
 }
 
-pub fn prepare(
+fn prepare(
     route: &Route,
     vacancy: Option<i64>,
     vacancy_tag: &str,
     scripts: &Scripts,
     profile: Cow<'_, Value>,
-) -> Result<Plan, Failure> {
+) -> Result<Plan<Response>, Failure> {
     let permanent = |e: String| Failure::permanent(e);
     let profile =
         match super::kept(route, scripts, profile).map_err(|e| permanent(e.to_string()))? {
@@ -43,15 +117,15 @@ pub fn prepare(
     }
     .map_err(permanent)?;
     let vacancy_id = mapping::vacancy_id(vacancy, vacancy_tag, &profile).map_err(permanent)?;
-    Ok(Plan::Send(Prepared::Careers(Response {
+    Ok(Plan::Send(Response {
         vacancy_id,
         item: mapped.item,
         letters: mapped.letters,
-    })))
+    }))
 }
 
 /// The response item (0.1 form, without id and created) and its letters.
-pub fn preview(r: &Response) -> Value {
+fn preview(r: &Response) -> Value {
     let letters: Vec<Value> = r
         .letters
         .iter()
@@ -61,7 +135,7 @@ pub fn preview(r: &Response) -> Value {
 }
 
 /// Stores the response on its vacancy, which must be published.
-pub async fn deliver(store: &Store, job: &ClaimedJob, r: Response) -> Result<(), Failure> {
+async fn deliver(store: &Store, job: &ClaimedJob, r: Response) -> Result<(), Failure> {
     match store.vacancy(r.vacancy_id).await? {
         None => {
             return Err(Failure::permanent(format!(

@@ -7,15 +7,30 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Kept, Plan, Prepared};
-use crate::config::Route;
+use super::{Build, Delivery, Kept, Kind, Plan, permanent};
+use crate::config::{Route, RouteKeys, Settings};
 use crate::flatchr::{FlatchrClient, enrich, push};
 use crate::job::{Failure, Step};
 use crate::logic::Scripts;
+use crate::online::{Check, failed, within};
 use crate::store::{ClaimedJob, PushSlot, Store};
 
 /// Flatchr requires an email to create a candidate.
 const NO_EMAIL: &str = "the profile has no email, and Flatchr requires one to create a candidate";
+
+const PUSHED: &str = "pushed";
+const ENRICHED: &str = "enriched";
+
+/// A Flatchr route's keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flatchr {
+    /// `[flatchr.accounts.NAME]`; empty: `[flatchr]` itself.
+    pub account: String,
+    /// The vacancy's slug, sent as PushProfile's `vacancy`.
+    pub vacancy: String,
+    /// Whether EnrichProfile follows PushProfile.
+    pub enrich: bool,
+}
 
 /// The two bodies a Flatchr delivery sends.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,9 +61,232 @@ impl Accounts {
     pub fn get(&self, name: &str) -> Option<&FlatchrClient> {
         self.0.get(name)
     }
-    pub fn clients(&self) -> impl Iterator<Item = &FlatchrClient> {
-        self.0.values()
+}
+
+impl Kind for Flatchr {
+    const NAME: &'static str = "flatchr";
+    const STEPS: &'static [&'static str] = &[PUSHED, ENRICHED];
+    // Marked by the attempt's own write: one write less per delivery (`push_once`).
+    const CREATED_AT: &'static [&'static str] = &[PUSHED, ENRICHED];
+    type Prepared = Bodies;
+    type Sender = Accounts;
+
+    fn from_keys(keys: &RouteKeys, problems: &mut Vec<String>) -> Self {
+        if keys.vacancy.is_empty() {
+            problems.push("sends to flatchr but has no vacancy".to_string());
+        } else if let Some(problem) = vacancy_slug_problem(&keys.vacancy) {
+            problems.push(problem);
+        } else if keys.vacancy.trim() != keys.vacancy {
+            problems.push(format!(
+                "has spaces around its vacancy {:?}: write vacancy = {:?}",
+                keys.vacancy,
+                keys.vacancy.trim()
+            ));
+        }
+        Self {
+            account: keys.account.clone(),
+            vacancy: keys.vacancy.clone(),
+            enrich: keys.enrich,
+        }
     }
+
+    fn problems(&self, settings: &Settings) -> Vec<String> {
+        let account = &self.account;
+        let Some(a) = settings.flatchr.account(account) else {
+            return vec![format!(
+                "names the Flatchr account {account:?}, which is not configured (add [flatchr.accounts.{account}])"
+            )];
+        };
+        let key = if a.name.is_empty() {
+            "flatchr".to_string()
+        } else {
+            format!("flatchr.accounts.{}", a.name)
+        };
+        let mut problems = Vec::new();
+        if a.api_key.is_empty() {
+            problems.push(format!("sends to flatchr but {key}.api_key is empty"));
+        }
+        if a.company.is_empty() {
+            problems.push(format!(
+                "sends to flatchr but {key}.company is empty (EnrichProfile and the duplicate check need it)"
+            ));
+        }
+        problems
+    }
+
+    fn describe(&self) -> String {
+        match self.account.as_str() {
+            "" => "Flatchr".into(),
+            account => format!("Flatchr, account {account}"),
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "account {} vacancy {:?} enrich {}",
+            self.account().unwrap_or_default(),
+            self.vacancy,
+            self.enrich
+        )
+    }
+
+    fn account(&self) -> Option<String> {
+        Some(match self.account.as_str() {
+            "" => "default".into(),
+            account => account.into(),
+        })
+    }
+
+    fn step_words(&self, step: &str, delivered: bool) -> String {
+        match (step, delivered) {
+            (ENRICHED, true) => "delivered: created in Flatchr, then enriched".into(),
+            (PUSHED, true) => "delivered: created in Flatchr".into(),
+            (PUSHED, false) => "created in Flatchr; not enriched yet".into(),
+            (ENRICHED, false) => "created and enriched in Flatchr".into(),
+            (other, _) => other.into(),
+        }
+    }
+
+    fn prepare(
+        &self,
+        route: &Route,
+        scripts: &Scripts,
+        profile: Cow<'_, Value>,
+    ) -> Result<Plan<Bodies>, Failure> {
+        prepare(route, &self.vacancy, scripts, profile)
+    }
+
+    fn preview(&self, prepared: &Bodies) -> Value {
+        preview(self, prepared)
+    }
+
+    fn sender(build: &Build<'_>) -> Accounts {
+        let settings = build.settings;
+        Accounts::new(settings.flatchr.all_accounts().into_iter().map(|account| {
+            let client = FlatchrClient::new(
+                build.http.clone(),
+                &account,
+                build.timings.request_timeout,
+                settings.worker.max_resume_bytes,
+            );
+            (account.name, client)
+        }))
+    }
+
+    async fn deliver(
+        &self,
+        accounts: &Accounts,
+        delivery: Delivery<'_>,
+        bodies: Bodies,
+    ) -> Result<(), Failure> {
+        let account = &self.account;
+        let client = accounts.get(account).ok_or_else(|| {
+            Failure::permanent(format!("Flatchr account {account:?} is not configured"))
+        })?;
+        deliver(
+            delivery.store,
+            client,
+            delivery.job,
+            bodies,
+            self.enrich,
+            delivery.step,
+        )
+        .await
+    }
+
+    fn share_rate(accounts: &Accounts, live: i64) {
+        for client in accounts.0.values() {
+            client.share_rate(live);
+        }
+    }
+
+    /// Each account a route uses: a duplicate search for an address no one has.
+    async fn online(
+        routes: Vec<&Self>,
+        settings: &Settings,
+        http: &reqwest::Client,
+        timeout: std::time::Duration,
+    ) -> Vec<Check> {
+        let used: std::collections::BTreeSet<&str> =
+            routes.iter().map(|r| r.account.as_str()).collect();
+        let mut checks = Vec::new();
+        for name in used {
+            let Some(account) = settings.flatchr.account(name) else {
+                continue;
+            };
+            let client = FlatchrClient::new(
+                http.clone(),
+                &account,
+                timeout,
+                settings.worker.max_resume_bytes,
+            );
+            let nobody = format!(
+                "hrflow-relay-check-{}@invalid.example",
+                uuid::Uuid::new_v4().simple()
+            );
+            let outcome = within(timeout, async {
+                client
+                    .applicant_exists(&nobody)
+                    .await
+                    .map(|_| format!("the key and company {:?} are taken", account.company))
+                    .map_err(|f| failed(&f))
+            })
+            .await;
+            checks.push(Check::new(
+                format!("flatchr account {:?}", account.label()),
+                outcome,
+            ));
+        }
+        checks
+    }
+
+    fn register(engine: &mut rhai::Engine) {
+        engine.register_fn(
+            "default_push",
+            |p: rhai::Dynamic| -> Result<rhai::Dynamic, Box<rhai::EvalAltResult>> {
+                let profile: Value = rhai::serde::from_dynamic(&p)?;
+                rhai::serde::to_dynamic(push::body(&profile))
+            },
+        );
+        engine.register_fn(
+            "default_enrich",
+            |p: rhai::Dynamic| -> Result<rhai::Dynamic, Box<rhai::EvalAltResult>> {
+                let profile: Value = rhai::serde::from_dynamic(&p)?;
+                rhai::serde::to_dynamic(enrich::body(&profile))
+            },
+        );
+    }
+}
+
+/// A Flatchr vacancy is its slug (`k0M5O9ylKZnxbQBy`); a whole URL, or anything with a path's
+/// characters, would be sent as is and refused by Flatchr. The problem names the slug to use.
+fn vacancy_slug_problem(vacancy: &str) -> Option<String> {
+    let written = vacancy.trim();
+    if !written.contains(['/', '?', '#', ':', ' ']) {
+        return None;
+    }
+    let path = url::Url::parse(written)
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|_| written.split(['?', '#']).next().unwrap_or("").to_string());
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let slug = parts
+        .iter()
+        .position(|p| *p == "vacancy")
+        .and_then(|i| parts.get(i + 1))
+        .or(parts.last())
+        .copied()
+        .filter(|s| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    Some(match slug {
+        Some(slug) => format!(
+            "has vacancy {written:?}, which is a URL, not a vacancy slug: write vacancy = {slug:?}"
+        ),
+        None => format!(
+            "has vacancy {written:?}, which is not a vacancy slug (the last part of the vacancy's Flatchr URL, e.g. \"k0M5O9ylKZnxbQBy\")"
+        ),
+    })
 }
 
 /// The logics, then the format (or the built-in mapping): the push and enrich bodies.
@@ -57,8 +295,7 @@ pub fn prepare(
     vacancy: &str,
     scripts: &Scripts,
     profile: Cow<'_, Value>,
-) -> Result<Plan, Failure> {
-    let permanent = |e: crate::logic::LogicError| Failure::permanent(e.to_string());
+) -> Result<Plan<Bodies>, Failure> {
     let profile = match super::kept(route, scripts, profile).map_err(permanent)? {
         Kept::DroppedBy(logic) => return Ok(Plan::Dropped(logic)),
         Kept::Profile(p) => p,
@@ -83,31 +320,25 @@ pub fn prepare(
             }
         }
     };
-    Ok(Plan::Send(Prepared::Flatchr(Bodies {
+    Ok(Plan::Send(Bodies {
         push: push::complete(push, vacancy),
         enrich,
-    })))
+    }))
 }
 
 /// The push (the key shown as a placeholder), the enrich body when the route enriches, and
 /// "dead" with the reason when the profile cannot be pushed.
-pub fn preview(route: &Route, b: &Bodies) -> Value {
-    let (account, enriches) = match &route.destination {
-        crate::config::Destination::Flatchr {
-            account, enrich, ..
-        } => (account.as_str(), *enrich),
-        _ => ("", false),
-    };
+fn preview(route: &Flatchr, b: &Bodies) -> Value {
     let mut push = b.push.clone();
     if let Some(map) = push.as_object_mut() {
         map.insert("token".into(), json!("<flatchr.api_key>"));
     }
     let mut out = json!({
         "outcome": "send",
-        "account": if account.is_empty() { "default" } else { account },
+        "account": route.account(),
         "push": push,
     });
-    if enriches {
+    if route.enrich {
         out["enrich"] = b.enrich.clone();
     }
     if b.email().is_none() {
@@ -118,11 +349,10 @@ pub fn preview(route: &Route, b: &Bodies) -> Value {
 }
 
 /// Pushes unless this route already pushed the profile, then enriches.
-pub async fn deliver(
+async fn deliver(
     store: &Store,
     client: &FlatchrClient,
     job: &ClaimedJob,
-    route: &str,
     bodies: Bodies,
     enriches: bool,
     step: &mut Step,
@@ -130,11 +360,11 @@ pub async fn deliver(
     if bodies.email().is_none() {
         return Err(Failure::permanent(NO_EMAIL));
     }
-    push_once(store, client, job, route, bodies.push).await?;
-    *step = Step::Pushed;
+    push_once(store, client, job, &job.route, bodies.push).await?;
+    *step = Step::reached(PUSHED);
     if enriches {
         client.enrich(&bodies.enrich).await?;
-        *step = Step::Enriched;
+        *step = Step::reached(ENRICHED);
     }
     Ok(())
 }
@@ -199,9 +429,9 @@ mod tests {
     use super::*;
     use crate::logic::tests::{profile, route, scripts};
 
-    fn bodies(plan: Plan) -> Bodies {
+    fn bodies(plan: Plan<Bodies>) -> Bodies {
         match plan {
-            Plan::Send(Prepared::Flatchr(b)) => b,
+            Plan::Send(b) => b,
             other => panic!("{other:?}"),
         }
     }
@@ -251,8 +481,13 @@ mod tests {
         let s = scripts();
         let mut p = profile();
         p["info"]["email"] = Value::Null;
+        let flatchr = Flatchr {
+            account: String::new(),
+            vacancy: "vac".into(),
+            enrich: true,
+        };
         let shown = preview(
-            &route(&[], ""),
+            &flatchr,
             &bodies(prepare(&route(&[], ""), "vac", &s, Cow::Owned(p)).unwrap()),
         );
         assert_eq!(

@@ -11,11 +11,152 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{Kept, Plan, Prepared};
-use crate::config::{Route, SigningKey, WebhookTarget};
+use super::{Build, Delivery, Kept, Kind, Plan, permanent};
+use crate::config::{Route, RouteKeys, shown_url};
 use crate::job::Failure;
 use crate::logic::Scripts;
 use crate::store::{ClaimedJob, Store};
+
+/// A webhook route's keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub url: String,
+    /// The Standard Webhooks key (the base64 after `whsec_`), decoded; `None`: unsigned.
+    pub key: Option<SigningKey>,
+    /// Sent with every message, after the relay's own.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Key bytes that never print.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey(pub Vec<u8>);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// Headers a webhook route may not set: the relay sets them.
+const OWN_HEADERS: [&str; 5] = [
+    "content-type",
+    "content-length",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+impl Kind for Webhook {
+    const NAME: &'static str = "webhook";
+    const STEPS: &'static [&'static str] = &[];
+    type Prepared = Body;
+    type Sender = Sender;
+
+    fn from_keys(keys: &RouteKeys, problems: &mut Vec<String>) -> Self {
+        if let Err(e) = crate::config::parse_http_url(&keys.url) {
+            problems.push(format!(
+                "sends to webhook but its url {:?} is not an http(s) URL: {e}",
+                shown_url(&keys.url)
+            ));
+        }
+        let key = match keys.secret.expose() {
+            "" => None,
+            secret => {
+                use base64::Engine as _;
+                let decoded = secret
+                    .strip_prefix("whsec_")
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .filter(|k| !k.is_empty());
+                if decoded.is_none() {
+                    problems.push(
+                        "has a webhook secret that is not \"whsec_\" followed by base64 (Standard Webhooks)"
+                            .to_string(),
+                    );
+                }
+                decoded.map(SigningKey)
+            }
+        };
+        for (name, value) in &keys.headers {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || reqwest::header::HeaderValue::from_str(value).is_err()
+            {
+                problems.push(format!(
+                    "has a header {name:?} that is not a valid HTTP header"
+                ));
+            } else if OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                problems.push(format!(
+                    "sets the header {name:?}, which the relay sets itself"
+                ));
+            }
+        }
+        Self {
+            url: keys.url.clone(),
+            key,
+            headers: keys
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "webhook {}",
+            url::Url::parse(&self.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default()
+        )
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} ({}, {} extra header(s))",
+            shown_url(&self.url),
+            if self.key.is_some() {
+                "signed"
+            } else {
+                "unsigned"
+            },
+            self.headers.len()
+        )
+    }
+
+    fn step_words(&self, step: &str, _delivered: bool) -> String {
+        step.into()
+    }
+
+    fn prepare(
+        &self,
+        route: &Route,
+        scripts: &Scripts,
+        profile: std::borrow::Cow<'_, Value>,
+    ) -> Result<Plan<Body>, Failure> {
+        prepare(route, scripts, profile)
+    }
+
+    fn preview(&self, body: &Body) -> Value {
+        preview(self, body)
+    }
+
+    fn sender(build: &Build<'_>) -> Sender {
+        Sender {
+            http: build.http.clone(),
+            store: build.store.clone(),
+            timeout: build.timings.request_timeout,
+        }
+    }
+
+    async fn deliver(
+        &self,
+        sender: &Sender,
+        delivery: Delivery<'_>,
+        body: Body,
+    ) -> Result<(), Failure> {
+        sender.deliver(self, delivery.job, body).await
+    }
+}
 
 /// What a webhook route sends.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,12 +167,11 @@ pub enum Body {
     Profile(Value),
 }
 
-pub fn prepare(
+fn prepare(
     route: &Route,
     scripts: &Scripts,
     profile: std::borrow::Cow<'_, Value>,
-) -> Result<Plan, Failure> {
-    let permanent = |e: crate::logic::LogicError| Failure::permanent(e.to_string());
+) -> Result<Plan<Body>, Failure> {
     let profile = match super::kept(route, scripts, profile).map_err(permanent)? {
         Kept::DroppedBy(logic) => return Ok(Plan::Dropped(logic)),
         Kept::Profile(p) => p,
@@ -41,14 +181,11 @@ pub fn prepare(
         // The body carries the profile itself.
         None => Body::Profile(profile.into_owned()),
     };
-    Ok(Plan::Send(Prepared::Webhook(body)))
+    Ok(Plan::Send(body))
 }
 
-pub fn preview(route: &Route, body: &Body) -> Value {
-    let url = match &route.destination {
-        crate::config::Destination::Webhook(t) => crate::config::shown_url(&t.url),
-        _ => String::new(),
-    };
+fn preview(target: &Webhook, body: &Body) -> Value {
+    let url = shown_url(&target.url);
     let body = match body {
         Body::Formatted(v) => v.clone(),
         Body::Profile(p) => json!({"type": "<the event's type>", "profile": p}),
@@ -96,7 +233,7 @@ pub struct Sender {
 impl Sender {
     pub async fn deliver(
         &self,
-        target: &WebhookTarget,
+        target: &Webhook,
         job: &ClaimedJob,
         body: Body,
     ) -> Result<(), Failure> {

@@ -63,6 +63,9 @@ pub struct AttemptRecord {
     pub profile: Option<String>,
     /// The keyed hash of the fetched profile's email: what a search by email finds.
     pub email_hash: Option<String>,
+    /// The attempt left the candidate created upstream (the destination's `CREATED_AT`): the
+    /// created-once record this job holds is marked with this write.
+    pub created: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -237,10 +240,10 @@ impl Store {
             Finish::Retry { .. } | Finish::Defer { .. } => (attempt.profile.as_deref(), 0),
             _ => (None, 1),
         };
-        // The attempt reached Flatchr with its push (this attempt's, or an earlier one's found
-        // there): the push slot this job holds, still "sending", is marked pushed. A slot
-        // pushed before by another job, or not this job's, is left as it is.
-        let pushed = matches!(attempt.step, Step::Pushed | Step::Enriched);
+        // The attempt created the candidate upstream (or found an earlier attempt's creation
+        // there): the created-once record this job holds, still "sending", is marked. One
+        // created before by another job, or not this job's, is left as it is.
+        let pushed = attempt.created;
         let mark = if pushed {
             self.push_mark(&job.route, &job.profile_key)?
         } else {

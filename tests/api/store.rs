@@ -33,6 +33,7 @@ fn record() -> AttemptRecord {
         error: None,
         profile: None,
         email_hash: None,
+        created: false,
     }
 }
 
@@ -325,6 +326,7 @@ async fn the_push_slot_admits_one_job() {
     // An attempt that pushed marks the slot with its record, if the slot is its job's.
     let pushed = AttemptRecord {
         step: "pushed".into(),
+        created: true,
         ..record()
     };
     s.finish(&first, "w1", &Finish::Delivered, &pushed)

@@ -1,45 +1,21 @@
 //! `check-config --online`: asks each configured upstream, with the configured credentials,
 //! whether it takes them, one check per line. Nothing is created anywhere: HrFlow is asked for
-//! one listing page (or a profile that cannot exist), Flatchr for an applicant no one has, the
-//! database for its migrations without migrating, the alert hook's host to resolve (a message
-//! goes out only with `--send-test-alert`, and says it is a test).
+//! one listing page (or a profile that cannot exist), each destination what its
+//! `Kind::online` asks (Flatchr: an applicant no one has), the database for its migrations
+//! without migrating, the alert hook's host to resolve (a message goes out only with
+//! `--send-test-alert`, and says it is a test).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::config::{Destination, Settings, Timings};
+mod check;
+
+pub use check::Check;
+pub(crate) use check::{failed, within};
+
+use crate::config::{Settings, Timings};
 use crate::hrflow::client::{HrflowClient, ListQuery};
 use crate::job::Failure;
-
-/// One line of the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    /// What was asked: `hrflow source "s"`, `flatchr account "default"`, `database`...
-    pub what: String,
-    /// `Ok(what it proved)` or `Err(why not)`: never a secret.
-    pub outcome: Result<String, String>,
-}
-
-impl Check {
-    fn new(what: impl Into<String>, outcome: Result<String, String>) -> Self {
-        Self {
-            what: what.into(),
-            outcome,
-        }
-    }
-
-    pub fn passed(&self) -> bool {
-        self.outcome.is_ok()
-    }
-
-    /// `  ok    <what>: <proved>` or `  FAIL  <what>: <why>`.
-    pub fn line(&self) -> String {
-        match &self.outcome {
-            Ok(proved) => format!("  ok    {}: {proved}", self.what),
-            Err(why) => format!("  FAIL  {}: {why}", self.what),
-        }
-    }
-}
 
 /// Every check, in a stable order. Each is bounded by `worker.request_timeout`.
 pub async fn run(settings: &Settings, timings: &Timings, send_test_alert: bool) -> Vec<Check> {
@@ -50,7 +26,7 @@ pub async fn run(settings: &Settings, timings: &Timings, send_test_alert: bool) 
     let timeout = timings.request_timeout;
     let secrets = settings.secret_values();
     let mut checks = hrflow(settings, &http, timeout).await;
-    checks.extend(flatchr(settings, &http, timeout).await);
+    checks.extend(crate::destination::online(settings, &http, timeout).await);
     checks.push(database(settings, timeout).await);
     if let Some(c) = alerts(settings, &http, timeout, send_test_alert).await {
         checks.push(c);
@@ -64,21 +40,6 @@ pub async fn run(settings: &Settings, timings: &Timings, send_test_alert: bool) 
     checks
 }
 
-/// Bounds a check by the request timeout.
-async fn within<T>(
-    timeout: Duration,
-    check: impl Future<Output = Result<T, String>>,
-) -> Result<T, String> {
-    // The client's own timeout is per request; this bounds what a check does around it.
-    match tokio::time::timeout(timeout + Duration::from_secs(1), check).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(format!(
-            "no answer within {}",
-            humantime::format_duration(timeout)
-        )),
-    }
-}
-
 /// The sources a route or `[sync]` names, and whether a route takes every source.
 fn sources(settings: &Settings) -> (BTreeSet<String>, bool) {
     let named = settings
@@ -90,10 +51,6 @@ fn sources(settings: &Settings) -> (BTreeSet<String>, bool) {
         .collect();
     let any_source = settings.routes.iter().any(|r| r.sources.is_empty());
     (named, any_source)
-}
-
-fn failed(f: &Failure) -> String {
-    f.message().to_string()
 }
 
 async fn hrflow(settings: &Settings, http: &reqwest::Client, timeout: Duration) -> Vec<Check> {
@@ -159,46 +116,6 @@ async fn hrflow(settings: &Settings, http: &reqwest::Client, timeout: Duration) 
         })
         .await;
         checks.push(Check::new("hrflow key", outcome));
-    }
-    checks
-}
-
-async fn flatchr(settings: &Settings, http: &reqwest::Client, timeout: Duration) -> Vec<Check> {
-    let used: BTreeSet<&str> = settings
-        .routes
-        .iter()
-        .filter_map(|r| match &r.destination {
-            Destination::Flatchr { account, .. } => Some(account.as_str()),
-            _ => None,
-        })
-        .collect();
-    let mut checks = Vec::new();
-    for name in used {
-        let Some(account) = settings.flatchr.account(name) else {
-            continue;
-        };
-        let client = crate::flatchr::FlatchrClient::new(
-            http.clone(),
-            &account,
-            timeout,
-            settings.worker.max_resume_bytes,
-        );
-        let nobody = format!(
-            "hrflow-relay-check-{}@invalid.example",
-            uuid::Uuid::new_v4().simple()
-        );
-        let outcome = within(timeout, async {
-            client
-                .applicant_exists(&nobody)
-                .await
-                .map(|_| format!("the key and company {:?} are taken", account.company))
-                .map_err(|f| failed(&f))
-        })
-        .await;
-        checks.push(Check::new(
-            format!("flatchr account {:?}", account.label()),
-            outcome,
-        ));
     }
     checks
 }
