@@ -39,6 +39,8 @@ struct Progress {
     fetched: Option<Value>,
     /// The keyed hash of the fetched profile's email, kept with the job for the search.
     email_hash: Option<String>,
+    /// What the destination noted (`Delivery::note`).
+    note: Option<String>,
 }
 
 impl Attempts {
@@ -56,6 +58,7 @@ impl Attempts {
                 step: job.step,
                 fetched: None,
                 email_hash: None,
+                note: None,
             };
             let outcome = self.run_steps(&job, &mut progress).await;
             let (finish, failure) = self.decide(&job, outcome);
@@ -72,6 +75,7 @@ impl Attempts {
                     .filter(|_| matches!(finish, Finish::Retry { .. } | Finish::Defer { .. }))
                     .map(|p| p.to_string()),
                 email_hash: progress.email_hash.take(),
+                note: progress.note.take(),
                 created: self
                     .settings
                     .route(&job.route)
@@ -261,6 +265,7 @@ impl Attempts {
                     store: &self.store,
                     job,
                     step: &mut progress.step,
+                    note: &mut progress.note,
                 };
                 route
                     .destination

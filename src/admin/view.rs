@@ -409,7 +409,7 @@ pub fn job_page(
         )),
         _ => {}
     }
-    b.push_str("</div></section><section><h2>Attempts</h2><div class=\"scroll\"><table id=\"attempts\"><thead><tr><th>run</th><th>started</th><th>step</th><th>HTTP</th><th>outcome</th><th>ms</th><th>error</th></tr></thead><tbody>");
+    b.push_str("</div></section><section><h2>Attempts</h2><div class=\"scroll\"><table id=\"attempts\"><thead><tr><th>run</th><th>started</th><th>step</th><th>HTTP</th><th>outcome</th><th>ms</th><th>error or note</th></tr></thead><tbody>");
     if attempts.is_empty() {
         b.push_str("<tr><td colspan=\"7\" class=\"muted\">no attempt yet</td></tr>");
     }
@@ -426,7 +426,7 @@ pub fn job_page(
             a.http_status.map(|s| s.to_string()).unwrap_or_default(),
             esc(&a.outcome),
             a.duration_ms,
-            esc(a.error.as_deref().unwrap_or("")),
+            esc(a.error.as_deref().or(a.note.as_deref()).unwrap_or("")),
         );
     }
     b.push_str("</tbody></table></div></section>");

@@ -39,6 +39,8 @@ pub struct Delivery<'a> {
     pub store: &'a Store,
     pub job: &'a ClaimedJob,
     pub step: &'a mut Step,
+    /// What the attempt record shows beyond the outcome (Huntflow's possible duplicates).
+    pub note: &'a mut Option<String>,
 }
 
 /// A destination: its route keys (`Self`), what it prepares, and its client.

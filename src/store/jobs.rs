@@ -63,6 +63,9 @@ pub struct AttemptRecord {
     pub profile: Option<String>,
     /// The keyed hash of the fetched profile's email: what a search by email finds.
     pub email_hash: Option<String>,
+    /// What the destination said of the attempt beyond its outcome (Huntflow's possible
+    /// duplicates): shown with the attempt.
+    pub note: Option<String>,
     /// The attempt left the candidate created upstream (the destination's `CREATED_AT`): the
     /// created-once record this job holds is marked with this write.
     pub created: bool,
@@ -132,6 +135,7 @@ pub struct AttemptView {
     pub outcome: String,
     pub error: Option<String>,
     pub duration_ms: i64,
+    pub note: Option<String>,
 }
 
 impl Store {
@@ -259,8 +263,8 @@ impl Store {
         if self.backend == Backend::Sqlite {
             // The update and the attempt in the writer thread's next batch. The attempt's own
             // values follow the update's ten parameters.
-            const ATTEMPT: &str = "INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
-                     VALUES ($1, $11, $12, $8, $13, $14, $15, (SELECT run FROM jobs WHERE id = $1))";
+            const ATTEMPT: &str = "INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run, note)
+                     VALUES ($1, $11, $12, $8, $13, $14, $15, (SELECT run FROM jobs WHERE id = $1), $18)";
             let mut sql = vec![UPDATE.to_string()];
             if refund == 0 {
                 sql.push(ATTEMPT.to_string());
@@ -286,6 +290,7 @@ impl Store {
                 Arg::MaybeText(attempt.error.clone()),
                 Arg::Text(mark.clone()),
                 Arg::MaybeText(attempt.email_hash.clone()),
+                Arg::MaybeText(attempt.note.clone()),
             ];
             let updated = self
                 .write(Write {
@@ -324,8 +329,8 @@ impl Store {
                 .await?;
         }
         if refund == 0 {
-            sqlx::query("INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT run FROM jobs WHERE id = $1))")
+            sqlx::query("INSERT INTO attempts (job_id, started_at, duration_ms, step, http_status, outcome, error, run, note)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT run FROM jobs WHERE id = $1), $8)")
             .bind(job_id)
             .bind(attempt.started_at)
             .bind(attempt.duration_ms)
@@ -333,6 +338,7 @@ impl Store {
             .bind(attempt.http_status.map(i64::from))
             .bind(finish.label())
             .bind(&attempt.error)
+            .bind(&attempt.note)
             .execute(&mut *tx)
             .await?;
         }
@@ -377,7 +383,7 @@ impl Store {
     }
 
     pub async fn attempts(&self, job_id: i64) -> Result<Vec<AttemptView>, StoreError> {
-        let rows = sqlx::query("SELECT run, started_at, step, http_status, outcome, error, duration_ms FROM attempts WHERE job_id = $1 ORDER BY id")
+        let rows = sqlx::query("SELECT run, started_at, step, http_status, outcome, error, duration_ms, note FROM attempts WHERE job_id = $1 ORDER BY id")
             .bind(job_id)
             .fetch_all(&self.pool)
             .await?;
@@ -391,6 +397,7 @@ impl Store {
                 outcome: r.get("outcome"),
                 error: r.get("error"),
                 duration_ms: r.get("duration_ms"),
+                note: r.get("note"),
             })
             .collect())
     }

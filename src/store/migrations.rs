@@ -31,6 +31,7 @@ const SQLITE: Embedded = migrations!("sqlite":
     7 "0007_marks.sql" "marks",
     8 "0008_sync.sql" "sync",
     9 "0009_console.sql" "console",
+    10 "0010_credentials.sql" "credentials",
 );
 
 const POSTGRES: Embedded = migrations!("postgres":
@@ -43,6 +44,7 @@ const POSTGRES: Embedded = migrations!("postgres":
     7 "0007_marks.sql" "marks",
     8 "0008_sync.sql" "sync",
     9 "0009_console.sql" "console",
+    10 "0010_credentials.sql" "credentials",
 );
 
 impl MigrationSource<'static> for Embedded {

@@ -12,6 +12,7 @@ use sqlx::any::AnyPoolOptions;
 pub mod backfill;
 pub mod careers;
 pub mod control;
+pub mod credentials;
 pub mod events_log;
 mod files;
 pub mod group_commit;

@@ -209,6 +209,43 @@ impl Store {
         Ok(())
     }
 
+    /// Records, durably and before the delivery's next step, that this job created the
+    /// candidate upstream as `upstream_id` (Huntflow's applicant): the slot is marked created.
+    pub async fn record_created(
+        &self,
+        route: &str,
+        profile_key: &str,
+        job_id: i64,
+        upstream_id: &str,
+    ) -> Result<(), StoreError> {
+        let mark = self.push_mark(route, profile_key)?;
+        let mut conn = self.write_conn(Durability::Full).await?;
+        sqlx::query(
+            "UPDATE push_marks SET state = 'pushed', upstream_id = $3, updated_at = $4 WHERE mark = $1 AND job_id = $2",
+        )
+        .bind(mark)
+        .bind(job_id)
+        .bind(upstream_id)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// What a destination recorded it created for (route, profile), if it recorded an id.
+    pub async fn created_id(
+        &self,
+        route: &str,
+        profile_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let id: Option<Option<String>> =
+            sqlx::query_scalar("SELECT upstream_id FROM push_marks WHERE mark = $1")
+                .bind(self.push_mark(route, profile_key)?)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(id.flatten())
+    }
+
     /// The slot's state: the mark's, else an older version's record's.
     pub async fn push_state(
         &self,

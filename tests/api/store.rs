@@ -33,6 +33,7 @@ fn record() -> AttemptRecord {
         error: None,
         profile: None,
         email_hash: None,
+        note: None,
         created: false,
     }
 }
