@@ -337,11 +337,14 @@ fn known_keys(parent: &[Segment], defaults: &Value) -> Vec<String> {
         [Segment::Key(r), Segment::Index(_)] if r == "routes" => {
             super::route::keys().iter().map(|k| k.to_string()).collect()
         }
-        [Segment::Key(_), Segment::Key(a), Segment::Key(_)] if a == "accounts" => {
-            fields_of::<super::AccountFile>()
-                .iter()
-                .map(|k| k.to_string())
-                .collect()
+        [Segment::Key(d), Segment::Key(a), Segment::Key(_)] if a == "accounts" => {
+            match d.as_str() {
+                "huntflow" => fields_of::<crate::destination::huntflow::settings::AccountFile>(),
+                _ => fields_of::<super::AccountFile>(),
+            }
+            .iter()
+            .map(|k| k.to_string())
+            .collect()
         }
         _ => match lookup(defaults, parent).map(|v| &v.kind) {
             Some(ValueKind::Table(t)) => t.keys().cloned().collect(),
@@ -350,7 +353,7 @@ fn known_keys(parent: &[Segment], defaults: &Value) -> Vec<String> {
     };
     match parent {
         [] => keys.push("routes".into()),
-        [Segment::Key(s)] if s == "flatchr" => keys.push("accounts".into()),
+        [Segment::Key(s)] if s == "flatchr" || s == "huntflow" => keys.push("accounts".into()),
         _ => {}
     }
     keys.sort();

@@ -23,6 +23,7 @@ pub struct Settings {
     pub database: Database,
     pub hrflow: Hrflow,
     pub flatchr: Flatchr,
+    pub huntflow: crate::destination::huntflow::settings::Section,
     pub logic: Logic,
     pub worker: Worker,
     pub careers: Careers,
@@ -280,6 +281,10 @@ impl Settings {
                 .into_iter()
                 .map(|a| a.api_key.expose().to_string()),
         );
+        for a in self.huntflow.all_accounts() {
+            all.push(a.access_token.expose().to_string());
+            all.push(a.refresh_token.expose().to_string());
+        }
         all.extend(
             self.hrflow
                 .webhook_secret

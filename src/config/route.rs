@@ -24,7 +24,7 @@ pub struct RouteKeys {
     pub logics: Vec<String>,
     #[serde(default)]
     pub format: String,
-    /// flatchr: the vacancy's slug; careers: the vacancy id.
+    /// flatchr: the vacancy's slug; careers, huntflow: the vacancy id.
     #[serde(default)]
     pub vacancy: String,
     /// careers: the profile tag holding the vacancy id.
@@ -33,9 +33,12 @@ pub struct RouteKeys {
     /// flatchr: EnrichProfile after PushProfile.
     #[serde(default = "yes")]
     pub enrich: bool,
-    /// flatchr: a name under `[flatchr.accounts]`.
+    /// flatchr, huntflow: a name under `[<destination>.accounts]`.
     #[serde(default)]
     pub account: String,
+    /// huntflow: the vacancy status id the applicant is put at; 0: none.
+    #[serde(default)]
+    pub status: i64,
     /// webhook: where to POST.
     #[serde(default)]
     pub url: String,

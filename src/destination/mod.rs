@@ -317,6 +317,7 @@ destinations! {
     flatchr => Flatchr,
     careers => Careers,
     webhook => Webhook,
+    huntflow => Huntflow,
 }
 
 /// What `hrflow-relay preview` prints for one route: `{"route", "outcome": "send" | "filtered"

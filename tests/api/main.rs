@@ -18,6 +18,7 @@ mod crash;
 mod delivery;
 mod edges;
 mod events;
+mod huntflow;
 mod keeping;
 mod mapping;
 mod online;

@@ -25,6 +25,8 @@ mod crash;
 mod delivery;
 #[path = "../api/events.rs"]
 mod events;
+#[path = "../api/huntflow.rs"]
+mod huntflow;
 #[path = "../api/keeping.rs"]
 mod keeping;
 #[path = "../api/online.rs"]

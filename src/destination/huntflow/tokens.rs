@@ -1,0 +1,199 @@
+//! Huntflow's token pairs. A refresh token works once, so the newest pair lives in the database
+//! (`store::credentials`), shared by every replica and restart; a refresh happens only after a
+//! 401 `token_expired`, by one process at a time (a lock there), and a process that finds a
+//! newer pair stored than the one it used takes it instead of refreshing. A pair put in the
+//! configuration later (a person issued one) replaces the stored one: the stored pair remembers
+//! which config pair it descends from.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::config::Secret;
+use crate::job::Failure;
+use crate::store::Store;
+use crate::store::credentials::StoredPair;
+
+/// How a refused refresh's failure begins: the destination pauses the route on it.
+pub const REFUSED_REFRESH: &str = "Huntflow refused the refresh token";
+/// How long one process may hold the right to refresh.
+const LOCK_LEASE_MS: i64 = 30_000;
+/// How long a call waits for another process's refresh before stepping aside.
+const WAIT_FOR_REFRESH: Duration = Duration::from_secs(10);
+
+/// An access token and its refresh token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pair {
+    pub access: Secret,
+    pub refresh: Secret,
+}
+
+/// One account's pair: as configured, and as stored.
+#[derive(Clone)]
+pub struct Tokens {
+    store: Store,
+    /// The credentials row: `huntflow:<account>`.
+    name: String,
+    configured: Pair,
+    /// A hash of the configured pair, kept with the stored one.
+    origin: String,
+    /// This process, as the refresh lock's holder.
+    holder: String,
+}
+
+impl Tokens {
+    pub fn new(store: Store, account: &str, configured: Pair, holder: String) -> Self {
+        use sha2::Digest as _;
+        let origin = hex::encode(sha2::Sha256::digest(format!(
+            "{}\n{}",
+            configured.access.expose(),
+            configured.refresh.expose()
+        )));
+        Self {
+            store,
+            name: format!("huntflow:{account}"),
+            configured,
+            origin,
+            holder,
+        }
+    }
+
+    /// The newest pair: the stored one if it descends from the configured pair, else the
+    /// configured one (stored now, so that its refresh can be locked).
+    pub async fn current(&self) -> Result<Pair, Failure> {
+        if self.configured.access.is_empty() {
+            return Err(Failure::permanent(
+                "no Huntflow access token is configured (huntflow.access_token)",
+            ));
+        }
+        match self.store.credentials(&self.name).await? {
+            Some(stored) if stored.origin == self.origin => Ok(pair(&stored)),
+            _ => {
+                self.store
+                    .put_credentials(&self.name, &self.stored(&self.configured))
+                    .await?;
+                Ok(self.configured.clone())
+            }
+        }
+    }
+
+    fn stored(&self, pair: &Pair) -> StoredPair {
+        StoredPair {
+            access: pair.access.expose().to_string(),
+            refresh: pair.refresh.expose().to_string(),
+            origin: self.origin.clone(),
+        }
+    }
+
+    /// A pair newer than `used`: another process's, or this one's own refresh.
+    pub async fn refresh(
+        &self,
+        used: &Pair,
+        http: &reqwest::Client,
+        base: &str,
+        user_agent: &str,
+        timeout: Duration,
+    ) -> Result<Pair, Failure> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(newer) = self.newer_than(used).await? {
+                return Ok(newer);
+            }
+            if self
+                .store
+                .lock_credentials(&self.name, &self.holder, LOCK_LEASE_MS)
+                .await?
+            {
+                let outcome = match self.newer_than(used).await {
+                    Ok(Some(newer)) => Ok(newer),
+                    Ok(None) => self.ask(used, http, base, user_agent, timeout).await,
+                    Err(e) => Err(e.into()),
+                };
+                if let Err(e) = self
+                    .store
+                    .unlock_credentials(&self.name, &self.holder)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not release the Huntflow refresh lock; it expires");
+                }
+                return outcome;
+            }
+            if started.elapsed() > WAIT_FOR_REFRESH {
+                return Err(Failure::busy("another process is refreshing the Huntflow token"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn newer_than(&self, used: &Pair) -> Result<Option<Pair>, crate::store::StoreError> {
+        Ok(self
+            .store
+            .credentials(&self.name)
+            .await?
+            .filter(|s| s.origin == self.origin && s.access != used.access.expose())
+            .map(|s| pair(&s)))
+    }
+
+    /// `POST /token/refresh` with the stored refresh token, under the lock; the new pair is
+    /// stored before anything uses it.
+    async fn ask(
+        &self,
+        used: &Pair,
+        http: &reqwest::Client,
+        base: &str,
+        user_agent: &str,
+        timeout: Duration,
+    ) -> Result<Pair, Failure> {
+        let response = http
+            .post(format!("{base}/token/refresh"))
+            .header(reqwest::header::USER_AGENT, user_agent)
+            .json(&json!({"refresh_token": used.refresh.expose()}))
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| Failure::from_reqwest("huntflow token refresh", &e).not_applied())?;
+        let status = response.status().as_u16();
+        crate::telemetry::upstream("huntflow", status);
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if status == 200 {
+            let text = |k: &str| answer[k].as_str().unwrap_or_default().to_string();
+            let new = Pair {
+                access: Secret::new(text("access_token")),
+                refresh: Secret::new(text("refresh_token")),
+            };
+            if new.access.is_empty() || new.refresh.is_empty() {
+                return Err(Failure::transient("Huntflow's refresh answer has no token pair"));
+            }
+            self.store
+                .put_credentials(&self.name, &self.stored(&new))
+                .await?;
+            tracing::info!("Huntflow token pair refreshed and stored");
+            return Ok(new);
+        }
+        if status == 404 || status == 401 {
+            // Used or expired (unused for 14 days): only a person can issue a new pair.
+            return Err(Failure::Transient {
+                message: format!(
+                    "{REFUSED_REFRESH} (HTTP {status}): it was used already or expired (unused for 14 days). Issue a new token pair in Huntflow (Settings -> API), put it in [huntflow] access_token and refresh_token, restart, then resume the route"
+                ),
+                // Told as a refused key.
+                http_status: Some(401),
+                retry_after: Some(Duration::from_secs(3600)),
+                maybe_applied: false,
+            });
+        }
+        Err(Failure::Transient {
+            message: format!("Huntflow token refresh answered HTTP {status}"),
+            http_status: Some(status),
+            retry_after: None,
+            maybe_applied: false,
+        })
+    }
+}
+
+fn pair(stored: &StoredPair) -> Pair {
+    Pair {
+        access: Secret::new(stored.access.clone()),
+        refresh: Secret::new(stored.refresh.clone()),
+    }
+}
