@@ -52,7 +52,33 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the right to refresh `name` for `lease_ms`, unless another live holder has it.
+    /// Stores `pair` as `name`'s newest only if the stored refresh token is still `used` (a
+    /// holder whose lock ran out must not overwrite a newer pair); false if it was not.
+    pub async fn replace_credentials(
+        &self,
+        name: &str,
+        used: &str,
+        pair: &StoredPair,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.write_conn(Durability::Full).await?;
+        let replaced = sqlx::query(
+            "UPDATE credentials SET access = $2, refresh = $3, origin = $4, updated_at = $5 WHERE name = $1 AND refresh = $6",
+        )
+        .bind(name)
+        .bind(&pair.access)
+        .bind(&pair.refresh)
+        .bind(&pair.origin)
+        .bind(now_ms())
+        .bind(used)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(replaced == 1)
+    }
+
+    /// Takes the right to refresh `name` for `lease_ms`, unless a live holder has it (the same
+    /// holder included: each refresh is its own holder, so two tasks of one process exclude
+    /// each other too).
     pub async fn lock_credentials(
         &self,
         name: &str,
@@ -63,7 +89,7 @@ impl Store {
         let mut conn = self.write_conn(Durability::Full).await?;
         let taken = sqlx::query(
             "UPDATE credentials SET lock_holder = $2, lock_until = $3
-             WHERE name = $1 AND (lock_holder IS NULL OR lock_holder = $2 OR lock_until < $4)",
+             WHERE name = $1 AND (lock_holder IS NULL OR lock_until < $4)",
         )
         .bind(name)
         .bind(holder)

@@ -209,8 +209,9 @@ impl Store {
         Ok(())
     }
 
-    /// Records, durably and before the delivery's next step, that this job created the
-    /// candidate upstream as `upstream_id` (Huntflow's applicant): the slot is marked created.
+    /// Records, durably and before the delivery's next step, that the candidate was created
+    /// upstream as `upstream_id` (Huntflow's applicant): the slot is marked created, whoever
+    /// holds it now (it exists upstream, so a job that took the slot over must not create it).
     pub async fn record_created(
         &self,
         route: &str,
@@ -221,7 +222,7 @@ impl Store {
         let mark = self.push_mark(route, profile_key)?;
         let mut conn = self.write_conn(Durability::Full).await?;
         sqlx::query(
-            "UPDATE push_marks SET state = 'pushed', upstream_id = $3, updated_at = $4 WHERE mark = $1 AND job_id = $2",
+            "UPDATE push_marks SET state = 'pushed', upstream_id = $3, updated_at = $4, job_id = $2 WHERE mark = $1",
         )
         .bind(mark)
         .bind(job_id)
@@ -230,6 +231,20 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    /// When the slot of (route, profile) was last taken (Unix ms), if it is held.
+    pub async fn push_taken_at(
+        &self,
+        route: &str,
+        profile_key: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT updated_at FROM push_marks WHERE mark = $1")
+                .bind(self.push_mark(route, profile_key)?)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// What a destination recorded it created for (route, profile), if it recorded an id.

@@ -26,6 +26,9 @@ use mapping::Applicant;
 
 const CREATED: &str = "created";
 const ATTACHED: &str = "attached";
+/// How long after an unknown create a search that finds nothing is not trusted (Huntflow's
+/// index may lag; the references give no figure, so a minute, to be safe).
+const SEARCHABLE_AFTER_MS: i64 = 60_000;
 const NO_EMAIL: &str = "the profile has no email, which the relay needs to find the applicant again in Huntflow (exactly once)";
 
 /// A Huntflow route's keys.
@@ -411,7 +414,17 @@ impl Huntflow {
                         .await?;
                     id
                 }
-                None => self.create(client, &mut d, &applicant).await?,
+                None => {
+                    // A new applicant may take a moment to become searchable: an earlier
+                    // create this recent is looked for again later, not repeated.
+                    let taken = store.push_taken_at(&job.route, &job.profile_key).await?;
+                    if taken.is_some_and(|t| crate::store::now_ms() - t < SEARCHABLE_AFTER_MS) {
+                        return Err(Failure::transient(
+                            "an earlier create's outcome is unknown and Huntflow does not find the applicant yet: looking again later",
+                        ));
+                    }
+                    self.create(client, &mut d, &applicant).await?
+                }
             },
             PushSlot::Free => self.create(client, &mut d, &applicant).await?,
         };

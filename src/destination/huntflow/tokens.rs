@@ -16,7 +16,8 @@ use crate::store::credentials::StoredPair;
 
 /// How a refused refresh's failure begins: the destination pauses the route on it.
 pub const REFUSED_REFRESH: &str = "Huntflow refused the refresh token";
-/// How long one process may hold the right to refresh.
+/// How long one refresh may hold the right to refresh, at the least: three request timeouts,
+/// so a refresh still waiting for its answer never sees another take the lock.
 const LOCK_LEASE_MS: i64 = 30_000;
 /// How long a call waits for another process's refresh before stepping aside.
 const WAIT_FOR_REFRESH: Duration = Duration::from_secs(10);
@@ -37,8 +38,10 @@ pub struct Tokens {
     configured: Pair,
     /// A hash of the configured pair, kept with the stored one.
     origin: String,
-    /// This process, as the refresh lock's holder.
+    /// This process: each refresh holds the lock as `<holder>-<uuid>`.
     holder: String,
+    /// One refresh at a time in this process: the others wait, then find the new pair.
+    in_process: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Tokens {
@@ -55,6 +58,7 @@ impl Tokens {
             configured,
             origin,
             holder,
+            in_process: Default::default(),
         }
     }
 
@@ -95,13 +99,16 @@ impl Tokens {
         timeout: Duration,
     ) -> Result<Pair, Failure> {
         let started = std::time::Instant::now();
+        let _one_here = self.in_process.lock().await;
+        let holder = format!("{}-{}", self.holder, uuid::Uuid::new_v4().simple());
+        let lease = LOCK_LEASE_MS.max(3 * timeout.as_millis() as i64);
         loop {
             if let Some(newer) = self.newer_than(used).await? {
                 return Ok(newer);
             }
             if self
                 .store
-                .lock_credentials(&self.name, &self.holder, LOCK_LEASE_MS)
+                .lock_credentials(&self.name, &holder, lease)
                 .await?
             {
                 let outcome = match self.newer_than(used).await {
@@ -111,7 +118,7 @@ impl Tokens {
                 };
                 if let Err(e) = self
                     .store
-                    .unlock_credentials(&self.name, &self.holder)
+                    .unlock_credentials(&self.name, &holder)
                     .await
                 {
                     tracing::warn!(error = %e, "could not release the Huntflow refresh lock; it expires");
@@ -164,9 +171,28 @@ impl Tokens {
             if new.access.is_empty() || new.refresh.is_empty() {
                 return Err(Failure::transient("Huntflow's refresh answer has no token pair"));
             }
-            self.store
-                .put_credentials(&self.name, &self.stored(&new))
-                .await?;
+            // The old refresh token is spent: the new pair must reach the database. A failed
+            // write is tried again before giving up (then only a person can issue a new pair).
+            let mut tries = 0;
+            loop {
+                match self
+                    .store
+                    .replace_credentials(&self.name, used.refresh.expose(), &self.stored(&new))
+                    .await
+                {
+                    Ok(true) => break,
+                    Ok(false) => {
+                        tracing::warn!("another process stored a newer Huntflow pair meanwhile");
+                        break;
+                    }
+                    Err(e) if tries < 5 => {
+                        tries += 1;
+                        tracing::warn!(error = %e, "could not store the refreshed Huntflow pair; trying again");
+                        tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             tracing::info!("Huntflow token pair refreshed and stored");
             return Ok(new);
         }
