@@ -48,9 +48,9 @@ impl Attempts {
     pub async fn run(&self, job: ClaimedJob) -> Finish {
         // Every field is given here: one recorded later costs the JSON log layer a second
         // formatting of the whole span.
-        let account = self.account_of(&job.route);
-        let account = account.as_deref();
-        let span = tracing::info_span!("job", job_id = job.id, route = %job.route, profile_key = %job.profile_key, attempt = job.attempts, account);
+        let destination = self.settings.route(&job.route).map(|r| &r.destination);
+        let account = destination.and_then(|d| d.account());
+        let span = tracing::info_span!("job", job_id = job.id, route = %job.route, profile_key = %job.profile_key, attempt = job.attempts, account = account.as_deref());
         async {
             let started_at = now_ms();
             let clock = Instant::now();
@@ -76,10 +76,7 @@ impl Attempts {
                     .map(|p| p.to_string()),
                 email_hash: progress.email_hash.take(),
                 note: progress.note.take(),
-                created: self
-                    .settings
-                    .route(&job.route)
-                    .is_some_and(|r| r.destination.created_at(progress.step)),
+                created: destination.is_some_and(|d| d.created_at(progress.step)),
             };
             match &finish {
                 Finish::Delivered => {
@@ -92,7 +89,9 @@ impl Attempts {
                 Finish::Defer { reason, .. } => tracing::info!(outcome = "deferred", reason = %reason, "waiting for another job"),
             }
             crate::telemetry::job(finish.label(), &job.route);
-            self.tell(&job, &finish, failure.as_ref());
+            // Alerts name an account when there are several: a named one.
+            let named = account.clone().filter(|a| a != "default");
+            self.tell(&job, named, &finish, failure.as_ref());
             match self.store.finish(&job, &self.owner, &finish, &record).await {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!("lease lost before the attempt was recorded; another worker owns the job"),
@@ -107,10 +106,14 @@ impl Attempts {
 
     /// Alerts about a refused key (at once: every job after it fails the same way) and about a
     /// job gone dead.
-    fn tell(&self, job: &ClaimedJob, finish: &Finish, failure: Option<&Failure>) {
+    fn tell(
+        &self,
+        job: &ClaimedJob,
+        account: Option<String>,
+        finish: &Finish,
+        failure: Option<&Failure>,
+    ) {
         use crate::alert::Incident;
-        // Alerts name an account when there are several: a named one.
-        let account = self.account_of(&job.route).filter(|a| a != "default");
         if let Some(f) = failure
             && let Some(status @ (401 | 403)) = f.http_status()
         {
@@ -128,14 +131,6 @@ impl Attempts {
                 reason: reason.clone(),
             });
         }
-    }
-
-    /// The account a route sends to (`default` for a destination's section itself), `None`
-    /// for destinations without accounts.
-    fn account_of(&self, route: &str) -> Option<String> {
-        self.settings
-            .route(route)
-            .and_then(|r| r.destination.account())
     }
 
     fn decide(&self, job: &ClaimedJob, outcome: Outcome) -> (Finish, Option<Failure>) {

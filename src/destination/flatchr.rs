@@ -131,10 +131,7 @@ impl Kind for Flatchr {
     }
 
     fn account(&self) -> Option<String> {
-        Some(match self.account.as_str() {
-            "" => "default".into(),
-            account => account.into(),
-        })
+        Some(super::account_label(&self.account))
     }
 
     fn step_words(&self, step: &str, delivered: bool) -> String {

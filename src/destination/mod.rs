@@ -123,6 +123,14 @@ pub(crate) fn kept<'a>(
     })
 }
 
+/// How an operator names an account: `default` for the destination's section itself.
+pub(crate) fn account_label(name: &str) -> String {
+    match name {
+        "" => "default".into(),
+        named => named.into(),
+    }
+}
+
 /// A script's error ends the job: running it again gives the same error.
 pub(crate) fn permanent(e: crate::logic::LogicError) -> Failure {
     Failure::permanent(e.to_string())

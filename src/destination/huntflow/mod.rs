@@ -133,10 +133,7 @@ impl Kind for Huntflow {
     }
 
     fn account(&self) -> Option<String> {
-        Some(match self.account.as_str() {
-            "" => "default".into(),
-            a => a.into(),
-        })
+        Some(super::account_label(&self.account))
     }
 
     fn step_words(&self, step: &str, delivered: bool) -> String {
