@@ -295,7 +295,7 @@ pub async fn run_with(
     if let Err(e) = check(settings, options) {
         return Err((report, e));
     }
-    let http = match crate::startup::http_client() {
+    let http = match crate::http::client() {
         Ok(h) => h,
         Err(e) => return Err((report, BackfillError::Usage(format!("{e:#}")))),
     };

@@ -46,7 +46,11 @@ pub struct Scripts {
     timeout: Duration,
 }
 
-fn engine(max_operations: u64, print: bool) -> Engine {
+/// The functions a script may call beyond rhai's own (the destinations' `default_push`...),
+/// handed in by whoever loads the script: the engine knows no destination.
+pub type Functions = fn(&mut Engine);
+
+fn engine(max_operations: u64, print: bool, functions: Functions) -> Engine {
     let mut engine = Engine::new();
     // Rhai writes print() and debug() to stdout, raw: a candidate's name holding a newline and
     // a JSON object would forge a log line, and whatever a script prints (an email) would land
@@ -77,7 +81,7 @@ fn engine(max_operations: u64, print: bool) -> Engine {
             .is_some_and(|d| Instant::now() > d);
         late.then(|| Dynamic::from("time limit exceeded"))
     });
-    crate::destination::register(&mut engine);
+    functions(&mut engine);
     engine
 }
 
@@ -85,7 +89,7 @@ impl Scripts {
     /// No script: routes may only use the built-in mapping.
     pub fn none() -> Self {
         Self {
-            engine: Arc::new(engine(1, false)),
+            engine: Arc::new(engine(1, false, |_| {})),
             ast: None,
             timeout: Duration::from_secs(1),
         }
@@ -96,6 +100,7 @@ impl Scripts {
         max_operations: u64,
         timeout: Duration,
         print: bool,
+        functions: Functions,
     ) -> Result<Self, LogicError> {
         if path.is_empty() {
             return Ok(Self::none());
@@ -104,7 +109,7 @@ impl Scripts {
             path: path.into(),
             error: e.to_string(),
         })?;
-        Self::compile(path, &source, max_operations, timeout, print)
+        Self::compile(path, &source, max_operations, timeout, print, functions)
     }
 
     pub fn compile(
@@ -113,8 +118,9 @@ impl Scripts {
         max_operations: u64,
         timeout: Duration,
         print: bool,
+        functions: Functions,
     ) -> Result<Self, LogicError> {
-        let engine = engine(max_operations, print);
+        let engine = engine(max_operations, print, functions);
         let ast = engine.compile(source).map_err(|e| LogicError::Compile {
             path: path.into(),
             error: e.to_string(),
@@ -253,6 +259,7 @@ pub(crate) mod tests {
             100_000,
             Duration::from_millis(500),
             false,
+            crate::destination::register,
         )
         .unwrap()
     }
@@ -324,6 +331,7 @@ pub(crate) mod tests {
             u64::MAX,
             Duration::from_millis(100),
             false,
+            crate::destination::register,
         )
         .unwrap();
         let started = Instant::now();
@@ -340,7 +348,15 @@ pub(crate) mod tests {
         assert!(problems[0].contains("\"missing\""));
         assert!(problems[1].contains("takes 2 arguments"));
         assert!(
-            Scripts::compile("bad.rhai", "fn x( {", 10, Duration::from_secs(1), false).is_err()
+            Scripts::compile(
+                "bad.rhai",
+                "fn x( {",
+                10,
+                Duration::from_secs(1),
+                false,
+                |_| {}
+            )
+            .is_err()
         );
     }
 }

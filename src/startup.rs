@@ -13,12 +13,12 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
-use crate::attempt::Attempts;
 use crate::config::{Checked, Settings, Timings};
 use crate::error;
 use crate::hrflow::client::HrflowClient;
 use crate::logic::Scripts;
 use crate::store::Store;
+use crate::worker::attempt::Attempts;
 use crate::worker::{Heartbeat, Worker};
 
 pub struct Application {
@@ -43,7 +43,13 @@ pub fn check(settings: &Settings) -> Result<(Scripts, Checked), Vec<String>> {
         .map(|c| c.timings.logic_timeout)
         .unwrap_or(Duration::from_secs(1));
     let logic = &settings.logic;
-    let scripts = match Scripts::load(&logic.script, logic.max_operations, limit, logic.print) {
+    let scripts = match Scripts::load(
+        &logic.script,
+        logic.max_operations,
+        limit,
+        logic.print,
+        crate::destination::register,
+    ) {
         Ok(s) => {
             problems.extend(s.check(&settings.routes));
             Some(s)
@@ -57,15 +63,6 @@ pub fn check(settings: &Settings) -> Result<(Scripts, Checked), Vec<String>> {
         (Some(s), Ok(c)) if problems.is_empty() => Ok((s, c)),
         _ => Err(problems),
     }
-}
-
-pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("hrflow-relay/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .pool_idle_timeout(std::time::Duration::from_secs(60))
-        .build()
-        .context("cannot build the HTTP client")
 }
 
 /// What one attempt needs, built from checked settings; tests build it to run an attempt on
@@ -173,7 +170,7 @@ impl Application {
                 ));
             }
         }
-        let http = http_client()?;
+        let http = crate::http::client()?;
         let settings = Arc::new(settings);
         let wake = Arc::new(Notify::new());
         let heartbeat = Arc::new(Heartbeat::default());

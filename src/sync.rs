@@ -131,7 +131,7 @@ impl Syncer {
 
     /// One pass over `sources`; a source that fails keeps its watermark and the others go on.
     async fn pass(&self, sources: &[String], progress: &Progress) -> Result<Report, String> {
-        let http = crate::startup::http_client().map_err(|e| format!("{e:#}"))?;
+        let http = crate::http::client().map_err(|e| format!("{e:#}"))?;
         let client = HrflowClient::new(
             http,
             &self.settings.hrflow.api_url,

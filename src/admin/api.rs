@@ -133,7 +133,7 @@ fn filter_from(body: &serde_json::Map<String, Value>) -> Result<JobFilter, ApiEr
         return Err(err);
     }
     let [status, route, since, reason] = values;
-    crate::jobs_cli::retry_filter(status, route, since.as_deref(), reason)
+    crate::store::control::JobFilter::for_retry(status, route, since.as_deref(), reason)
         .map_err(|(field, message)| err.field(field, message))
 }
 

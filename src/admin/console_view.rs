@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use super::console::Timeline;
-use super::view::{document, esc, query_value, search_box, time};
+use super::html::{document, esc, query_value, time};
+use super::view::search_box;
 use crate::store::JobView;
 use crate::store::events_log::EventView;
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod console;
 pub mod console_page;
 pub mod console_view;
+pub mod html;
 pub mod page;
 pub mod query;
 pub mod routes_view;

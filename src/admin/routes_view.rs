@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::view::{button, esc, query_value, time};
+use super::html::{button, esc, query_value, time};
 use crate::route_status::RouteStatus;
 
 pub fn table(routes: &[RouteStatus], csrf: &str) -> String {

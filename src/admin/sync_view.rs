@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::view::{esc, time};
+use super::html::{esc, time};
 use crate::store::sync::SourceRun;
 
 /// Nothing when sync is off and never ran.

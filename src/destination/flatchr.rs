@@ -12,7 +12,7 @@ use crate::config::{Route, RouteKeys, Settings};
 use crate::flatchr::{FlatchrClient, enrich, push};
 use crate::job::{Failure, Step};
 use crate::logic::Scripts;
-use crate::online::{Check, failed, within};
+use crate::online::check::{Check, failed, within};
 use crate::store::{ClaimedJob, PushSlot, Store};
 
 /// Flatchr requires an email to create a candidate.

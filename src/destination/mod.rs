@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::config::{Route, RouteKeys, Settings, Timings};
 use crate::job::{Failure, Step};
 use crate::logic::Scripts;
-use crate::online::Check;
+use crate::online::check::Check;
 use crate::store::{ClaimedJob, Store};
 
 /// What `prepare` decided.

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-mod check;
+pub mod check;
 
 pub use check::Check;
 pub(crate) use check::{failed, within};
@@ -19,7 +19,7 @@ use crate::job::Failure;
 
 /// Every check, in a stable order. Each is bounded by `worker.request_timeout`.
 pub async fn run(settings: &Settings, timings: &Timings, send_test_alert: bool) -> Vec<Check> {
-    let http = match crate::startup::http_client() {
+    let http = match crate::http::client() {
         Ok(h) => h,
         Err(e) => return vec![Check::new("HTTP client", Err(format!("{e:#}")))],
     };

@@ -27,6 +27,35 @@ const MATCHES: &str = "(CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT))
     AND (CAST($5 AS TEXT) IS NULL OR LOWER(reason) LIKE '%' || LOWER(CAST($5 AS TEXT)) || '%' ESCAPE '\\')";
 
 impl JobFilter {
+    /// The filter of a bulk retry, as the CLI and `/admin/api/jobs/retry` take it; an error names
+    /// the field at fault.
+    pub fn for_retry(
+        status: Option<String>,
+        route: Option<String>,
+        since: Option<&str>,
+        reason: Option<String>,
+    ) -> Result<Self, (&'static str, String)> {
+        let status = status.unwrap_or_default();
+        if !["dead", "filtered", "cancelled"].contains(&status.as_str()) {
+            return Err((
+                "status",
+                format!("{status:?}: only dead, filtered or cancelled jobs are retried"),
+            ));
+        }
+        let since_ms = since
+            .map(parse_since)
+            .transpose()
+            .map_err(|e| ("since", e))?;
+        Ok(Self {
+            status: Some(status),
+            route: route.filter(|r| !r.is_empty()),
+            profile: None,
+            since_ms,
+            reason: reason.filter(|r| !r.is_empty()),
+            profiles: None,
+        })
+    }
+
     /// `AND profile_key IN ($first, ...)` when the filter names profiles.
     fn profiles_clause(&self, first: usize) -> String {
         match &self.profiles {
@@ -202,4 +231,16 @@ fn retry_set(now: usize) -> String {
          lease_until = NULL, lease_owner = NULL, run = run + 1, updated_at = ${now},
          paused = CASE WHEN EXISTS (SELECT 1 FROM route_pauses p WHERE p.route = jobs.route) THEN 1 ELSE 0 END"
     )
+}
+
+/// `2h` (ago) or an RFC 3339 time, as Unix milliseconds.
+pub fn parse_since(value: &str) -> Result<i64, String> {
+    if let Ok(d) = humantime::parse_duration(value.trim()) {
+        return Ok(now_ms() - d.as_millis() as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| {
+            format!("{value:?} is neither a time like 2026-11-25T08:00:00Z nor a duration like 2h")
+        })
 }

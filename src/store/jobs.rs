@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::queue::{Arg, Write};
+use super::write::{Arg, Write};
 use super::{Backend, Durability, Store, StoreError, now_ms};
 use crate::job::{Status, Step};
 

@@ -26,9 +26,10 @@ mod queue;
 pub mod replicas;
 pub mod retention;
 pub mod search;
+mod sqlite;
 pub mod stats;
 pub mod sync;
-mod writer;
+mod write;
 
 pub use intake::{Ingested, NewEvent};
 pub use jobs::{AttemptRecord, AttemptView, ClaimedJob, Finish, JobView};
@@ -460,8 +461,8 @@ mod tests {
         assert_eq!(level(&store, Durability::Full).await, 2);
     }
 
-    fn sync_level(durability: Durability) -> queue::Write {
-        queue::Write {
+    fn sync_level(durability: Durability) -> write::Write {
+        write::Write {
             sql: vec!["SELECT synchronous FROM pragma_synchronous".into()],
             args: Vec::new(),
             durability,
@@ -508,7 +509,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(", ");
             store
-                .write(queue::Write {
+                .write(write::Write {
                     sql: vec![format!(
                         "INSERT INTO replicas (id, last_seen) VALUES {rows}"
                     )],
@@ -537,7 +538,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite_store(&dir).await;
         let failed = store
-            .write(queue::Write {
+            .write(write::Write {
                 sql: vec![
                     "INSERT INTO replicas (id, last_seen) VALUES ('r', 1)".into(),
                     "INSERT INTO no_such_table VALUES (1)".into(),

@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::queue::{Arg, Write};
+use super::write::{Arg, Write};
 use super::{Durability, Store, StoreError, now_ms};
 
 /// How long no process may have heartbeat before an older version's push records are moved:

@@ -19,7 +19,7 @@ use super::{Build, Delivery, Kept, Kind, Plan, permanent};
 use crate::config::{Route, RouteKeys, Settings};
 use crate::job::{Failure, Step};
 use crate::logic::Scripts;
-use crate::online::{Check, within};
+use crate::online::check::{Check, within};
 use crate::store::PushSlot;
 use client::HuntflowClient;
 use mapping::Applicant;

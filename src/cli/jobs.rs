@@ -78,49 +78,8 @@ pub struct RetryArgs {
     reason: Option<String>,
 }
 
-/// `2h` (ago) or an RFC 3339 time, as Unix milliseconds.
-pub fn parse_since(value: &str) -> Result<i64, String> {
-    if let Ok(d) = crate::config::parse_duration(value) {
-        return Ok(crate::store::now_ms() - d.as_millis() as i64);
-    }
-    chrono::DateTime::parse_from_rfc3339(value.trim())
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            format!("{value:?} is neither a time like 2026-11-25T08:00:00Z nor a duration like 2h")
-        })
-}
-
-/// The filter of a bulk retry, as the CLI and `/admin/api/jobs/retry` take it; an error names
-/// the field at fault.
-pub fn retry_filter(
-    status: Option<String>,
-    route: Option<String>,
-    since: Option<&str>,
-    reason: Option<String>,
-) -> Result<JobFilter, (&'static str, String)> {
-    let status = status.unwrap_or_default();
-    if !["dead", "filtered", "cancelled"].contains(&status.as_str()) {
-        return Err((
-            "status",
-            format!("{status:?}: only dead, filtered or cancelled jobs are retried"),
-        ));
-    }
-    let since_ms = since
-        .map(parse_since)
-        .transpose()
-        .map_err(|e| ("since", e))?;
-    Ok(JobFilter {
-        status: Some(status),
-        route: route.filter(|r| !r.is_empty()),
-        profile: None,
-        since_ms,
-        reason: reason.filter(|r| !r.is_empty()),
-        profiles: None,
-    })
-}
-
 pub async fn run(settings: &Settings, action: Action) -> ExitCode {
-    let Some(store) = crate::cli::open_store(settings, 1).await else {
+    let Some(store) = super::open::store(settings, 1).await else {
         return ExitCode::FAILURE;
     };
     let result = act(&store, action).await;
@@ -176,9 +135,13 @@ async fn act(store: &Store, action: Action) -> Result<(), String> {
         }
         Action::Retry(args) => {
             let retried = if args.ids.is_empty() {
-                let filter =
-                    retry_filter(args.status, args.route, args.since.as_deref(), args.reason)
-                        .map_err(|(field, e)| format!("--{field} {e}"))?;
+                let filter = JobFilter::for_retry(
+                    args.status,
+                    args.route,
+                    args.since.as_deref(),
+                    args.reason,
+                )
+                .map_err(|(field, e)| format!("--{field} {e}"))?;
                 store.retry_matching(&filter).await.map_err(db)?
             } else {
                 store.retry_ids(&args.ids).await.map_err(db)?

@@ -10,6 +10,10 @@ use serde_json::Value;
 use crate::config::{Settings, shown_url};
 use crate::startup::{self, Application};
 
+mod console;
+mod jobs;
+mod open;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hrflow-relay",
@@ -57,19 +61,19 @@ pub enum Command {
     #[command(args_conflicts_with_subcommands = true)]
     Jobs {
         #[command(subcommand)]
-        action: Option<crate::jobs_cli::Action>,
+        action: Option<jobs::Action>,
         #[command(flatten)]
-        list: crate::jobs_cli::ListArgs,
+        list: jobs::ListArgs,
     },
     /// Routes: list them (destination, paused, jobs per status), pause or resume one.
     Routes {
         #[command(subcommand)]
-        action: crate::console_cli::RoutesAction,
+        action: console::RoutesAction,
     },
     /// The events log: every event received, whatever became of it.
     Events {
         #[command(subcommand)]
-        action: crate::console_cli::EventsAction,
+        action: console::EventsAction,
     },
     /// Delete everything the relay holds about one candidate (jobs, attempts, events, push
     /// records, careers responses and letters) so none of it stays readable in the database
@@ -134,27 +138,16 @@ pub async fn run(cli: Cli) -> ExitCode {
             event_type,
         } => preview(&settings, &profile, route.as_deref(), &event_type),
         Command::Jobs { action, list } => {
-            let action = action.unwrap_or(crate::jobs_cli::Action::List(list));
-            crate::jobs_cli::run(&settings, action).await
+            let action = action.unwrap_or(jobs::Action::List(list));
+            jobs::run(&settings, action).await
         }
-        Command::Routes { action } => crate::console_cli::routes(&settings, action).await,
-        Command::Events { action } => crate::console_cli::events(&settings, action).await,
+        Command::Routes { action } => console::routes(&settings, action).await,
+        Command::Events { action } => console::events(&settings, action).await,
         Command::Probe { path } => probe(&settings, &path).await,
         Command::Backfill(options) => backfill(&settings, &options).await,
         Command::Sync { sources } => sync(settings, sources).await,
         Command::Erase { profile } => forget(&settings, Some(&profile)).await,
         Command::Purge => forget(&settings, None).await,
-    }
-}
-
-/// The configured database, migrated, for a command beside the service; says why not.
-pub async fn open_store(settings: &Settings, connections: u32) -> Option<crate::store::Store> {
-    match crate::store::Store::existing(settings.database.url.expose(), connections).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            eprintln!("cannot open the database: {e}");
-            None
-        }
     }
 }
 
@@ -176,7 +169,7 @@ async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
     for p in settings.validate() {
         eprintln!("warning: the configuration has a problem: {p}");
     }
-    let Some(store) = open_store(settings, 2).await else {
+    let Some(store) = open::store(settings, 2).await else {
         return ExitCode::FAILURE;
     };
     let result = match profile {
@@ -208,7 +201,7 @@ async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> Ex
             return ExitCode::FAILURE;
         }
     };
-    let Some(store) = open_store(settings, 2).await else {
+    let Some(store) = open::store(settings, 2).await else {
         return ExitCode::FAILURE;
     };
     let progress = crate::backfill::Progress::for_stderr();
@@ -257,7 +250,7 @@ async fn sync(settings: Settings, sources: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let Some(store) = open_store(&settings, 2).await else {
+    let Some(store) = open::store(&settings, 2).await else {
         return ExitCode::FAILURE;
     };
     let syncer = crate::sync::Syncer {

@@ -9,8 +9,10 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::attempt::Attempts;
+pub mod attempt;
+
 use crate::store::now_ms;
+use attempt::Attempts;
 
 /// When the worker last looked for work: readiness fails when it stops.
 #[derive(Default)]

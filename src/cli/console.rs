@@ -60,7 +60,7 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
-    let Some(store) = crate::cli::open_store(settings, 1).await else {
+    let Some(store) = super::open::store(settings, 1).await else {
         return ExitCode::FAILURE;
     };
     let result = f(store.clone()).await;

@@ -12,9 +12,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 
-use super::group_commit::Plan;
-use super::queue::{Arg, Row, Value, Write};
-use super::{Durability, Ingested, NewEvent, StoreError};
+use crate::store::group_commit::Plan;
+use crate::store::write::{Arg, Row, Value, Write};
+use crate::store::{Durability, Ingested, NewEvent, StoreError};
 
 /// A batch stops growing at this many bound values (a bound on the time one batch holds the
 /// write lock, and on the memory its answers take).
@@ -384,7 +384,7 @@ fn intake(
     events: &Events,
     window_ms: i64,
 ) -> Result<Vec<Ingested>, rusqlite::Error> {
-    let now = super::now_ms();
+    let now = crate::store::now_ms();
     let cutoff = now - window_ms;
     let events: Vec<(&NewEvent, &[String])> =
         events.iter().map(|(e, r)| (e, r.as_slice())).collect();
