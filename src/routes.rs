@@ -65,7 +65,7 @@ pub fn refusal(route: &Route, event_type: &str, source_key: Option<&str>) -> Opt
 
 /// Whether a route takes profiles of this source (the backfill's rule: events do not apply).
 pub fn listens_to(route: &Route, source_key: &str) -> bool {
-    route.sources.is_empty() || route.sources.iter().any(|s| s == source_key)
+    route.listens_to(source_key)
 }
 
 #[cfg(test)]

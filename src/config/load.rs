@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use config::{Source, Value, ValueKind};
-use serde::Deserialize;
 
 use super::{ConfigError, Settings};
 
@@ -339,8 +338,10 @@ fn known_keys(parent: &[Segment], defaults: &Value) -> Vec<String> {
         }
         [Segment::Key(d), Segment::Key(a), Segment::Key(_)] if a == "accounts" => {
             match d.as_str() {
-                "huntflow" => fields_of::<crate::destination::huntflow::settings::AccountFile>(),
-                _ => fields_of::<super::AccountFile>(),
+                "huntflow" => {
+                    super::fields::of::<crate::destination::huntflow::settings::AccountFile>()
+                }
+                _ => super::fields::of::<super::AccountFile>(),
             }
             .iter()
             .map(|k| k.to_string())
@@ -371,48 +372,6 @@ fn nearest<'k>(name: &str, known: &'k [String]) -> Option<&'k str> {
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k.as_str())
-}
-
-/// The field names a struct reads, as serde's derive declares them: `config`'s own
-/// deserializer is asked nothing, a recorder stands in for it.
-pub(super) fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
-    struct Recorder<'a>(&'a mut &'static [&'static str]);
-    #[derive(Debug)]
-    struct Stop;
-    impl std::fmt::Display for Stop {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("stop")
-        }
-    }
-    impl std::error::Error for Stop {}
-    impl serde::de::Error for Stop {
-        fn custom<M: std::fmt::Display>(_: M) -> Self {
-            Stop
-        }
-    }
-    impl<'de> serde::Deserializer<'de> for Recorder<'_> {
-        type Error = Stop;
-        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
-            Err(Stop)
-        }
-        fn deserialize_struct<V: serde::de::Visitor<'de>>(
-            self,
-            _: &'static str,
-            fields: &'static [&'static str],
-            _: V,
-        ) -> Result<V::Value, Stop> {
-            *self.0 = fields;
-            Err(Stop)
-        }
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
-            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
-            identifier ignored_any
-        }
-    }
-    let mut fields: &'static [&'static str] = &[];
-    let _ = T::deserialize(Recorder(&mut fields));
-    fields
 }
 
 #[cfg(test)]

@@ -80,13 +80,20 @@ impl From<RouteKeys> for Route {
     }
 }
 
+impl Route {
+    /// Whether it takes profiles of this source (the backfill's rule: events do not apply).
+    pub fn listens_to(&self, source_key: &str) -> bool {
+        self.sources.is_empty() || self.sources.iter().any(|s| s == source_key)
+    }
+}
+
 fn yes() -> bool {
     true
 }
 
 /// The keys a route may hold, for naming the nearest one to a misspelt key.
 pub(super) fn keys() -> &'static [&'static str] {
-    super::load::fields_of::<RouteKeys>()
+    super::fields::of::<RouteKeys>()
 }
 
 /// Every problem of the routes: names, destinations, accounts, event types, script use.
