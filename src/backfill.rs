@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::{Settings, Timings};
+use crate::config::Settings;
 use crate::hrflow::client::{HrflowClient, ListQuery};
 use crate::store::Store;
 
@@ -207,7 +207,6 @@ fn check(settings: &Settings, options: &Options) -> Result<(), BackfillError> {
 pub(crate) struct Lister<'a> {
     pub client: &'a HrflowClient,
     pub settings: &'a Settings,
-    pub timings: &'a Timings,
     /// A 401 or 403 ends at once (sync alerts it as a refused key; trying again cannot help).
     pub refusals_final: bool,
 }
@@ -225,7 +224,7 @@ impl Lister<'_> {
             tries += 1;
             match self
                 .client
-                .list_profiles(query, self.timings.request_timeout)
+                .list_profiles(query, self.settings.worker.request_timeout)
                 .await
             {
                 Ok(listing) => return Ok(listing),
@@ -233,7 +232,7 @@ impl Lister<'_> {
                     return Err((tries, f));
                 }
                 Err(f) if tries <= self.settings.backfill.retries => {
-                    let delay = self.timings.backfill_retry_delay * 2u32.saturating_pow(tries - 1);
+                    let delay = self.settings.backfill.retry_delay * 2u32.saturating_pow(tries - 1);
                     let delay = delay.max(f.retry_after().unwrap_or_default());
                     tracing::warn!(
                         source = query.source_key,
@@ -275,7 +274,7 @@ pub async fn run(
     progress: &Progress,
 ) -> Result<Report, (Report, BackfillError)> {
     match settings.check() {
-        Ok(checked) => run_with(settings, &checked.timings, store, options, progress).await,
+        Ok(()) => run_with(settings, store, options, progress).await,
         Err(problems) => Err((Report::default(), BackfillError::Usage(problems.join("; ")))),
     }
 }
@@ -283,7 +282,6 @@ pub async fn run(
 /// Runs a backfill. On an error the report says what was done before it; that stays queued.
 pub async fn run_with(
     settings: &Settings,
-    timings: &Timings,
     store: &Store,
     options: &Options,
     progress: &Progress,
@@ -337,7 +335,6 @@ pub async fn run_with(
             let lister = Lister {
                 client: &client,
                 settings,
-                timings,
                 refusals_final: false,
             };
             let listing = match lister.page(&mut pace, &query).await {

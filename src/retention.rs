@@ -4,23 +4,25 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::config::Timings;
+use crate::config::Retention;
 use crate::store::Store;
 use crate::store::retention::Deleted;
 
 /// Purges now, with the configured periods; `None` when another replica is purging.
 pub async fn purge_now(
     store: &Store,
-    timings: &Timings,
+    retention: &Retention,
+    dedupe_window: Duration,
 ) -> Result<Option<Deleted>, crate::store::StoreError> {
     let cutoffs = Store::cutoffs(
-        timings.retention_finished,
-        timings.retention_dead,
-        timings.dedupe_window,
-        timings.retention_events,
+        retention.finished,
+        retention.dead,
+        dedupe_window,
+        retention.events,
     );
     let deleted = store.purge(cutoffs).await?;
     if let Some(d) = &deleted {
@@ -51,19 +53,20 @@ pub fn record(d: &Deleted) {
 /// purge over and over), until shutdown.
 pub async fn run(
     store: Store,
-    timings: Timings,
+    retention: Retention,
+    dedupe_window: Duration,
     schema: Arc<AtomicBool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(timings.retention_interval) => {}
+            _ = tokio::time::sleep(retention.interval) => {}
             _ = shutdown.changed() => return,
         }
         if !schema.load(Ordering::Acquire) {
             continue;
         }
-        match purge_now(&store, &timings).await {
+        match purge_now(&store, &retention, dedupe_window).await {
             Ok(Some(d)) if d.total() > 0 => tracing::info!(
                 jobs = d.jobs,
                 attempts = d.attempts,

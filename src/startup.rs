@@ -4,7 +4,6 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -13,7 +12,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
-use crate::config::{Checked, Settings, Timings};
+use crate::config::Settings;
 use crate::error;
 use crate::hrflow::client::HrflowClient;
 use crate::logic::Scripts;
@@ -31,22 +30,16 @@ pub struct Application {
     pub store: Store,
 }
 
-/// Validates settings and the script together: every problem, in one list; else the script
-/// and what the settings mean.
-pub fn check(settings: &Settings) -> Result<(Scripts, Checked), Vec<String>> {
-    let checked = settings.check();
-    let mut problems = checked.as_ref().err().cloned().unwrap_or_default();
+/// Validates settings and the script together: every problem, in one list; else the script.
+pub fn check(settings: &Settings) -> Result<Scripts, Vec<String>> {
     // With other problems the script is still compiled and checked, so every problem shows at
-    // once; its time limit then does not matter, as nothing runs.
-    let limit = checked
-        .as_ref()
-        .map(|c| c.timings.logic_timeout)
-        .unwrap_or(Duration::from_secs(1));
+    // once.
+    let mut problems = settings.check().err().unwrap_or_default();
     let logic = &settings.logic;
     let scripts = match Scripts::load(
         &logic.script,
         logic.max_operations,
-        limit,
+        logic.timeout,
         logic.print,
         crate::destination::register,
     ) {
@@ -59,8 +52,8 @@ pub fn check(settings: &Settings) -> Result<(Scripts, Checked), Vec<String>> {
             None
         }
     };
-    match (scripts, checked) {
-        (Some(s), Ok(c)) if problems.is_empty() => Ok((s, c)),
+    match scripts {
+        Some(s) if problems.is_empty() => Ok(s),
         _ => Err(problems),
     }
 }
@@ -69,7 +62,6 @@ pub fn check(settings: &Settings) -> Result<(Scripts, Checked), Vec<String>> {
 /// a job they claimed.
 pub fn attempts(
     settings: &Arc<Settings>,
-    timings: &Timings,
     scripts: Scripts,
     store: &Store,
     http: &reqwest::Client,
@@ -78,7 +70,6 @@ pub fn attempts(
     Attempts {
         store: store.clone(),
         settings: settings.clone(),
-        timings: timings.clone(),
         scripts,
         hrflow: HrflowClient::new(
             http.clone(),
@@ -86,7 +77,7 @@ pub fn attempts(
             settings.hrflow.api_key.clone(),
             settings.hrflow.user_email.clone(),
         ),
-        senders: Arc::new(senders(settings, store, http, timings)),
+        senders: Arc::new(senders(settings, store, http)),
         owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
         alerts: crate::alert::Alerts::start(alerts),
     }
@@ -97,22 +88,16 @@ pub fn senders(
     settings: &Settings,
     store: &Store,
     http: &reqwest::Client,
-    timings: &Timings,
 ) -> crate::destination::Senders {
     crate::destination::Senders::build(&crate::destination::Build {
         settings,
         store,
         http,
-        timings,
     })
 }
 
 /// Where alerts go, if anywhere.
-fn alert_sink(
-    settings: &Settings,
-    http: &reqwest::Client,
-    timings: &Timings,
-) -> Option<crate::alert::Sink> {
+fn alert_sink(settings: &Settings, http: &reqwest::Client) -> Option<crate::alert::Sink> {
     let url = settings.alerts.webhook_url.expose();
     if url.is_empty() {
         return None;
@@ -121,7 +106,7 @@ fn alert_sink(
     Some(crate::alert::Sink {
         http: http.clone(),
         url: url.to_string(),
-        min_interval: timings.alerts_min_interval,
+        min_interval: settings.alerts.min_interval,
         status_page: (!public.is_empty()).then(|| format!("{public}/admin")),
         secrets: settings.secret_values(),
     })
@@ -129,15 +114,15 @@ fn alert_sink(
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (scripts, checked) = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
-        let signature = checked.signature;
+        let scripts = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
+        let signature = settings.hrflow.signature;
         if !crate::careers::auth::configured(
             &settings.careers.tokens,
             &settings.careers.basic_users,
         ) {
             tracing::warn!(path = %settings.careers.path, "the careers API has no credentials configured ([careers].tokens, basic_users): every request to it is refused");
         }
-        if signature == crate::config::SignatureMode::None {
+        if signature == crate::hrflow::signature::SignatureMode::None {
             tracing::warn!(
                 "hrflow.signature = \"none\": event signatures are NOT checked; only something in front of the relay authenticates HrFlow"
             );
@@ -148,7 +133,6 @@ impl Application {
         }
         crate::telemetry::metrics();
         crate::telemetry::start_upkeep();
-        let Checked { timings, .. } = checked;
         let store = Store::lazy(
             settings.database.url.expose(),
             settings.database.max_connections,
@@ -165,7 +149,7 @@ impl Application {
                 tokio::spawn(migrate_with_backoff(
                     store.clone(),
                     schema.clone(),
-                    timings.connect_timeout,
+                    settings.database.connect_timeout,
                     fatal_tx,
                 ));
             }
@@ -177,23 +161,22 @@ impl Application {
         let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(crate::retention::run(
             store.clone(),
-            timings.clone(),
+            settings.retention.clone(),
+            settings.hrflow.dedupe_window,
             schema.clone(),
             shutdown_rx.clone(),
         ));
         let attempts = Arc::new(attempts(
             &settings,
-            &timings,
             scripts,
             &store,
             &http,
-            alert_sink(&settings, &http, &timings),
+            alert_sink(&settings, &http),
         ));
         let alerts = attempts.alerts.clone();
         let syncer = tokio::spawn(
             crate::sync::Syncer {
                 settings: settings.clone(),
-                timings: timings.clone(),
                 store: store.clone(),
                 alerts: attempts.alerts.clone(),
                 owner: attempts.owner.clone(),
@@ -224,10 +207,10 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let careers_path = settings.careers.path.clone();
-        let grace = timings.shutdown_grace;
+        let grace = settings.server.shutdown_grace;
         let intake = crate::store::group_commit::GroupCommit::start(
             store.clone(),
-            timings.dedupe_window.as_millis() as i64,
+            settings.hrflow.dedupe_window.as_millis() as i64,
         );
         let state = web::Data::new(AppState {
             alerts,
@@ -237,8 +220,6 @@ impl Application {
             store: store.clone(),
             intake,
             settings: settings.clone(),
-            timings,
-            signature,
             wake,
             heartbeat,
         });

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::alert::{Alerts, Incident};
 use crate::backfill::{Lister, Progress};
-use crate::config::{Settings, Timings};
+use crate::config::Settings;
 use crate::hrflow::client::{HrflowClient, ListQuery};
 use crate::store::sync::{NoPass, PassOutcome};
 use crate::store::{Store, now_ms};
@@ -47,7 +47,6 @@ pub struct Report {
 /// What a pass needs.
 pub struct Syncer {
     pub settings: Arc<Settings>,
-    pub timings: Timings,
     pub store: Store,
     pub alerts: Alerts,
     /// This process, as the lease names its holder.
@@ -61,7 +60,7 @@ impl Syncer {
         if self.settings.sync.sources.is_empty() {
             return;
         }
-        let poll = POLL.min(self.timings.sync_interval);
+        let poll = POLL.min(self.settings.sync.interval);
         let mut started = false;
         loop {
             if schema.load(Ordering::Acquire) {
@@ -80,7 +79,7 @@ impl Syncer {
                                 if let Err(e) = done {
                                     tracing::warn!(error = %e, "sync: the pass could not start");
                                 }
-                                self.end(self.timings.sync_interval).await;
+                                self.end(self.settings.sync.interval).await;
                             }
                             // Stopping: what the pass queued is committed page by page; the
                             // next pass is due at once, for whichever process is left.
@@ -118,7 +117,7 @@ impl Syncer {
             }
         }
         let report = self.pass(sources, progress).await;
-        self.end(self.timings.sync_interval).await;
+        self.end(self.settings.sync.interval).await;
         report
     }
 
@@ -176,7 +175,13 @@ impl Syncer {
                 .pred_opt()
                 .unwrap_or(today),
             Ok(None) => {
-                let days = self.timings.sync_lookback.as_secs().div_ceil(86_400).max(1);
+                let days = self
+                    .settings
+                    .sync
+                    .lookback
+                    .as_secs()
+                    .div_ceil(86_400)
+                    .max(1);
                 today - chrono::Days::new(days)
             }
             Err(e) => {
@@ -195,7 +200,6 @@ impl Syncer {
         let lister = Lister {
             client,
             settings: &self.settings,
-            timings: &self.timings,
             refusals_final: true,
         };
         let settled = started_at - SETTLE.as_millis() as i64;

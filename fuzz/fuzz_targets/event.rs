@@ -3,7 +3,7 @@
 //! shape; a body signed with the secret always verifies.
 #![no_main]
 
-use hrflow_relay::config::SignatureMode;
+use hrflow_relay::hrflow::signature::SignatureMode;
 use hrflow_relay::hrflow::{event, signature};
 use libfuzzer_sys::fuzz_target;
 

@@ -84,7 +84,7 @@ async fn read_body(
 ) -> Result<Vec<u8>, ApiError> {
     let timeout = req
         .app_data::<web::Data<crate::api::AppState>>()
-        .map_or(DEFAULT_BODY_TIMEOUT, |s| s.timings.body_timeout);
+        .map_or(DEFAULT_BODY_TIMEOUT, |s| s.settings.server.body_timeout);
     match tokio::time::timeout(timeout, read_whole(req, payload, limit)).await {
         Ok(read) => read,
         Err(_) => Err(ApiError::new(

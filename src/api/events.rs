@@ -7,10 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{AppState, body};
-use crate::config::SignatureMode;
 use crate::error::ApiError;
 use crate::hrflow::event::{self, Body, Event, EventError};
 use crate::hrflow::signature;
+use crate::hrflow::signature::SignatureMode;
 use crate::routes;
 use crate::store::{Ingested, NewEvent};
 use crate::telemetry;
@@ -109,7 +109,7 @@ async fn handle(
     let body = body::json_bytes(req, payload, state.settings.server.max_body_bytes).await?;
 
     let secrets = &state.settings.hrflow.webhook_secret;
-    let mode = state.signature;
+    let mode = state.settings.hrflow.signature;
     let signed = if secrets.is_empty() || mode == SignatureMode::None {
         body
     } else {

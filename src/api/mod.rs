@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::config::{Settings, SignatureMode, Timings};
+use crate::config::Settings;
 use crate::store::Store;
 use crate::store::group_commit::GroupCommit;
 use crate::worker::Heartbeat;
@@ -24,8 +24,6 @@ pub struct AppState {
     /// The event endpoint's way into the store: events arriving together share a commit.
     pub intake: GroupCommit,
     pub settings: Arc<Settings>,
-    pub timings: Timings,
-    pub signature: SignatureMode,
     pub wake: Arc<Notify>,
     pub heartbeat: Arc<Heartbeat>,
     /// The queue's gauges, as last read by their refresher: what `/metrics` shows.

@@ -23,7 +23,12 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         Err(_) => json!({"status": "down", "error": "no answer within 2s"}),
     };
     let age = state.heartbeat.age();
-    let limit = state.timings.poll_interval.max(Duration::from_secs(1)) * 5;
+    let limit = state
+        .settings
+        .worker
+        .poll_interval
+        .max(Duration::from_secs(1))
+        * 5;
     let worker = if age <= limit {
         json!({"status": "ok", "last_poll_ms_ago": age.as_millis() as u64})
     } else {

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
+use crate::config::duration::shown;
 use crate::config::{Settings, shown_url};
 use crate::startup::{self, Application};
 
@@ -159,13 +160,11 @@ async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
     }
     // Erasing a candidate or applying retention needs only the database and the periods: a
     // mistake elsewhere (an unset secret in the operator's shell) is told, and does not stop it.
-    let timings = match settings.timings() {
-        Ok(t) => t,
-        Err(problems) => {
-            print_problems(&problems);
-            return ExitCode::FAILURE;
-        }
-    };
+    let problems = settings.duration_problems();
+    if !problems.is_empty() {
+        print_problems(&problems);
+        return ExitCode::FAILURE;
+    }
     for p in settings.validate() {
         eprintln!("warning: the configuration has a problem: {p}");
     }
@@ -174,7 +173,10 @@ async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
     };
     let result = match profile {
         Some(key) => store.erase_profile(key).await.map(Some),
-        None => crate::retention::purge_now(&store, &timings).await,
+        None => {
+            crate::retention::purge_now(&store, &settings.retention, settings.hrflow.dedupe_window)
+                .await
+        }
     };
     store.close().await;
     match result {
@@ -194,18 +196,15 @@ async fn forget(settings: &Settings, profile: Option<&str>) -> ExitCode {
 }
 
 async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> ExitCode {
-    let timings = match startup::check(settings) {
-        Ok((_, checked)) => checked.timings,
-        Err(problems) => {
-            print_problems(&problems);
-            return ExitCode::FAILURE;
-        }
-    };
+    if let Err(problems) = startup::check(settings) {
+        print_problems(&problems);
+        return ExitCode::FAILURE;
+    }
     let Some(store) = open::store(settings, 2).await else {
         return ExitCode::FAILURE;
     };
     let progress = crate::backfill::Progress::for_stderr();
-    let result = crate::backfill::run_with(settings, &timings, &store, options, &progress).await;
+    let result = crate::backfill::run_with(settings, &store, options, &progress).await;
     store.close().await;
     match result {
         Ok(report) => {
@@ -224,13 +223,10 @@ async fn backfill(settings: &Settings, options: &crate::backfill::Options) -> Ex
 }
 
 async fn sync(settings: Settings, sources: Vec<String>) -> ExitCode {
-    let timings = match startup::check(&settings) {
-        Ok((_, checked)) => checked.timings,
-        Err(problems) => {
-            print_problems(&problems);
-            return ExitCode::FAILURE;
-        }
-    };
+    if let Err(problems) = startup::check(&settings) {
+        print_problems(&problems);
+        return ExitCode::FAILURE;
+    }
     let sources = if sources.is_empty() {
         settings.sync.sources.clone()
     } else {
@@ -255,7 +251,6 @@ async fn sync(settings: Settings, sources: Vec<String>) -> ExitCode {
     };
     let syncer = crate::sync::Syncer {
         settings: std::sync::Arc::new(settings),
-        timings,
         store: store.clone(),
         // The command prints what it found; alerts are the service's.
         alerts: crate::alert::Alerts::default(),
@@ -320,22 +315,19 @@ fn set(secret: &crate::config::Secret) -> &'static str {
 }
 
 async fn check_config(settings: &Settings, online: bool, send_test_alert: bool) -> ExitCode {
-    let checked = match startup::check(settings) {
-        Ok((_, checked)) => checked,
-        Err(problems) => {
-            print_problems(&problems);
-            return ExitCode::FAILURE;
-        }
-    };
+    if let Err(problems) = startup::check(settings) {
+        print_problems(&problems);
+        return ExitCode::FAILURE;
+    }
     print_summary(settings);
     if !online {
         return ExitCode::SUCCESS;
     }
     crate::out!(
         "online checks (each within worker.request_timeout, {}):",
-        settings.worker.request_timeout
+        shown(settings.worker.request_timeout)
     );
-    let checks = crate::online::run(settings, &checked.timings, send_test_alert).await;
+    let checks = crate::online::run(settings, send_test_alert).await;
     for c in &checks {
         crate::out!("{}", c.line());
     }
@@ -374,7 +366,7 @@ fn print_summary(settings: &Settings) {
         shown_url(&settings.hrflow.api_url),
         set(&settings.hrflow.api_key),
         settings.hrflow.webhook_secret.len(),
-        settings.hrflow.signature
+        settings.hrflow.signature.as_str()
     );
     for a in settings.flatchr.all_accounts() {
         crate::out!(
@@ -393,10 +385,15 @@ fn print_summary(settings: &Settings) {
     crate::out!(
         "  worker: concurrency {}, timeout {}, retries {:?}",
         settings.worker.concurrency,
-        settings.worker.request_timeout,
-        settings.worker.retry_schedule
+        shown(settings.worker.request_timeout),
+        settings
+            .worker
+            .retry_schedule
+            .iter()
+            .map(|d| shown(*d))
+            .collect::<Vec<_>>()
     );
-    if settings.hrflow.signature == "none" {
+    if settings.hrflow.signature == crate::hrflow::signature::SignatureMode::None {
         crate::out!("  warning: hrflow.signature = \"none\", so event signatures are not checked");
     } else if settings.hrflow.webhook_secret.is_empty() {
         crate::out!(
@@ -433,15 +430,15 @@ fn print_summary(settings: &Settings) {
         } else {
             format!(
                 "webhook set (url hidden), at most one message per {}",
-                settings.alerts.min_interval
+                shown(settings.alerts.min_interval)
             )
         }
     );
     crate::out!(
         "  retention: finished jobs {}, dead jobs {}, purged every {}",
-        settings.retention.finished,
-        settings.retention.dead,
-        settings.retention.interval
+        shown(settings.retention.finished),
+        shown(settings.retention.dead),
+        shown(settings.retention.interval)
     );
     if settings.sync.sources.is_empty() {
         crate::out!("  sync: off ([sync].sources is empty)");
@@ -450,8 +447,8 @@ fn print_summary(settings: &Settings) {
             "  sync: {} source(s) {:?}, a pass every {} (the first lists {} back)",
             settings.sync.sources.len(),
             settings.sync.sources,
-            settings.sync.interval,
-            settings.sync.lookback
+            shown(settings.sync.interval),
+            shown(settings.sync.lookback)
         );
     }
     crate::out!("  routes: {}", settings.routes.len());
@@ -475,7 +472,7 @@ fn preview(
     event_type: &str,
 ) -> ExitCode {
     let scripts = match startup::check(settings) {
-        Ok((s, _)) => s,
+        Ok(s) => s,
         Err(problems) => {
             print_problems(&problems);
             return ExitCode::FAILURE;

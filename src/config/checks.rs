@@ -4,6 +4,48 @@
 use super::*;
 
 impl Settings {
+    /// Bounds between durations that each read as one.
+    pub(super) fn duration_bounds(&self) -> Vec<String> {
+        let shown = duration::shown;
+        let (w, s) = (&self.worker, &self.server);
+        let mut problems = Vec::new();
+        if w.lease < w.request_timeout * 5 {
+            problems.push(format!(
+                "worker.lease = {:?} must be at least 5 x worker.request_timeout ({:?}): a job makes up to five calls",
+                shown(w.lease),
+                shown(w.request_timeout)
+            ));
+        }
+        if w.replica_timeout < Duration::from_secs(5) {
+            problems.push(format!(
+                "worker.replica_timeout = {:?} must be at least 5s: processes heartbeat every 2 s, and a live one must never look gone",
+                shown(w.replica_timeout)
+            ));
+        }
+        for (key, value, least) in [
+            ("sync.interval", self.sync.interval, Duration::from_secs(1)),
+            (
+                "server.body_timeout",
+                s.body_timeout,
+                Duration::from_millis(100),
+            ),
+            (
+                "retention.interval",
+                self.retention.interval,
+                Duration::from_secs(1),
+            ),
+        ] {
+            if value < least {
+                problems.push(format!(
+                    "{key} = {:?} must be at least {}",
+                    shown(value),
+                    shown(least)
+                ));
+            }
+        }
+        problems
+    }
+
     /// The problems beyond the durations and the signature mode.
     pub(super) fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -83,7 +125,8 @@ impl Settings {
             problems.push("server.max_connections must be at least 1".into());
         }
         if !self.routes.is_empty() {
-            if self.hrflow.webhook_secret.is_empty() && self.hrflow.signature != "none" {
+            if self.hrflow.webhook_secret.is_empty() && self.hrflow.signature != SignatureMode::None
+            {
                 problems.push(
                     "hrflow.webhook_secret is empty while routes are configured, so anyone could send events: set it to the secret of HrFlow's webhook (an empty RELAY__HRFLOW__WEBHOOK_SECRET counts as empty and overrides the file), or set hrflow.signature = \"none\" if something in front of the relay authenticates HrFlow".into(),
                 );

@@ -42,11 +42,14 @@ pub(super) fn read(
                 let (key, message) = describe(&e);
                 let path = key.as_deref().map(parse_key).unwrap_or_default();
                 let key = key.map(|_| key_text(&as_written(&path, &removed)));
-                let origin = lookup(&tree, &path).and_then(|v| where_from(v, &path, file, env));
-                wrong.push(match (&key, origin) {
-                    (Some(k), Some(o)) => format!("{k} ({o}): {message}"),
-                    (Some(k), None) => format!("{k}: {message}"),
-                    (None, _) => message,
+                let value = lookup(&tree, &path);
+                let origin = value.and_then(|v| where_from(v, &path, file, env));
+                wrong.push(match (&key, origin, value.and_then(|v| shown(v, &e))) {
+                    (Some(k), Some(o), Some(said)) => format!("{k} {said} ({o})"),
+                    (Some(k), None, Some(said)) => format!("{k} {said}"),
+                    (Some(k), Some(o), None) => format!("{k} ({o}): {message}"),
+                    (Some(k), None, None) => format!("{k}: {message}"),
+                    (None, _, _) => message,
                 });
                 // A value put back to its default (or taken out) lets the next mistake show.
                 let repaired = match path.is_empty() || wrong.len() >= MAX_TYPE_ERRORS {
@@ -149,6 +152,22 @@ fn describe(e: &config::ConfigError) -> (Option<String>, String) {
         config::ConfigError::At { error, key, .. } => (key.clone(), describe(error).1),
         other => (None, without_values(&other.to_string())),
     }
+}
+
+/// `= "value" what is wrong`, for the values that are never secrets and mean nothing unshown:
+/// a duration that is not one, a word that is not one of a setting's choices.
+fn shown(value: &Value, e: &config::ConfigError) -> Option<String> {
+    let config::ConfigError::At { error, .. } = e else {
+        return None;
+    };
+    let config::ConfigError::Message(message) = error.as_ref() else {
+        return None;
+    };
+    let text = value.clone().into_string().ok()?;
+    let said = [super::duration::NOT_A_DURATION, "must be one of "]
+        .iter()
+        .any(|start| message.starts_with(start));
+    said.then(|| format!("= {text:?} {message}"))
 }
 
 /// A message with every quoted value (`like this` or "like this") taken out: the value may be

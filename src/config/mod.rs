@@ -8,16 +8,16 @@ use serde::Deserialize;
 
 mod account;
 mod checks;
+pub mod duration;
 mod fields;
 mod load;
 mod route;
 mod secret;
-mod timings;
 
+use crate::hrflow::signature::SignatureMode;
 pub use account::{Account, AccountFile};
 pub use route::{Destination, Route, RouteKeys};
 pub use secret::{Secret, Secrets, shown_url};
-pub use timings::{Checked, Timings};
 
 const DEFAULTS: &str = include_str!("../../config/default.toml");
 
@@ -50,10 +50,13 @@ pub struct Server {
     pub port: u16,
     pub max_body_bytes: usize,
     /// How long a request's body may take to arrive whole.
-    pub body_timeout: String,
+    #[serde(with = "duration")]
+    pub body_timeout: Duration,
     /// Open HTTP connections the server holds at once; more wait in the kernel's queue.
     pub max_connections: usize,
-    pub shutdown_grace: String,
+    /// How long a stop lets jobs in flight finish before their leases are released.
+    #[serde(with = "duration")]
+    pub shutdown_grace: Duration,
     /// How people reach this service (links in alerts); may be empty.
     pub public_url: String,
 }
@@ -62,7 +65,9 @@ pub struct Server {
 pub struct Database {
     pub url: Secret,
     pub max_connections: u32,
-    pub connect_timeout: String,
+    /// How long the start waits for the database to answer.
+    #[serde(with = "duration")]
+    pub connect_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,8 +76,10 @@ pub struct Hrflow {
     pub api_key: Secret,
     pub user_email: String,
     pub webhook_secret: Secrets,
-    pub signature: String,
-    pub dedupe_window: String,
+    pub signature: SignatureMode,
+    /// How long an event's id is remembered to refuse its replay.
+    #[serde(with = "duration")]
+    pub dedupe_window: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,17 +100,30 @@ pub struct Logic {
     /// Whether a script's print() and debug() reach the log (as a debug-level line).
     pub print: bool,
     pub max_operations: u64,
-    pub timeout: String,
+    /// How long one script call may run.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Worker {
+    /// Deliveries run at once by this process.
     pub concurrency: usize,
-    pub request_timeout: String,
-    pub retry_schedule: Vec<String>,
-    pub poll_interval: String,
-    pub lease: String,
-    pub replica_timeout: String,
+    /// Each upstream request's limit, whole answer included.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// The wait before each next attempt of a failed job; its length is the attempts allowed.
+    #[serde(deserialize_with = "duration::list")]
+    pub retry_schedule: Vec<Duration>,
+    /// How often an idle worker looks for due jobs.
+    #[serde(with = "duration")]
+    pub poll_interval: Duration,
+    /// How long a claimed job stays this process's without a word from it.
+    #[serde(with = "duration")]
+    pub lease: Duration,
+    /// After how long without a heartbeat a replica counts as gone.
+    #[serde(with = "duration")]
+    pub replica_timeout: Duration,
     pub max_resume_bytes: u64,
 }
 
@@ -128,18 +148,26 @@ pub struct Admin {
 /// How long finished jobs stay, and how often the service purges.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Retention {
-    pub finished: String,
-    pub dead: String,
+    /// Delivered, filtered and cancelled jobs.
+    #[serde(with = "duration")]
+    pub finished: Duration,
+    #[serde(with = "duration")]
+    pub dead: Duration,
     /// The events log (every event received, whatever its outcome).
-    pub events: String,
-    pub interval: String,
+    #[serde(with = "duration")]
+    pub events: Duration,
+    /// How often the service purges.
+    #[serde(with = "duration")]
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Alerts {
     /// Holds a token in its path for Slack-style hooks: a secret.
     pub webhook_url: Secret,
-    pub min_interval: String,
+    /// The least time between two messages (more are gathered into the next).
+    #[serde(with = "duration")]
+    pub min_interval: Duration,
 }
 
 /// `hrflow-relay backfill`: how it lists HrFlow sources.
@@ -152,7 +180,8 @@ pub struct Backfill {
     /// How many times a failed page is tried again before the command stops.
     pub retries: u32,
     /// The first wait before trying a failed page again; it doubles each time.
-    pub retry_delay: String,
+    #[serde(with = "duration")]
+    pub retry_delay: Duration,
 }
 
 /// `[sync]`: the service lists these sources every `interval` and queues what has no job.
@@ -160,32 +189,11 @@ pub struct Backfill {
 pub struct SyncSettings {
     /// HrFlow source keys; empty: sync is off.
     pub sources: Vec<String>,
-    pub interval: String,
+    #[serde(with = "duration")]
+    pub interval: Duration,
     /// How far back the first pass lists.
-    pub lookback: String,
-}
-
-/// How the webhook signature header is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureMode {
-    Auto,
-    Sdk,
-    SdkRaw,
-    BodyHex,
-    None,
-}
-
-impl SignatureMode {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "auto" => Some(Self::Auto),
-            "sdk" => Some(Self::Sdk),
-            "sdk-raw" => Some(Self::SdkRaw),
-            "body-hex" => Some(Self::BodyHex),
-            "none" => Some(Self::None),
-            _ => None,
-        }
-    }
+    #[serde(with = "duration")]
+    pub lookback: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -320,29 +328,35 @@ impl Settings {
         self.check().err().unwrap_or_default()
     }
 
-    /// The durations alone, or the problems with them: what a command that needs only them
-    /// (`purge`) takes, whatever else is wrong.
-    pub fn timings(&self) -> Result<Timings, Vec<String>> {
-        let mut problems = Vec::new();
-        Timings::read(self, &mut problems).ok_or(problems)
+    /// What is wrong with the durations alone (a value that is not one, bounds between
+    /// them): what a command that needs only them (`purge`) refuses, whatever else is wrong.
+    pub fn duration_problems(&self) -> Vec<String> {
+        let mut problems: Vec<String> = self
+            .read_problems
+            .iter()
+            .filter(|p| p.contains(duration::NOT_A_DURATION))
+            .cloned()
+            .collect();
+        if problems.is_empty() {
+            problems = self.duration_bounds();
+        }
+        problems
     }
 
-    /// What the settings mean, parsed once (durations, the signature mode), or every problem
-    /// found, each a sentence a person can act on.
-    pub fn check(&self) -> Result<Checked, Vec<String>> {
+    /// Every problem found, each a sentence a person can act on.
+    pub fn check(&self) -> Result<(), Vec<String>> {
         let mut problems = self.read_problems.clone();
-        let timings = Timings::read(self, &mut problems);
-        let signature = SignatureMode::parse(&self.hrflow.signature).unwrap_or_else(|| {
-            problems.push(format!(
-                "hrflow.signature = {:?} must be one of auto, sdk, sdk-raw, body-hex, none",
-                self.hrflow.signature
-            ));
-            SignatureMode::Auto
-        });
+        // Bounds between durations wait until each of them reads as one.
+        if !problems
+            .iter()
+            .any(|p| p.contains(duration::NOT_A_DURATION))
+        {
+            problems.extend(self.duration_bounds());
+        }
         problems.extend(self.problems());
-        match timings {
-            Some(timings) if problems.is_empty() => Ok(Checked { timings, signature }),
-            _ => Err(problems),
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(problems),
         }
     }
 }
@@ -367,10 +381,6 @@ fn resolve_sqlite_url(url: &str, folder: &Path) -> Option<String> {
         out.push_str(q);
     }
     Some(out)
-}
-
-pub fn parse_duration(value: &str) -> Result<Duration, humantime::DurationError> {
-    humantime::parse_duration(value.trim())
 }
 
 pub fn parse_http_url(value: &str) -> Result<url::Url, String> {

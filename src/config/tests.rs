@@ -16,7 +16,8 @@ fn the_default_shutdown_fits_the_platforms_kill_timeouts() {
     // docker/podman stop send SIGKILL after 10 s, Kubernetes after 30 s: the grace, plus a
     // second to release leases and exit, must come in under the shortest.
     let s = Settings::load_from(None, HashMap::new()).unwrap();
-    let grace = s.check().unwrap().timings.shutdown_grace;
+    s.check().unwrap();
+    let grace = s.server.shutdown_grace;
     assert!(
         grace + Duration::from_secs(1) < Duration::from_secs(10),
         "{grace:?}"
@@ -53,9 +54,9 @@ fn operating_keys_are_checked_without_showing_the_alert_url() {
     assert_eq!(s.admin.tokens.len(), 2);
     assert!(s.secret_values().contains(&"t2".to_string()));
     let d = Settings::load_from(None, HashMap::new()).unwrap();
-    let t = d.check().unwrap().timings;
-    assert_eq!(t.retention_finished, Duration::from_secs(30 * 86400));
-    assert_eq!(t.retention_dead, Duration::from_secs(90 * 86400));
+    d.check().unwrap();
+    assert_eq!(d.retention.finished, Duration::from_secs(30 * 86400));
+    assert_eq!(d.retention.dead, Duration::from_secs(90 * 86400));
 }
 
 #[test]
@@ -135,10 +136,10 @@ fn checked_settings_are_typed() {
         ]),
     )
     .unwrap();
-    let c = s.check().unwrap();
-    assert_eq!(c.signature, SignatureMode::SdkRaw);
+    s.check().unwrap();
+    assert_eq!(s.hrflow.signature, SignatureMode::SdkRaw);
     assert_eq!(
-        c.timings.retry_schedule,
+        s.worker.retry_schedule,
         [Duration::from_secs(1), Duration::from_secs(120)]
     );
     let agency = s.flatchr.account("agency").unwrap();
@@ -183,7 +184,10 @@ fn environment_overrides_file_and_parses_lists() {
     )
     .unwrap();
     assert_eq!(s.server.port, 9002);
-    assert_eq!(s.worker.retry_schedule, vec!["1s", "2s"]);
+    assert_eq!(
+        s.worker.retry_schedule,
+        vec![Duration::from_secs(1), Duration::from_secs(2)]
+    );
     assert_eq!(s.flatchr.api_key.expose(), "12345");
 }
 

@@ -163,7 +163,7 @@ impl Kind for Flatchr {
             let client = FlatchrClient::new(
                 build.http.clone(),
                 &account,
-                build.timings.request_timeout,
+                build.settings.worker.request_timeout,
                 settings.worker.max_resume_bytes,
             );
             (account.name, client)

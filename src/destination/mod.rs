@@ -11,7 +11,7 @@ use std::future::Future;
 
 use serde_json::{Value, json};
 
-use crate::config::{Route, RouteKeys, Settings, Timings};
+use crate::config::{Route, RouteKeys, Settings};
 use crate::job::{Failure, Step};
 use crate::logic::Scripts;
 use crate::online::check::Check;
@@ -30,7 +30,6 @@ pub struct Build<'a> {
     pub settings: &'a Settings,
     pub store: &'a Store,
     pub http: &'a reqwest::Client,
-    pub timings: &'a Timings,
 }
 
 /// One delivery: the job, the store, and the furthest checkpoint reached (for the attempt

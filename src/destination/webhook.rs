@@ -144,7 +144,7 @@ impl Kind for Webhook {
         Sender {
             http: build.http.clone(),
             store: build.store.clone(),
-            timeout: build.timings.request_timeout,
+            timeout: build.settings.worker.request_timeout,
         }
     }
 

@@ -9,9 +9,49 @@ use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::SignatureMode;
-
 type HmacSha256 = Hmac<Sha256>;
+
+/// How the webhook signature header is read (`hrflow.signature`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub enum SignatureMode {
+    /// Whichever of the three forms the header is.
+    Auto,
+    Sdk,
+    SdkRaw,
+    BodyHex,
+    /// Not checked: something in front of the relay authenticates HrFlow.
+    None,
+}
+
+impl TryFrom<String> for SignatureMode {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let all = [
+            Self::Auto,
+            Self::Sdk,
+            Self::SdkRaw,
+            Self::BodyHex,
+            Self::None,
+        ];
+        all.into_iter()
+            .find(|m| m.as_str() == text)
+            .ok_or_else(|| "must be one of auto, sdk, sdk-raw, body-hex, none".into())
+    }
+}
+
+impl SignatureMode {
+    /// As the configuration writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Sdk => "sdk",
+            Self::SdkRaw => "sdk-raw",
+            Self::BodyHex => "body-hex",
+            Self::None => "none",
+        }
+    }
+}
 
 /// The header names HrFlow has used, in the order they are read.
 pub const HEADERS: [&str; 3] = [

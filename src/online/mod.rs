@@ -13,17 +13,17 @@ pub mod check;
 pub use check::Check;
 pub(crate) use check::{failed, within};
 
-use crate::config::{Settings, Timings};
+use crate::config::Settings;
 use crate::hrflow::client::{HrflowClient, ListQuery};
 use crate::job::Failure;
 
 /// Every check, in a stable order. Each is bounded by `worker.request_timeout`.
-pub async fn run(settings: &Settings, timings: &Timings, send_test_alert: bool) -> Vec<Check> {
+pub async fn run(settings: &Settings, send_test_alert: bool) -> Vec<Check> {
     let http = match crate::http::client() {
         Ok(h) => h,
         Err(e) => return vec![Check::new("HTTP client", Err(format!("{e:#}")))],
     };
-    let timeout = timings.request_timeout;
+    let timeout = settings.worker.request_timeout;
     let secrets = settings.secret_values();
     let mut checks = hrflow(settings, &http, timeout).await;
     checks.extend(crate::destination::online(settings, &http, timeout).await);

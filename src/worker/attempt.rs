@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::config::{Settings, Timings};
+use crate::config::Settings;
 use crate::destination::{Delivery, Plan, Senders};
 use crate::hrflow::client::HrflowClient;
 use crate::job::{self, Failure, Outcome, Step};
@@ -21,7 +21,6 @@ use crate::store::{AttemptRecord, ClaimedJob, Finish, Store, now_ms};
 pub struct Attempts {
     pub store: Store,
     pub settings: Arc<Settings>,
-    pub timings: Timings,
     pub scripts: Scripts,
     pub hrflow: HrflowClient,
     /// A client per destination: Flatchr accounts, the webhook sender, the store.
@@ -148,7 +147,8 @@ impl Attempts {
                 Finish::Defer {
                     at: now_ms()
                         + self
-                            .timings
+                            .settings
+                            .worker
                             .poll_interval
                             .max(Duration::from_millis(500))
                             .max(retry_after.unwrap_or_default())
@@ -162,7 +162,7 @@ impl Attempts {
             }
             Outcome::Failed(f @ Failure::Transient { .. }) => {
                 let finish = match job::next_delay(
-                    &self.timings.retry_schedule,
+                    &self.settings.worker.retry_schedule,
                     job.attempts,
                     f.retry_after(),
                 ) {
@@ -214,7 +214,7 @@ impl Attempts {
                     .profile(
                         &job.source_key,
                         &job.profile_key,
-                        self.timings.request_timeout,
+                        self.settings.worker.request_timeout,
                     )
                     .await?;
                 (p, true)

@@ -85,8 +85,8 @@ impl Worker {
                 .store
                 .claim_with(
                     &self.attempts.owner,
-                    self.attempts.timings.lease,
-                    Some(self.attempts.timings.replica_timeout),
+                    self.attempts.settings.worker.lease,
+                    Some(self.attempts.settings.worker.replica_timeout),
                 )
                 .await;
             crate::telemetry::claimed_in(clock.elapsed().as_secs_f64());
@@ -102,7 +102,7 @@ impl Worker {
                     drop(permit);
                     tokio::select! {
                         _ = self.wake.notified() => {}
-                        _ = tokio::time::sleep(self.attempts.timings.poll_interval) => {}
+                        _ = tokio::time::sleep(self.attempts.settings.worker.poll_interval) => {}
                         _ = shutdown.changed() => break,
                     }
                 }
@@ -111,7 +111,7 @@ impl Worker {
                     drop(permit);
                     tracing::error!(error = %e, "cannot claim jobs");
                     tokio::select! {
-                        _ = tokio::time::sleep(self.attempts.timings.poll_interval.max(Duration::from_secs(1))) => {}
+                        _ = tokio::time::sleep(self.attempts.settings.worker.poll_interval.max(Duration::from_secs(1))) => {}
                         _ = shutdown.changed() => break,
                     }
                 }
@@ -119,7 +119,7 @@ impl Worker {
         }
         let in_flight = tasks.len();
         tracing::info!(in_flight, "worker stopping: no new claims");
-        let drained = tokio::time::timeout(self.attempts.timings.shutdown_grace, async {
+        let drained = tokio::time::timeout(self.attempts.settings.server.shutdown_grace, async {
             while tasks.join_next().await.is_some() {}
         })
         .await;

@@ -19,17 +19,11 @@ async fn one_attempt_delivers_then_a_failure_is_decided_without_a_loop() {
     let path = db.dir.path().join("relay.toml");
     std::fs::write(&path, base_config(&hrflow.url, &flatchr.url)).unwrap();
     let settings = Settings::load_from(Some(&path), Default::default()).unwrap();
-    let (scripts, checked) = hrflow_relay::startup::check(&settings).unwrap();
+    let scripts = hrflow_relay::startup::check(&settings).unwrap();
     let store = Store::connect(&db.url, 2).await.unwrap();
     let settings = Arc::new(settings);
-    let attempts = hrflow_relay::startup::attempts(
-        &settings,
-        &checked.timings,
-        scripts,
-        &store,
-        &reqwest::Client::new(),
-        None,
-    );
+    let attempts =
+        hrflow_relay::startup::attempts(&settings, scripts, &store, &reqwest::Client::new(), None);
     let routes = vec!["flatchr".to_string()];
     for (i, key) in ["direct-1", "direct-2"].iter().enumerate() {
         let event = NewEvent {

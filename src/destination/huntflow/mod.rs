@@ -214,7 +214,7 @@ impl Kind for Huntflow {
                         &account,
                         tokens,
                         &settings.server.public_url,
-                        build.timings.request_timeout,
+                        build.settings.worker.request_timeout,
                     );
                     client.max_resume_bytes =
                         client.max_resume_bytes.min(settings.worker.max_resume_bytes);
