@@ -105,6 +105,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::PushSlot;
+    use crate::store::pushes::PushState;
 
     async fn legacy_row(store: &Store) {
         sqlx::query("INSERT INTO pushes (route, profile_key, state, job_id, updated_at) VALUES ('r', 'p', 'pushed', 7, 1)")
@@ -145,8 +146,8 @@ mod tests {
             PushSlot::Pushed
         );
         assert_eq!(
-            store.push_state("r", "p").await.unwrap().as_deref(),
-            Some("pushed")
+            store.push_state("r", "p").await.unwrap(),
+            Some(PushState::Pushed)
         );
         // Erasing the candidate turns its record into a mark.
         assert_eq!(store.erase_profile("p").await.unwrap().push_records, 1);

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::write::{Arg, Write};
 use super::{Durability, Store, StoreError, now_ms};
+use crate::job::Status;
 
 /// How long no process may have heartbeat before an older version's push records are moved:
 /// longer than any `worker.replica_timeout` in use, so a stopped old replica is not mistaken.
@@ -24,6 +25,34 @@ pub enum PushSlot {
     Pushed,
     /// Another live job is pushing it right now.
     Busy,
+}
+
+/// A created-once record's state, as its `state` column holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushState {
+    /// Taken by a job whose push went out, or may have: its outcome is unknown until it is
+    /// marked pushed.
+    Sending,
+    /// Created upstream: never pushed again.
+    Pushed,
+}
+
+impl PushState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sending => "sending",
+            Self::Pushed => "pushed",
+        }
+    }
+
+    /// As the store writes it; anything else reads as sending, whose outcome is asked upstream
+    /// before any push, so a record nobody understands never leads to a second candidate.
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "pushed" => Self::Pushed,
+            _ => Self::Sending,
+        }
+    }
 }
 
 impl Store {
@@ -71,15 +100,14 @@ impl Store {
             // Cleared between the two statements: try again on the next attempt.
             return Ok(PushSlot::Busy);
         };
-        let state: String = row.get("state");
         let holder: i64 = row.get("job_id");
-        if state == "pushed" {
+        if PushState::from_db(row.get("state")) == PushState::Pushed {
             return Ok(PushSlot::Pushed);
         }
         if holder == job_id {
             return Ok(PushSlot::Unknown);
         }
-        let holder_live = row.get::<Option<String>, _>("status").as_deref() == Some("pending")
+        let holder_live = pending(&row)
             && row
                 .get::<Option<i64>, _>("lease_until")
                 .is_some_and(|l| l >= now);
@@ -122,15 +150,14 @@ impl Store {
         let Some(row) = row else {
             return Ok(PushSlot::Free);
         };
-        let state: String = row.get("state");
-        if state == "pushed" {
+        if PushState::from_db(row.get("state")) == PushState::Pushed {
             sqlx::query("UPDATE push_marks SET state = 'pushed' WHERE mark = $1")
                 .bind(mark)
                 .execute(&mut *self.lend().await?)
                 .await?;
             return Ok(PushSlot::Pushed);
         }
-        let live = row.get::<Option<String>, _>("status").as_deref() == Some("pending")
+        let live = pending(&row)
             && row
                 .get::<Option<i64>, _>("lease_until")
                 .is_some_and(|l| l >= now_ms());
@@ -178,7 +205,7 @@ impl Store {
                  ON CONFLICT (mark) DO NOTHING",
             )
             .bind(self.push_mark(r.get("route"), r.get("profile_key"))?)
-            .bind(r.get::<String, _>("state"))
+            .bind(PushState::from_db(r.get("state")).as_str())
             .bind(r.get::<i64, _>("job_id"))
             .bind(r.get::<i64, _>("updated_at"))
             .execute(&mut *tx)
@@ -266,20 +293,27 @@ impl Store {
         &self,
         route: &str,
         profile_key: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let marked = sqlx::query_scalar("SELECT state FROM push_marks WHERE mark = $1")
-            .bind(self.push_mark(route, profile_key)?)
-            .fetch_optional(&self.pool)
-            .await?;
-        if marked.is_some() {
-            return Ok(marked);
-        }
-        Ok(
-            sqlx::query_scalar("SELECT state FROM pushes WHERE route = $1 AND profile_key = $2")
-                .bind(route)
-                .bind(profile_key)
+    ) -> Result<Option<PushState>, StoreError> {
+        let marked: Option<String> =
+            sqlx::query_scalar("SELECT state FROM push_marks WHERE mark = $1")
+                .bind(self.push_mark(route, profile_key)?)
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+                .await?;
+        let state = match marked {
+            Some(state) => Some(state),
+            None => {
+                sqlx::query_scalar("SELECT state FROM pushes WHERE route = $1 AND profile_key = $2")
+                    .bind(route)
+                    .bind(profile_key)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
+        Ok(state.as_deref().map(PushState::from_db))
     }
+}
+
+/// Whether the job a slot row joins (`j.status`) is pending; no job (erased) is not.
+fn pending(row: &sqlx::any::AnyRow) -> bool {
+    row.get::<Option<&str>, _>("status").map(Status::from_db) == Some(Status::Pending)
 }
