@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::hrflow::client::{HrflowClient, ListQuery};
+use crate::job::Status;
 use crate::store::Store;
 
 /// Jobs queued between two refreshes of the database's statistics.
@@ -399,10 +400,10 @@ pub async fn run_with(
     if options.wait && !options.dry_run {
         match wait(store, &job_ids, progress).await {
             Ok(counts) => {
-                let get = |s: &str| Some(counts.get(s).copied().unwrap_or(0));
-                report.delivered = get("delivered");
-                report.filtered = get("filtered");
-                report.dead = get("dead");
+                let get = |s: Status| Some(counts.get(&s).copied().unwrap_or(0));
+                report.delivered = get(Status::Delivered);
+                report.filtered = get(Status::Filtered);
+                report.dead = get(Status::Dead);
             }
             Err(e) => {
                 report.error = Some(e.to_string());
@@ -418,12 +419,12 @@ async fn wait(
     store: &Store,
     job_ids: &[i64],
     progress: &Progress,
-) -> Result<HashMap<String, u64>, crate::store::StoreError> {
+) -> Result<HashMap<Status, u64>, crate::store::StoreError> {
     let started = Instant::now();
     let total = job_ids.len() as u64;
     loop {
         let counts = store.job_outcomes(job_ids).await?;
-        let pending = counts.get("pending").copied().unwrap_or(0);
+        let pending = counts.get(&Status::Pending).copied().unwrap_or(0);
         progress.update(
             "delivering (by the running service)",
             total - pending.min(total),

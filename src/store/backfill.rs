@@ -8,6 +8,7 @@ use sqlx::Row;
 
 use super::group_commit::{ROWS_PER_STATEMENT, placeholders, tuples};
 use super::{Backend, Durability, Store, StoreError, now_ms};
+use crate::job::Status;
 
 /// The event type recorded for a job a backfill queued (no HrFlow event carried it).
 pub const BACKFILL_EVENT: &str = "backfill";
@@ -167,7 +168,7 @@ impl Store {
     }
 
     /// How many of these jobs are in each status.
-    pub async fn job_outcomes(&self, ids: &[i64]) -> Result<HashMap<String, u64>, StoreError> {
+    pub async fn job_outcomes(&self, ids: &[i64]) -> Result<HashMap<Status, u64>, StoreError> {
         let mut counts = HashMap::new();
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -179,8 +180,9 @@ impl Store {
                 q = q.bind(*id);
             }
             for row in q.fetch_all(&self.pool).await? {
-                *counts.entry(row.get::<String, _>("status")).or_insert(0) +=
-                    row.get::<i64, _>("n").max(0) as u64;
+                *counts
+                    .entry(Status::from_db(row.get("status")))
+                    .or_insert(0) += row.get::<i64, _>("n").max(0) as u64;
             }
         }
         Ok(counts)

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, StoreError, now_ms};
+use crate::job::Status;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -93,8 +94,8 @@ impl Store {
         .await?
         {
             let n: i64 = r.get("n");
-            match r.get::<String, _>("status").as_str() {
-                "dead" => g.dead = n,
+            match Status::from_db(r.get("status")) {
+                Status::Dead => g.dead = n,
                 _ => g.cancelled = n,
             }
         }
@@ -138,12 +139,12 @@ impl Store {
                 ..Default::default()
             });
             let n: i64 = r.get("n");
-            match r.get::<String, _>("status").as_str() {
-                "pending" => counts.pending += n,
-                "delivered" => counts.delivered += n,
-                "filtered" => counts.filtered += n,
-                "cancelled" => counts.cancelled += n,
-                _ => counts.dead += n,
+            match Status::from_db(r.get("status")) {
+                Status::Pending => counts.pending += n,
+                Status::Delivered => counts.delivered += n,
+                Status::Filtered => counts.filtered += n,
+                Status::Cancelled => counts.cancelled += n,
+                Status::Dead => counts.dead += n,
             }
         }
         let first_hour = (now / HOUR_MS - 23) * HOUR_MS;
@@ -169,9 +170,9 @@ impl Store {
                 continue;
             };
             let n: i64 = r.get("n");
-            match r.get::<String, _>("status").as_str() {
-                "delivered" => slot.delivered += n,
-                "filtered" => slot.filtered += n,
+            match Status::from_db(r.get("status")) {
+                Status::Delivered => slot.delivered += n,
+                Status::Filtered => slot.filtered += n,
                 _ => slot.dead += n,
             }
         }
