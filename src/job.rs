@@ -222,7 +222,26 @@ pub enum Status {
     Cancelled,
 }
 
+/// A status an operator named (`--status`, `?status=`) that is none of them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be pending, delivered, filtered, dead or cancelled")]
+pub struct UnknownStatus;
+
 impl Status {
+    /// Every status, in the order pages and filters list them.
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Delivered,
+        Self::Filtered,
+        Self::Dead,
+        Self::Cancelled,
+    ];
+
+    /// A job that ended and may be made pending again by an operator's retry.
+    pub fn retryable(self) -> bool {
+        matches!(self, Self::Dead | Self::Filtered | Self::Cancelled)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -242,6 +261,19 @@ impl Status {
             "cancelled" => Self::Cancelled,
             _ => Self::Dead,
         }
+    }
+}
+
+/// An operator's word for a status: exactly one of `as_str`'s, unlike `from_db`, which must
+/// read anything.
+impl std::str::FromStr for Status {
+    type Err = UnknownStatus;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == value)
+            .ok_or(UnknownStatus)
     }
 }
 
@@ -382,5 +414,25 @@ mod tests {
         );
         assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn a_status_reads_back_as_written_and_an_unknown_one_is_refused() {
+        for s in Status::ALL {
+            assert_eq!(Status::from_db(s.as_str()), s);
+            assert_eq!(s.as_str().parse(), Ok(s));
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        assert_eq!("lost".parse::<Status>(), Err(UnknownStatus));
+        assert_eq!("Dead".parse::<Status>(), Err(UnknownStatus));
+        assert_eq!(Status::from_db("lost"), Status::Dead, "shown, not hidden");
+    }
+
+    #[test]
+    fn a_step_reads_back_as_written() {
+        for s in [Step::New, Step::Fetched, Step::reached("pushed")] {
+            assert_eq!(Step::from_db(s.as_str()), s);
+        }
+        assert_eq!(Step::from_db(""), Step::New);
     }
 }

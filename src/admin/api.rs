@@ -11,7 +11,6 @@ use crate::careers::paging::Paging;
 use crate::error::ApiError;
 use crate::store::control::JobFilter;
 
-const STATUSES: [&str; 5] = ["pending", "delivered", "filtered", "dead", "cancelled"];
 /// A retry filter is a few short strings.
 const MAX_FILTER_BYTES: usize = 16 * 1024;
 
@@ -23,13 +22,10 @@ pub async fn job_filter(state: &AppState, req: &HttpRequest) -> Result<JobFilter
     for (key, value) in super::query::strict(req, &["status", "route", "profile", "q"])? {
         match key.as_str() {
             "q" => filter.profiles = Some(state.store.search(&value).await?),
-            "status" if STATUSES.contains(&value.as_str()) => filter.status = Some(value),
-            "status" => {
-                err = err.field(
-                    "status",
-                    "must be pending, delivered, filtered, dead or cancelled",
-                )
-            }
+            "status" => match value.parse() {
+                Ok(status) => filter.status = Some(status),
+                Err(e) => err = err.field("status", e.to_string()),
+            },
             "route" => filter.route = Some(value),
             _ => filter.profile = Some(value),
         }

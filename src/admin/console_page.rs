@@ -10,6 +10,7 @@ use super::page::{checked_form, html, see_other};
 use crate::api::AppState;
 use crate::careers::paging::Paging;
 use crate::error::ApiError;
+use crate::job::Status;
 use crate::store::control::JobFilter;
 
 /// `(page, pages, found)` for a pager.
@@ -42,11 +43,10 @@ pub async fn jobs(
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let status = field("status").filter(|s| {
-        ["pending", "delivered", "filtered", "dead", "cancelled"].contains(&s.as_str())
-    });
+    // A status the page does not know shows every job, as no status does.
+    let status = field("status").and_then(|s| s.parse::<Status>().ok());
     let filter = JobFilter {
-        status: status.clone(),
+        status,
         route: field("route"),
         reason: field("reason"),
         ..JobFilter::default()
@@ -64,7 +64,7 @@ pub async fn jobs(
         .collect();
     Ok(html(console_view::jobs_page(
         &jobs,
-        status.as_deref().unwrap_or(""),
+        status.map_or("", Status::as_str),
         filter.route.as_deref().unwrap_or(""),
         &routes,
         pages(&paging, found),

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::console::Timeline;
 use super::html::{document, esc, query_value, time};
 use super::view::search_box;
+use crate::job::Status;
 use crate::store::JobView;
 use crate::store::events_log::EventView;
 
@@ -25,7 +26,7 @@ fn job_links(ids: &[i64]) -> String {
         .join(" ")
 }
 
-fn status(s: &str) -> String {
+fn status(s: Status) -> String {
     format!("<span class=\"status {s}\">{s}</span>")
 }
 
@@ -82,7 +83,7 @@ pub fn timeline_page(t: &Timeline) -> String {
                 esc(&job.route),
                 id = job.id
             ),
-            detail: format!("now {}{}", status(job.status.as_str()), job_note(job)),
+            detail: format!("now {}{}", status(job.status), job_note(job)),
         });
         for a in &j.attempts {
             lines.push(Line {
@@ -204,11 +205,7 @@ pub fn jobs_page(
     let names: Vec<&str> = routes.iter().map(String::as_str).collect();
     let mut b = format!(
         "<h1>Jobs</h1><section><form method=\"get\" action=\"/admin/jobs\" class=\"filters\">{}{}<button type=\"submit\">Show</button></form></section><section><p class=\"muted\">{found} job(s)</p><div class=\"scroll\"><table id=\"jobs\"><thead><tr><th>job</th><th>status</th><th>route</th><th>profile</th><th>attempts</th><th>last change</th><th>reason</th></tr></thead><tbody>",
-        select(
-            "status",
-            &["pending", "delivered", "filtered", "dead", "cancelled"],
-            status_filter
-        ),
+        select("status", &Status::ALL.map(Status::as_str), status_filter),
         select("route", &names, route_filter),
     );
     if jobs.is_empty() {
@@ -218,7 +215,7 @@ pub fn jobs_page(
         let _ = write!(
             b,
             "<tr><td><a href=\"/admin/jobs/{id}\">#{id}</a></td><td>{}{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"reason\">{}</td></tr>",
-            status(j.status.as_str()),
+            status(j.status),
             if j.paused {
                 " <span class=\"paused\">paused</span>"
             } else {

@@ -216,7 +216,7 @@ pub async fn retry_cause(
             .field("reason", "is required"));
     };
     let filter = crate::store::control::JobFilter {
-        status: Some("dead".into()),
+        status: Some(crate::job::Status::Dead),
         route: Some(route),
         profile: None,
         since_ms: None,

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::config::Settings;
+use crate::job::Status;
 use crate::store::Store;
 use crate::store::control::JobFilter;
 
@@ -40,7 +41,7 @@ pub enum Action {
 pub struct ListArgs {
     /// pending | delivered | filtered | dead | cancelled
     #[arg(long)]
-    status: Option<String>,
+    status: Option<Status>,
     /// A route's name.
     #[arg(long)]
     route: Option<String>,

@@ -3,11 +3,12 @@
 //! while workers run, on any number of replicas.
 
 use super::{Durability, JobView, Store, StoreError, now_ms};
+use crate::job::Status;
 
 /// Which jobs; every field that is set must match.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub route: Option<String>,
     pub profile: Option<String>,
     /// Jobs whose last change (the end, for a finished job) is at or after this (Unix ms).
@@ -27,8 +28,9 @@ const MATCHES: &str = "(CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT))
     AND (CAST($5 AS TEXT) IS NULL OR LOWER(reason) LIKE '%' || LOWER(CAST($5 AS TEXT)) || '%' ESCAPE '\\')";
 
 impl JobFilter {
-    /// The filter of a bulk retry, as the CLI and `/admin/api/jobs/retry` take it; an error names
-    /// the field at fault.
+    /// The filter of a bulk retry, as the CLI and `/admin/api/jobs/retry` take it (the status as
+    /// the operator wrote it: one message answers both a word that is no status and a status
+    /// that is never retried); an error names the field at fault.
     pub fn for_retry(
         status: Option<String>,
         route: Option<String>,
@@ -36,18 +38,18 @@ impl JobFilter {
         reason: Option<String>,
     ) -> Result<Self, (&'static str, String)> {
         let status = status.unwrap_or_default();
-        if !["dead", "filtered", "cancelled"].contains(&status.as_str()) {
+        let Some(retried) = status.parse().ok().filter(|s: &Status| s.retryable()) else {
             return Err((
                 "status",
                 format!("{status:?}: only dead, filtered or cancelled jobs are retried"),
             ));
-        }
+        };
         let since_ms = since
             .map(parse_since)
             .transpose()
             .map_err(|e| ("since", e))?;
         Ok(Self {
-            status: Some(status),
+            status: Some(retried),
             route: route.filter(|r| !r.is_empty()),
             profile: None,
             since_ms,
@@ -106,7 +108,7 @@ impl Store {
         );
         let mut q = sqlx::query(&sql)
             .persistent(filter.profiles.is_none())
-            .bind(filter.status.as_deref())
+            .bind(filter.status.map(Status::as_str))
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
             .bind(filter.since_ms)
@@ -131,7 +133,7 @@ impl Store {
         );
         let mut q = sqlx::query(&sql)
             .persistent(filter.profiles.is_none())
-            .bind(filter.status.as_deref())
+            .bind(filter.status.map(Status::as_str))
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
             .bind(filter.since_ms)
@@ -162,7 +164,7 @@ impl Store {
             retry_set(6)
         );
         let q = sqlx::query(&sql)
-            .bind(filter.status.as_deref())
+            .bind(filter.status.map(Status::as_str))
             .bind(filter.route.as_deref())
             .bind(filter.profile.as_deref())
             .bind(filter.since_ms)

@@ -363,9 +363,13 @@ impl Store {
         (self.backend == Backend::Sqlite).then(|| unsafe { rusqlite::ffi::sqlite3_memory_used() })
     }
 
-    pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobView>, StoreError> {
+    pub async fn jobs(
+        &self,
+        status: Option<Status>,
+        limit: i64,
+    ) -> Result<Vec<JobView>, StoreError> {
         let filter = super::control::JobFilter {
-            status: status.map(str::to_string),
+            status,
             ..Default::default()
         };
         self.list_jobs(&filter, limit, 0).await

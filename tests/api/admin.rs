@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine as _;
+use hrflow_relay::job::Status;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -243,6 +244,31 @@ async fn the_admin_api_needs_its_own_credentials() {
             assert!(got["errors"][f].is_array(), "{path}: {got}");
         }
     }
+    // The wrong status is answered with the ones that are right.
+    let (_, got) = call(
+        &app,
+        reqwest::Method::GET,
+        "/admin/api/jobs?status=lost",
+        Some(&b),
+        None,
+    )
+    .await;
+    assert_eq!(
+        got["errors"]["status"],
+        json!(["must be pending, delivered, filtered, dead or cancelled"])
+    );
+    let (_, got) = call(
+        &app,
+        reqwest::Method::POST,
+        "/admin/api/jobs/retry",
+        Some(&b),
+        Some(json!({"status": "pending"})),
+    )
+    .await;
+    assert_eq!(
+        got["errors"]["status"],
+        json!(["\"pending\": only dead, filtered or cancelled jobs are retried"])
+    );
     // Not JSON at all.
     let r = app
         .http
@@ -289,7 +315,7 @@ async fn an_expired_key_is_alerted_then_retried_in_bulk_over_the_api() {
             .await;
     }
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert!(jobs.iter().all(|j| j.status == "dead"), "{jobs:?}");
+    assert!(jobs.iter().all(|j| j.status == Status::Dead), "{jobs:?}");
 
     // One message for the whole burst, within seconds; no secret in it.
     let started = Instant::now();
@@ -455,8 +481,8 @@ async fn cancel_and_retry_one_job_over_the_api() {
     assert_eq!((status, body), (200, json!({"cancelled": 1})));
     let job = app.store().job(1).await.unwrap().unwrap();
     assert_eq!(
-        (job.status.as_str(), job.reason.as_deref()),
-        ("cancelled", Some("cancelled by an operator"))
+        (job.status, job.reason.as_deref()),
+        (Status::Cancelled, Some("cancelled by an operator"))
     );
     // An operator's own action is no failure: nothing dead, the cancelled counted apart.
     let (_, stats) = call(
@@ -516,13 +542,18 @@ async fn a_dead_alert_endpoint_never_slows_delivery() {
             .await;
     }
     let jobs = app.settle(Duration::from_secs(8)).await;
-    assert!(jobs.iter().all(|j| j.status == "dead"));
+    assert!(jobs.iter().all(|j| j.status == Status::Dead));
     for i in 0..10 {
         app.post_event(&event_body(&format!("alive-{i}"), SOURCE))
             .await;
     }
     let jobs = app.settle(Duration::from_secs(8)).await;
-    assert_eq!(jobs.iter().filter(|j| j.status == "delivered").count(), 10);
+    assert_eq!(
+        jobs.iter()
+            .filter(|j| j.status == Status::Delivered)
+            .count(),
+        10
+    );
     // Twenty deliveries, ten of them with an alert each stuck: far less than one alert timeout.
     assert!(
         started.elapsed() < Duration::from_secs(8),

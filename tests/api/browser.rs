@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use hrflow_relay::job::Status;
 use serde_json::{Value, json};
 
 use crate::admin::{ADMIN_USER, admin_section};
@@ -317,7 +318,7 @@ async fn a_person_sees_the_dead_jobs_and_retries_one_from_the_page() {
         .parse()
         .unwrap();
     let job = app.store().job(id).await.unwrap().unwrap();
-    assert_eq!((job.status.as_str(), job.run), ("pending", 2));
+    assert_eq!((job.status, job.run), (Status::Pending, 2));
 
     // Back on the status page, the cause counts two; "Retry all 2" retries both.
     browser
@@ -331,7 +332,11 @@ async fn a_person_sees_the_dead_jobs_and_retries_one_from_the_page() {
     browser.text_with("[role=status]", "2 jobs retried").await;
     assert_eq!(browser.text("#dead b").await, "0");
     assert_eq!(
-        app.store().jobs(Some("pending"), 10).await.unwrap().len(),
+        app.store()
+            .jobs(Some(Status::Pending), 10)
+            .await
+            .unwrap()
+            .len(),
         3
     );
     drop(browser);

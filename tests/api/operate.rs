@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use hrflow_relay::job::Status;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -24,7 +25,7 @@ async fn an_expired_key_then_one_bulk_retry_delivers_every_candidate_once() {
             .await;
     }
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert!(jobs.iter().all(|j| j.status == "dead"), "{jobs:?}");
+    assert!(jobs.iter().all(|j| j.status == Status::Dead), "{jobs:?}");
     assert!(
         jobs.iter()
             .all(|j| j.reason.as_deref().unwrap_or("").contains("401")),
@@ -80,6 +81,21 @@ async fn an_expired_key_then_one_bulk_retry_delivers_every_candidate_once() {
     let (ok, out) = jobs_cli(&app, &["--status", "delivered"]);
     assert!(ok);
     assert_eq!(out.lines().count(), 5, "{out}");
+    // A status that is none, or one never retried, is refused with what is allowed.
+    let (ok, out) = jobs_cli(&app, &["--status", "lost"]);
+    assert!(
+        !ok && out.contains("must be pending, delivered, filtered, dead or cancelled"),
+        "{out}"
+    );
+    for word in ["lost", "pending"] {
+        let (ok, out) = jobs_cli(&app, &["retry", "--status", word]);
+        assert!(
+            !ok && out.contains(&format!(
+                "--status \"{word}\": only dead, filtered or cancelled jobs are retried"
+            )),
+            "{out}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -91,7 +107,7 @@ async fn a_retried_job_whose_profile_was_pushed_only_enriches() {
     let app = spawn!(&base_config(&hrflow.url, &flatchr.url));
     app.post_event(&event_body("pushed-once", SOURCE)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs[0].status, "dead", "{jobs:?}");
+    assert_eq!(jobs[0].status, Status::Dead, "{jobs:?}");
     assert_eq!(flatchr.candidates().len(), 1);
     assert_eq!(app.store().retry_ids(&[jobs[0].id]).await.unwrap(), 1);
     let jobs = app.settle(Duration::from_secs(10)).await;
@@ -133,8 +149,8 @@ async fn cancel_ends_pending_jobs_cancelled_and_nothing_else() {
     );
     let job = store.job(id).await.unwrap().unwrap();
     assert_eq!(
-        (job.status.as_str(), job.reason.as_deref()),
-        ("cancelled", Some("cancelled by an operator"))
+        (job.status, job.reason.as_deref()),
+        (Status::Cancelled, Some("cancelled by an operator"))
     );
     let (ok, out) = jobs_cli(&app, &["list", "--status", "dead"]);
     assert!(
@@ -150,7 +166,10 @@ async fn cancel_ends_pending_jobs_cancelled_and_nothing_else() {
         serde_json::from_str::<Value>(out.trim()).unwrap()["retried"],
         1
     );
-    assert_eq!(store.job(id).await.unwrap().unwrap().status, "pending");
+    assert_eq!(
+        store.job(id).await.unwrap().unwrap().status,
+        Status::Pending
+    );
     let (ok, out) = jobs_cli(&app, &["show", "999999"]);
     assert!(!ok && out.contains("no job 999999"), "{out}");
 }

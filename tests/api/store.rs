@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hrflow_relay::job::{Status, Step};
 use hrflow_relay::store::careers::NewLetter;
 use hrflow_relay::store::{AttemptRecord, Finish, Ingested, NewEvent, PushSlot, Store};
 use serde_json::json;
@@ -28,7 +29,7 @@ fn record() -> AttemptRecord {
     AttemptRecord {
         started_at: 0,
         duration_ms: 1,
-        step: "new".into(),
+        step: Step::New,
         http_status: None,
         error: None,
         profile: None,
@@ -217,7 +218,7 @@ async fn claims_lease_and_expired_leases_come_back() {
             .await
             .unwrap()
     );
-    assert_eq!(s.jobs(Some("delivered"), 10).await.unwrap().len(), 1);
+    assert_eq!(s.jobs(Some(Status::Delivered), 10).await.unwrap().len(), 1);
     assert_eq!(s.attempts(j.id).await.unwrap().len(), 2);
     // A deferral does not count as an attempt.
     let k = s
@@ -326,7 +327,7 @@ async fn the_push_slot_admits_one_job() {
     );
     // An attempt that pushed marks the slot with its record, if the slot is its job's.
     let pushed = AttemptRecord {
-        step: "pushed".into(),
+        step: Step::reached("pushed"),
         created: true,
         ..record()
     };
@@ -577,7 +578,7 @@ async fn a_bulk_retry_matches_its_reason_as_plain_text() {
         );
     }
     let matching = |text: &str| hrflow_relay::store::control::JobFilter {
-        status: Some("dead".into()),
+        status: Some(Status::Dead),
         reason: Some(text.into()),
         ..Default::default()
     };
@@ -598,7 +599,7 @@ async fn a_bulk_retry_matches_its_reason_as_plain_text() {
         assert_eq!(s.count_jobs(&filter).await.unwrap(), found, "{text:?}");
     }
     assert_eq!(s.retry_matching(&matching("%")).await.unwrap(), 1);
-    let pending = s.jobs(Some("pending"), 10).await.unwrap();
+    let pending = s.jobs(Some(Status::Pending), 10).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].profile_key, "p1");
 }
