@@ -354,32 +354,18 @@ impl serde::Serialize for Step {
     }
 }
 
-macro_rules! text_like {
+/// Pages and the CLI print statuses and steps as the store writes them.
+macro_rules! shown_as_stored {
     ($t:ty) => {
         impl std::fmt::Display for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
-        impl PartialEq<&str> for $t {
-            fn eq(&self, other: &&str) -> bool {
-                self.as_str() == *other
-            }
-        }
-        impl From<&str> for $t {
-            fn from(value: &str) -> Self {
-                Self::from_db(value)
-            }
-        }
-        impl PartialEq<str> for $t {
-            fn eq(&self, other: &str) -> bool {
-                self.as_str() == other
-            }
-        }
     };
 }
-text_like!(Status);
-text_like!(Step);
+shown_as_stored!(Status);
+shown_as_stored!(Step);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::html::{button, esc, query_value, time};
+use crate::job::Status;
 use crate::route_status::RouteStatus;
 
 pub fn table(routes: &[RouteStatus], csrf: &str) -> String {
@@ -14,7 +15,7 @@ pub fn table(routes: &[RouteStatus], csrf: &str) -> String {
         b.push_str("<tr><td colspan=\"9\" class=\"muted\">no route configured</td></tr>");
     }
     for r in routes {
-        let jobs = |status: &str, n: i64| {
+        let jobs = |status: Status, n: i64| {
             if n == 0 {
                 "0".to_string()
             } else {
@@ -56,11 +57,11 @@ pub fn table(routes: &[RouteStatus], csrf: &str) -> String {
             esc(&r.name),
             esc(&r.name),
             esc(&r.to),
-            jobs("pending", r.jobs.pending),
-            jobs("delivered", r.jobs.delivered),
-            jobs("filtered", r.jobs.filtered),
-            jobs("dead", r.jobs.dead),
-            jobs("cancelled", r.jobs.cancelled),
+            jobs(Status::Pending, r.jobs.pending),
+            jobs(Status::Delivered, r.jobs.delivered),
+            jobs(Status::Filtered, r.jobs.filtered),
+            jobs(Status::Dead, r.jobs.dead),
+            jobs(Status::Cancelled, r.jobs.cancelled),
         );
     }
     b.push_str("</tbody></table></div><p class=\"muted\">A paused route still takes events and makes jobs; they wait, with no attempt made or counted, until it is resumed.</p></section>");

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::html::{age, button, document, esc, query_value, time};
+use crate::job::Status;
 use crate::route_status::RouteStatus;
 use crate::store::stats::{DeadCause, HourOutcomes, Stats};
 use crate::store::{AttemptView, JobView};
@@ -170,9 +171,9 @@ pub fn chart(hours: &[HourOutcomes]) -> String {
         let x = LEFT + i as f64 * slot + 2.0;
         let mut y = H - BOTTOM;
         for (n, color, label) in [
-            (h.delivered, "#1a7f37", "delivered"),
-            (h.filtered, "#8c959f", "filtered"),
-            (h.dead, "#cf222e", "dead"),
+            (h.delivered, "#1a7f37", Status::Delivered),
+            (h.filtered, "#8c959f", Status::Filtered),
+            (h.dead, "#cf222e", Status::Dead),
         ] {
             if n == 0 {
                 continue;
@@ -219,7 +220,7 @@ pub struct JobContext {
 
 /// "Step reached" in words: how far the job got, as its destination names its steps.
 pub fn step_words(job: &JobView, destination: Option<&crate::config::Destination>) -> String {
-    use crate::job::{Status, Step};
+    use crate::job::Step;
     let delivered = job.status == Status::Delivered;
     match (job.step, destination) {
         (Step::Reached(_), Some(d)) => d.step_words(job.step.as_str(), delivered),
@@ -285,15 +286,15 @@ pub fn job_page(
         time(job.created_at),
         time(job.updated_at)
     );
-    match job.status.as_str() {
-        "dead" | "filtered" | "cancelled" => b.push_str(&button(
+    match job.status {
+        s if s.retryable() => b.push_str(&button(
             &format!("/admin/jobs/{}/retry", job.id),
             "Retry",
             "",
             csrf,
             &[],
         )),
-        "pending" => b.push_str(&button(
+        Status::Pending => b.push_str(&button(
             &format!("/admin/jobs/{}/cancel", job.id),
             "Cancel",
             "cancel",

@@ -215,7 +215,7 @@ macro_rules! destinations {
             /// Whether the candidate exists upstream once a job reached `step`.
             pub fn created_at(&self, step: Step) -> bool {
                 match self {
-                    $(Self::$Variant(_) => <$module::$Variant as Kind>::CREATED_AT.contains(&step.as_str()),)*
+                    $(Self::$Variant(_) => <$module::$Variant as Kind>::CREATED_AT.iter().any(|c| Step::reached(c) == step),)*
                     Self::Unknown => false,
                 }
             }

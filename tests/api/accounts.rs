@@ -1,6 +1,7 @@
 //! Flatchr accounts and their rate limits: a limit never makes a candidate fail, and each
 //! account's requests go to its own company with its own key, at its own pace.
 
+use hrflow_relay::job::Status;
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
@@ -187,7 +188,7 @@ async fn a_throttled_account_never_slows_the_other() {
         let jobs = app.jobs().await;
         let done = |route: &str| {
             jobs.iter()
-                .filter(|j| j.route == route && j.status == "delivered")
+                .filter(|j| j.route == route && j.status == Status::Delivered)
                 .count()
         };
         if done("own") == 10 {

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use base64::Engine as _;
+use hrflow_relay::job::Status;
 use mockito::Matcher;
 use serde_json::{Value, json};
 
@@ -544,7 +545,7 @@ async fn unknown_or_unpublished_vacancies_and_nameless_profiles_end_dead() {
     assert!(reason(fixture(4)["key"].as_str().unwrap()).contains("vacancy 1 is unknown"));
     assert!(reason(fixture(5)["key"].as_str().unwrap()).contains("vacancy 1 is unpublished"));
     assert!(reason("nameless").contains("no candidate name"));
-    assert!(jobs.iter().all(|j| j.status == "dead"));
+    assert!(jobs.iter().all(|j| j.status == Status::Dead));
 }
 
 #[tokio::test]
@@ -570,7 +571,7 @@ async fn a_format_function_returns_the_item_and_its_letters() {
     .await;
     app.post_event(&event_for(&fixture(17))).await; // tagged for vacancy 2
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+    assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     let (_, page) = h.get("/vacancy/2/response").await;
     let item = &page["items"][0];
     assert_eq!(

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use hrflow_relay::job::Status;
 use serde_json::{Value, json};
 
 use crate::admin::{ADMIN_TOKEN, admin_section};
@@ -229,7 +230,7 @@ async fn a_paused_route_keeps_its_jobs_waiting_across_a_restart_until_resumed() 
     tokio::time::sleep(Duration::from_millis(600)).await;
     let jobs = app.jobs().await;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].status, "pending");
+    assert_eq!(jobs[0].status, Status::Pending);
     assert!(jobs[0].paused);
     assert_eq!(jobs[0].attempts, 0, "no attempt counted");
     assert!(app.attempts(jobs[0].id).await.is_empty());

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use hrflow_relay::job::Status;
 use mockito::Matcher;
 
 use crate::helpers::*;
@@ -67,8 +68,8 @@ async fn a_crash_between_push_and_checkpoint_does_not_push_twice() {
     let started = Instant::now();
     loop {
         let jobs = store.jobs(None, 10).await.unwrap();
-        if jobs[0].status != "pending" {
-            assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+        if jobs[0].status != Status::Pending {
+            assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(15), "{jobs:?}");
@@ -198,7 +199,7 @@ async fn a_killed_process_jobs_come_back_within_the_replica_timeout_not_the_leas
         .unwrap();
     loop {
         let jobs = store.jobs(None, 100).await.unwrap();
-        if jobs.iter().all(|j| j.status == "delivered") {
+        if jobs.iter().all(|j| j.status == Status::Delivered) {
             break;
         }
         assert!(

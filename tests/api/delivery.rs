@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
+use hrflow_relay::job::{Status, Step};
 use mockito::Matcher;
 use serde_json::{Value, json};
 
@@ -62,8 +63,8 @@ async fn accepted_pushed_and_enriched_field_for_field() {
     let app = spawn!(&base_config(&hrflow.url(), &flatchr.url()));
     assert_eq!(app.post_event(&event_for(&profile)).await.status(), 202);
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
-    assert_eq!(jobs[0].step, "enriched");
+    assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
+    assert_eq!(jobs[0].step, Step::reached("enriched"));
     push.assert_async().await;
     enrich.assert_async().await;
     let attempts = app.attempts(jobs[0].id).await;
@@ -82,7 +83,7 @@ async fn a_filtered_profile_names_its_logic_and_sends_nothing() {
     let app = spawn!(&config);
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs[0].status, "filtered");
+    assert_eq!(jobs[0].status, Status::Filtered);
     assert!(
         jobs[0].reason.as_deref().unwrap().contains("senior_only"),
         "{jobs:?}"
@@ -119,7 +120,7 @@ async fn permanent_failures_end_dead_at_once_with_a_reason() {
     let jobs = app.settle(Duration::from_secs(10)).await;
     let reason = |k: &str| {
         let j = jobs.iter().find(|j| j.profile_key == k).unwrap();
-        assert_eq!(j.status, "dead");
+        assert_eq!(j.status, Status::Dead);
         assert_eq!(j.attempts, 1, "permanent: no retry");
         j.reason.clone().unwrap()
     };
@@ -140,7 +141,7 @@ async fn a_script_error_is_permanent_and_names_the_function() {
     let app = spawn!(&config);
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs[0].status, "dead");
+    assert_eq!(jobs[0].status, Status::Dead);
     assert!(
         jobs[0].reason.as_deref().unwrap().contains("broken"),
         "{jobs:?}"
@@ -167,7 +168,7 @@ async fn transient_failures_are_retried_until_delivered() {
     let app = spawn!(&config);
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(20)).await;
-    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+    assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     let attempts = app.attempts(jobs[0].id).await;
     let statuses: Vec<_> = attempts.iter().map(|a| a.http_status).collect();
     assert_eq!(
@@ -222,7 +223,7 @@ async fn a_retry_takes_the_profile_it_kept_instead_of_fetching_it_again() {
     let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(20)).await;
-    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+    assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     assert_eq!(app.attempts(jobs[0].id).await.len(), 3);
     // Three attempts, one fetch: the first attempt's profile was kept for the next two.
     fetch.assert_async().await;
@@ -258,7 +259,7 @@ async fn a_transient_file_host_failure_is_retried() {
         .create_async()
         .await;
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+    assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     assert_eq!(app.attempts(jobs[0].id).await[0].http_status, Some(503));
     assert_eq!(
         flatchr.candidates()[0]["resume"]["data"],
@@ -274,7 +275,7 @@ async fn an_exhausted_schedule_ends_dead() {
     let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
     app.post_event(&event_for(&profile)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs[0].status, "dead");
+    assert_eq!(jobs[0].status, Status::Dead);
     assert_eq!(jobs[0].attempts, 4);
     assert!(
         jobs[0]
@@ -383,7 +384,7 @@ async fn a_large_resume_is_streamed_into_the_push_exactly() {
         let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
         assert_eq!(app.post_event(&event_for(&profile)).await.status(), 202);
         let jobs = app.settle(Duration::from_secs(10)).await;
-        assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+        assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
         let candidates = flatchr.candidates();
         assert_eq!(candidates.len(), 1);
         assert_eq!(
@@ -432,7 +433,7 @@ async fn a_download_that_breaks_mid_push_creates_nothing_and_is_retried() {
     let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
     assert_eq!(app.post_event(&event_for(&profile)).await.status(), 202);
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs[0].status, "delivered", "{jobs:?}");
+    assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     let attempts = app.attempts(jobs[0].id).await;
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     let first = attempts[0].error.clone().unwrap_or_default();

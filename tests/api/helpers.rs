@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use hrflow_relay::config::Settings;
+use hrflow_relay::job::Status;
 use hrflow_relay::startup::{Application, RunningApp};
 use hrflow_relay::store::{AttemptView, JobView};
 use serde_json::{Value, json};
@@ -226,7 +227,7 @@ impl TestApp {
         let started = Instant::now();
         loop {
             let jobs = self.jobs().await;
-            if !jobs.is_empty() && jobs.iter().all(|j| j.status != "pending") {
+            if !jobs.is_empty() && jobs.iter().all(|j| j.status != Status::Pending) {
                 return jobs;
             }
             assert!(
@@ -269,7 +270,10 @@ pub fn assert_error_shape(body: &Value) {
 
 /// Fails naming the jobs that did not end delivered.
 pub fn assert_all_delivered(jobs: &[JobView]) {
-    let others: Vec<&JobView> = jobs.iter().filter(|j| j.status != "delivered").collect();
+    let others: Vec<&JobView> = jobs
+        .iter()
+        .filter(|j| j.status != Status::Delivered)
+        .collect();
     assert!(others.is_empty(), "{others:?}");
 }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use hrflow_relay::job::{Status, Step};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -358,7 +359,10 @@ async fn each_candidate_is_one_applicant_one_upload_one_link_across_expiring_tok
         );
     }
     // Every job reached the vacancy; Huntflow's possible duplicates are on the attempt.
-    assert!(jobs.iter().all(|j| j.step == "attached"), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j.step == Step::reached("attached")),
+        "{jobs:?}"
+    );
     let mut noted = 0;
     for job in &jobs {
         noted += app
@@ -408,7 +412,11 @@ async fn a_refused_refresh_pauses_the_route_and_its_jobs_wait() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let jobs = app.jobs().await;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].status, "pending", "the job waits, it does not die");
+    assert_eq!(
+        jobs[0].status,
+        Status::Pending,
+        "the job waits, it does not die"
+    );
     let attempts = app.attempts(jobs[0].id).await;
     assert!(
         attempts.iter().any(|a| a

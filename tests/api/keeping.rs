@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use hrflow_relay::job::Status;
 use mockito::Matcher;
 use serde_json::{Value, json};
 
@@ -276,12 +277,12 @@ async fn retention_deletes_finished_jobs_after_their_period() {
     let jobs = app.settle(Duration::from_secs(10)).await;
     let dead: Vec<i64> = jobs
         .iter()
-        .filter(|j| j.status == "dead")
+        .filter(|j| j.status == Status::Dead)
         .map(|j| j.id)
         .collect();
     let delivered: Vec<i64> = jobs
         .iter()
-        .filter(|j| j.status == "delivered")
+        .filter(|j| j.status == Status::Delivered)
         .map(|j| j.id)
         .collect();
     assert_eq!((dead.len(), delivered.len()), (1, 3), "{jobs:?}");

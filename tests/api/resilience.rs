@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use hrflow_relay::job::Status;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -130,14 +131,14 @@ async fn faults_and_a_sigkill_lose_no_event_and_push_no_candidate_twice() {
     let started = Instant::now();
     let jobs = loop {
         let jobs = store.jobs(None, 1000).await.unwrap();
-        if jobs.len() >= keys.len() && jobs.iter().all(|j| j.status != "pending") {
+        if jobs.len() >= keys.len() && jobs.iter().all(|j| j.status != Status::Pending) {
             break jobs;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "still pending: {:?}",
             jobs.iter()
-                .filter(|j| j.status == "pending")
+                .filter(|j| j.status == Status::Pending)
                 .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

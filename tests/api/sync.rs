@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use hrflow_relay::job::Status;
 use serde_json::Value;
 
 use crate::admin::AlertSink;
@@ -22,7 +23,7 @@ async fn delivered(app: &TestApp, flatchr: &FakeFlatchr, n: usize) {
     let started = Instant::now();
     loop {
         let jobs = app.jobs().await;
-        if flatchr.candidates().len() >= n && jobs.iter().all(|j| j.status != "pending") {
+        if flatchr.candidates().len() >= n && jobs.iter().all(|j| j.status != Status::Pending) {
             return;
         }
         assert!(

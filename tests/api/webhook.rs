@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use hrflow_relay::job::Status;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -189,7 +190,7 @@ async fn gone_is_dead_and_a_format_sets_the_body() {
     ));
     app.post_event(&event_body("gone-1", SOURCE)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs[0].status, "dead");
+    assert_eq!(jobs[0].status, Status::Dead);
     let reason = jobs[0].reason.clone().unwrap();
     assert!(
         reason.contains("HTTP 410") && reason.contains("receiver says 410"),
@@ -197,7 +198,12 @@ async fn gone_is_dead_and_a_format_sets_the_body() {
     );
     app.post_event(&event_body("formatted-1", SOURCE)).await;
     let jobs = app.settle(Duration::from_secs(10)).await;
-    assert_eq!(jobs.iter().filter(|j| j.status == "delivered").count(), 1);
+    assert_eq!(
+        jobs.iter()
+            .filter(|j| j.status == Status::Delivered)
+            .count(),
+        1
+    );
     let seen = receiver.lock().unwrap().seen.clone();
     let body: Value = serde_json::from_str(&seen.last().unwrap().body).unwrap();
     assert_eq!(

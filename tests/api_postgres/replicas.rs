@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use hrflow_relay::job::Status;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -131,18 +132,21 @@ async fn three_replicas_deliver_every_event_exactly_once_through_faults_and_a_ki
         .unwrap();
     let jobs = loop {
         let jobs = store.jobs(None, 10_000).await.unwrap();
-        if jobs.len() == EVENTS && jobs.iter().all(|j| j.status != "pending") {
+        if jobs.len() == EVENTS && jobs.iter().all(|j| j.status != Status::Pending) {
             break jobs;
         }
         assert!(
             started.elapsed() < Duration::from_secs(150),
             "still pending: {}",
-            jobs.iter().filter(|j| j.status == "pending").count()
+            jobs.iter().filter(|j| j.status == Status::Pending).count()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let drained = started.elapsed();
-    let dead: Vec<_> = jobs.iter().filter(|j| j.status != "delivered").collect();
+    let dead: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.status != Status::Delivered)
+        .collect();
     assert!(dead.is_empty(), "{dead:?}");
 
     {
