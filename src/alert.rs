@@ -16,7 +16,7 @@ use tokio::time::Instant;
 pub enum Incident {
     Dead {
         route: String,
-        /// The Flatchr account of a flatchr route.
+        /// The route's account in words (`Flatchr account "agency"`), when a named one.
         account: Option<String>,
         reason: String,
     },
@@ -112,10 +112,10 @@ struct Digest {
     steered: BTreeMap<String, bool>,
 }
 
-/// `route "x"`, and its Flatchr account when it has one.
+/// `route "x"`, and its account when it has a named one.
 fn place(route: &str, account: Option<&str>) -> String {
     match account {
-        Some(a) => format!("route \"{route}\" (Flatchr account \"{a}\")"),
+        Some(a) => format!("route \"{route}\" ({a})"),
         None => format!("route \"{route}\""),
     }
 }
@@ -336,7 +336,7 @@ mod tests {
         }
         d.add(Incident::Refused {
             route: "flatchr".into(),
-            account: Some("agency".into()),
+            account: Some("Flatchr account \"agency\"".into()),
             status: 401,
             reason: "Flatchr push: HTTP 401".into(),
         });

@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 use rhai::{AST, Dynamic, Engine, Scope};
 use serde_json::Value;
 
-use crate::config::Route;
-
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum LogicError {
     #[error("cannot read logic script {path}: {error}")]
@@ -24,6 +22,17 @@ pub enum LogicError {
         found: String,
         expected: &'static str,
     },
+}
+
+/// What a route asks of the script: its logics in order and its format, named by the route
+/// (the script knows routes by this alone, and no destination).
+#[derive(Debug, Clone, Copy)]
+pub struct Transform<'a> {
+    /// For messages.
+    pub name: &'a str,
+    pub logics: &'a [String],
+    /// Empty: the destination's own mapping.
+    pub format: &'a str,
 }
 
 /// What a route's logics left of a profile.
@@ -133,19 +142,19 @@ impl Scripts {
     }
 
     /// Every function a route names that the script lacks, or that does not take one argument.
-    pub fn check(&self, routes: &[Route]) -> Vec<String> {
+    pub fn check<'a>(&self, routes: impl IntoIterator<Item = Transform<'a>>) -> Vec<String> {
         let mut problems = Vec::new();
         for route in routes {
-            let format = (!route.format.is_empty()).then_some(&route.format);
-            for name in route.logics.iter().chain(format) {
+            let format = (!route.format.is_empty()).then_some(route.format);
+            for name in route.logics.iter().map(String::as_str).chain(format) {
                 let arity = self.ast.as_ref().and_then(|ast| {
                     ast.iter_functions()
-                        .filter(|f| f.name == name.as_str())
+                        .filter(|f| f.name == name)
                         .map(|f| f.params.len())
                         .find(|n| *n == 1)
                         .or_else(|| {
                             ast.iter_functions()
-                                .find(|f| f.name == name.as_str())
+                                .find(|f| f.name == name)
                                 .map(|f| f.params.len())
                         })
                 });
@@ -183,8 +192,8 @@ impl Scripts {
     }
 
     /// Runs the route's logics in order: the profile they leave, or the logic that dropped it.
-    pub fn filter(&self, route: &Route, mut profile: Value) -> Result<Filtered, LogicError> {
-        for logic in &route.logics {
+    pub fn filter(&self, route: Transform<'_>, mut profile: Value) -> Result<Filtered, LogicError> {
+        for logic in route.logics {
             let result = self.call(logic, &profile)?;
             if result.is_unit() {
                 return Ok(Filtered::Dropped(logic.clone()));
@@ -209,19 +218,23 @@ impl Scripts {
     }
 
     /// The route's format function applied to the profile, or `None` when it has none.
-    pub fn format(&self, route: &Route, profile: &Value) -> Result<Option<Value>, LogicError> {
+    pub fn format(
+        &self,
+        route: Transform<'_>,
+        profile: &Value,
+    ) -> Result<Option<Value>, LogicError> {
         if route.format.is_empty() {
             return Ok(None);
         }
-        let result = self.call(&route.format, profile)?;
+        let result = self.call(route.format, profile)?;
         if !result.is_map() {
             return Err(LogicError::Returned {
-                function: route.format.clone(),
+                function: route.format.into(),
                 found: result.type_name().into(),
                 expected: "a map",
             });
         }
-        to_json(&route.format, &result).map(Some)
+        to_json(route.format, &result).map(Some)
     }
 }
 
@@ -264,21 +277,13 @@ pub(crate) mod tests {
         .unwrap()
     }
 
-    pub fn route(logics: &[&str], format: &str) -> Route {
-        Route {
-            name: "r".into(),
-            sources: vec![],
-            events: vec![],
-            logics: logics.iter().map(|s| s.to_string()).collect(),
-            format: format.into(),
-            destination: crate::config::Destination::Flatchr(
-                crate::destination::flatchr::Flatchr {
-                    account: String::new(),
-                    vacancy: "vac".into(),
-                    enrich: true,
-                },
-            ),
-            problems: vec![],
+    /// A route named "r" with these logics and format (kept for the test's whole run).
+    pub fn route(logics: &[&str], format: &'static str) -> Transform<'static> {
+        let logics: Vec<String> = logics.iter().map(|s| s.to_string()).collect();
+        Transform {
+            name: "r",
+            logics: Box::leak(logics.into_boxed_slice()),
+            format,
         }
     }
 
@@ -290,16 +295,16 @@ pub(crate) mod tests {
     fn logics_keep_drop_and_modify() {
         let s = scripts();
         assert_eq!(
-            s.filter(&route(&["keep", "drop", "keep"], ""), profile())
+            s.filter(route(&["keep", "drop", "keep"], ""), profile())
                 .unwrap(),
             Filtered::Dropped("drop".into())
         );
         assert_eq!(
-            s.filter(&route(&["unit"], ""), profile()).unwrap(),
+            s.filter(route(&["unit"], ""), profile()).unwrap(),
             Filtered::Dropped("unit".into())
         );
         let Filtered::Kept(p) = s
-            .filter(&route(&["french", "rename"], ""), profile())
+            .filter(route(&["french", "rename"], ""), profile())
             .unwrap()
         else {
             panic!()
@@ -310,16 +315,16 @@ pub(crate) mod tests {
     #[test]
     fn errors_and_limits_name_the_function() {
         let s = scripts();
-        let err = s.filter(&route(&["boom"], ""), profile()).unwrap_err();
+        let err = s.filter(route(&["boom"], ""), profile()).unwrap_err();
         assert!(
             matches!(&err, LogicError::Run { function, error } if function == "boom" && error.contains("no way")),
             "{err}"
         );
-        let err = s.filter(&route(&["number"], ""), profile()).unwrap_err();
+        let err = s.filter(route(&["number"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("number returned i64"), "{err}");
-        let err = s.filter(&route(&["spin"], ""), profile()).unwrap_err();
+        let err = s.filter(route(&["spin"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("spin failed"), "{err}");
-        let err = s.filter(&route(&["deep"], ""), profile()).unwrap_err();
+        let err = s.filter(route(&["deep"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("deep failed"), "{err}");
     }
 
@@ -335,7 +340,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         let started = Instant::now();
-        let err = s.filter(&route(&["spin"], ""), profile()).unwrap_err();
+        let err = s.filter(route(&["spin"], ""), profile()).unwrap_err();
         assert!(err.to_string().contains("time limit"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
@@ -343,7 +348,7 @@ pub(crate) mod tests {
     #[test]
     fn check_finds_missing_names_and_wrong_arity() {
         let s = scripts();
-        let problems = s.check(&[route(&["keep", "missing"], "two")]);
+        let problems = s.check([route(&["keep", "missing"], "two")]);
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("\"missing\""));
         assert!(problems[1].contains("takes 2 arguments"));

@@ -79,7 +79,7 @@ mod tests {
             events: events.iter().map(|s| s.to_string()).collect(),
             logics: vec![],
             format: String::new(),
-            destination: crate::config::Destination::Flatchr(
+            destination: crate::destination::Destination::Flatchr(
                 crate::destination::flatchr::Flatchr {
                     account: String::new(),
                     vacancy: "v".into(),

@@ -44,7 +44,7 @@ pub fn check(settings: &Settings) -> Result<Scripts, Vec<String>> {
         crate::destination::register,
     ) {
         Ok(s) => {
-            problems.extend(s.check(&settings.routes));
+            problems.extend(s.check(settings.routes.iter().map(|r| r.transform())));
             Some(s)
         }
         Err(e) => {
@@ -89,11 +89,8 @@ pub fn senders(
     store: &Store,
     http: &reqwest::Client,
 ) -> crate::destination::Senders {
-    crate::destination::Senders::build(&crate::destination::Build {
-        settings,
-        store,
-        http,
-    })
+    let common = settings.common();
+    crate::destination::Senders::build(&settings.destinations, &common, store, http)
 }
 
 /// Where alerts go, if anywhere.

@@ -219,7 +219,7 @@ pub struct JobContext {
 }
 
 /// "Step reached" in words: how far the job got, as its destination names its steps.
-pub fn step_words(job: &JobView, destination: Option<&crate::config::Destination>) -> String {
+pub fn step_words(job: &JobView, destination: Option<&crate::destination::Destination>) -> String {
     use crate::job::Step;
     let delivered = job.status == Status::Delivered;
     match (job.step, destination) {

@@ -7,8 +7,8 @@ use base64::Engine as _;
 
 use super::AppState;
 use super::throttle::{Area, retry_after};
-use crate::config::Secret;
 use crate::error::ApiError;
+use crate::secret::Secret;
 
 /// How the request proved itself: the admin area asks Basic (browser) requests for a CSRF
 /// token on changes, Bearer (script) requests not.

@@ -7,8 +7,8 @@ use std::future::{Ready, ready};
 use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::api::{AppState, credentials};
-use crate::config::Secret;
 use crate::error::ApiError;
+use crate::secret::Secret;
 
 /// Proof that the request carried valid credentials; handlers take it first.
 pub struct Authorized;

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
+use crate::config::Settings;
 use crate::config::duration::shown;
-use crate::config::{Settings, shown_url};
+use crate::http::shown_url;
 use crate::startup::{self, Application};
 
 mod console;
@@ -310,7 +311,7 @@ fn print_problems(problems: &[String]) {
     }
 }
 
-fn set(secret: &crate::config::Secret) -> &'static str {
+fn set(secret: &crate::secret::Secret) -> &'static str {
     if secret.is_empty() { "not set" } else { "set" }
 }
 
@@ -368,19 +369,8 @@ fn print_summary(settings: &Settings) {
         settings.hrflow.webhook_secret.len(),
         settings.hrflow.signature.as_str()
     );
-    for a in settings.flatchr.all_accounts() {
-        crate::out!(
-            "  flatchr account {}: push {} / api {} (api key {}, company {:?}, {})",
-            a.label(),
-            shown_url(&a.careers_url),
-            shown_url(&a.api_url),
-            set(&a.api_key),
-            a.company,
-            match a.requests_per_second {
-                0 => "no rate limit".to_string(),
-                n => format!("{n} requests/s"),
-            }
-        );
+    for line in settings.destinations.summary() {
+        crate::out!("  {line}");
     }
     crate::out!(
         "  worker: concurrency {}, timeout {}, retries {:?}",
@@ -519,7 +509,12 @@ fn preview(
                     serde_json::json!({"route": r.name, "destination": r.destination.kind(),
                     "outcome": "unmatched", "event": event_type, "reason": reason})
                 }
-                None => crate::destination::preview(r, &scripts, profile.clone()),
+                None => crate::destination::preview(
+                    r.transform(),
+                    &r.destination,
+                    &scripts,
+                    profile.clone(),
+                ),
             },
         )
         .collect();

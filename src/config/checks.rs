@@ -55,24 +55,7 @@ impl Settings {
                 shown_url(&self.hrflow.api_url)
             ));
         }
-        for account in self.flatchr.all_accounts() {
-            let section = if account.name.is_empty() {
-                "flatchr".to_string()
-            } else {
-                format!("flatchr.accounts.{}", account.name)
-            };
-            for (key, value) in [
-                ("careers_url", &account.careers_url),
-                ("api_url", &account.api_url),
-            ] {
-                if let Err(e) = parse_http_url(value) {
-                    problems.push(format!(
-                        "{section}.{key} = {:?} is not an http(s) URL: {e}",
-                        shown_url(value)
-                    ));
-                }
-            }
-        }
+        problems.extend(self.destinations.problems());
         for (key, value) in [
             ("server.public_url", self.server.public_url.as_str()),
             ("alerts.webhook_url", self.alerts.webhook_url.expose()),

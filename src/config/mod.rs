@@ -6,18 +6,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-mod account;
 mod checks;
 pub mod duration;
-mod fields;
 mod load;
 mod route;
-mod secret;
 
+use crate::destination::Sections;
 use crate::hrflow::signature::SignatureMode;
-pub use account::{Account, AccountFile};
-pub use route::{Destination, Route, RouteKeys};
-pub use secret::{Secret, Secrets, shown_url};
+use crate::http::{parse_http_url, shown_url};
+use crate::secret::{self, Secret, Secrets};
+pub use route::Route;
 
 const DEFAULTS: &str = include_str!("../../config/default.toml");
 
@@ -26,8 +24,6 @@ pub struct Settings {
     pub server: Server,
     pub database: Database,
     pub hrflow: Hrflow,
-    pub flatchr: Flatchr,
-    pub huntflow: crate::destination::huntflow::settings::Section,
     pub logic: Logic,
     pub worker: Worker,
     pub careers: Careers,
@@ -36,7 +32,11 @@ pub struct Settings {
     pub admin: Admin,
     pub retention: Retention,
     pub alerts: Alerts,
-    #[serde(default)]
+    /// Each destination's own section (`[flatchr]`), read by its type where it stands.
+    #[serde(skip)]
+    pub destinations: Sections,
+    /// `[[routes]]`: read one by one, each destination reading its own keys.
+    #[serde(skip)]
     pub routes: Vec<Route>,
     /// What reading the layers found wrong (unknown keys, values of the wrong type): `check`
     /// lists them with every other problem.
@@ -80,18 +80,6 @@ pub struct Hrflow {
     /// How long an event's id is remembered to refuse its replay.
     #[serde(with = "duration")]
     pub dedupe_window: Duration,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Flatchr {
-    pub careers_url: String,
-    pub api_url: String,
-    pub api_key: Secret,
-    pub company: String,
-    pub requests_per_second: u32,
-    /// More companies, by name: `[flatchr.accounts.NAME]`; each key falls back to the above.
-    #[serde(default)]
-    pub accounts: std::collections::BTreeMap<String, AccountFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -227,9 +215,15 @@ impl Settings {
         file: Option<&Path>,
         env: std::collections::HashMap<String, String>,
     ) -> Result<Self, ConfigError> {
-        let defaults = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
-            .build()?;
+        // The relay's own defaults, then each destination's for its section.
+        let mut defaults = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        for (name, values) in Sections::defaults() {
+            let section = format!("[{name}]\n{values}");
+            defaults =
+                defaults.add_source(config::File::from_str(&section, config::FileFormat::Toml));
+        }
+        let defaults = defaults.build()?;
         let mut builder = config::Config::builder().add_source(defaults.clone());
         if let Some(path) = file {
             builder = builder.add_source(
@@ -284,19 +278,9 @@ impl Settings {
     pub fn secret_values(&self) -> Vec<String> {
         let mut all = vec![
             self.hrflow.api_key.expose().to_string(),
-            self.flatchr.api_key.expose().to_string(),
             self.alerts.webhook_url.expose().to_string(),
         ];
-        all.extend(
-            self.flatchr
-                .all_accounts()
-                .into_iter()
-                .map(|a| a.api_key.expose().to_string()),
-        );
-        for a in self.huntflow.all_accounts() {
-            all.push(a.access_token.expose().to_string());
-            all.push(a.refresh_token.expose().to_string());
-        }
+        all.extend(self.destinations.secrets());
         all.extend(
             self.hrflow
                 .webhook_secret
@@ -316,6 +300,15 @@ impl Settings {
         }
         all.retain(|s| !s.is_empty());
         all
+    }
+
+    /// What destinations take of the settings beyond their own keys.
+    pub fn common(&self) -> crate::destination::Common {
+        crate::destination::Common {
+            request_timeout: self.worker.request_timeout,
+            max_resume_bytes: self.worker.max_resume_bytes,
+            public_url: self.server.public_url.clone(),
+        }
     }
 
     pub fn route(&self, name: &str) -> Option<&Route> {
@@ -381,14 +374,6 @@ fn resolve_sqlite_url(url: &str, folder: &Path) -> Option<String> {
         out.push_str(q);
     }
     Some(out)
-}
-
-pub fn parse_http_url(value: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(value).map_err(|e| e.to_string())?;
-    match url.scheme() {
-        "http" | "https" if url.has_host() => Ok(url),
-        _ => Err("the scheme must be http or https, with a host".into()),
-    }
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
-//! Routes: read from the file as text, then into what they mean (a typed destination, read by
-//! the destination itself), with the problems found on the way kept for `validate` to list.
+//! Routes: the keys every route has, then the destination's own keys read by the destination
+//! (`load` reads both where they stand), with the problems found on the way kept for `validate`
+//! to list.
 
 use serde::Deserialize;
 
-use super::{Secret, Settings};
-pub use crate::destination::Destination;
+use super::Settings;
+use crate::destination::Destination;
+use crate::logic::Transform;
 
-/// A route as the file writes it: every key as text, for every destination. `Route` is what it
-/// means. Every key has a default, so a missing one is a problem of the route (listed), not a
-/// stop of the reading.
+/// The keys every route has, whatever its destination; the destination reads the rest of the
+/// route's table as its own `Kind::Keys`. Every key has a default, so a missing one is a
+/// problem of the route (listed), not a stop of the reading.
 #[derive(Deserialize)]
-pub struct RouteKeys {
+pub(super) struct Common {
     #[serde(default)]
     pub name: String,
     /// Which destination reads the rest (`destination::NAMES`).
@@ -24,76 +26,52 @@ pub struct RouteKeys {
     pub logics: Vec<String>,
     #[serde(default)]
     pub format: String,
-    /// flatchr: the vacancy's slug; careers, huntflow: the vacancy id.
-    #[serde(default)]
-    pub vacancy: String,
-    /// careers: the profile tag holding the vacancy id.
-    #[serde(default)]
-    pub vacancy_tag: String,
-    /// flatchr: EnrichProfile after PushProfile.
-    #[serde(default = "yes")]
-    pub enrich: bool,
-    /// flatchr, huntflow: a name under `[<destination>.accounts]`.
-    #[serde(default)]
-    pub account: String,
-    /// huntflow: the vacancy status id the applicant is put at; 0: none.
-    #[serde(default)]
-    pub status: i64,
-    /// webhook: where to POST.
-    #[serde(default)]
-    pub url: String,
-    /// webhook: the Standard Webhooks key.
-    #[serde(default)]
-    pub secret: Secret,
-    /// webhook: sent with every message.
-    #[serde(default)]
-    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// One route: which events it takes, what it does to a profile, and where the profile goes.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(from = "RouteKeys")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Route {
     pub name: String,
+    /// HrFlow source keys it takes; empty: every source.
     pub sources: Vec<String>,
+    /// HrFlow event types it takes; empty: every profile event.
     pub events: Vec<String>,
+    /// Script functions that keep, drop or rewrite a profile, in order.
     pub logics: Vec<String>,
+    /// The script function that makes the body; empty: the destination's mapping.
     pub format: String,
     pub destination: Destination,
     /// What the file got wrong about this route: `validate` lists them.
     pub problems: Vec<String>,
 }
 
-impl From<RouteKeys> for Route {
-    fn from(keys: RouteKeys) -> Self {
-        let mut problems = Vec::new();
-        let destination = Destination::from_keys(&keys, &mut problems);
+impl Route {
+    /// The route's keys common to every destination, with the destination read from the rest.
+    pub(super) fn new(common: Common, destination: Destination, problems: Vec<String>) -> Self {
         Self {
-            name: keys.name,
-            sources: keys.sources,
-            events: keys.events,
-            logics: keys.logics,
-            format: keys.format,
+            name: common.name,
+            sources: common.sources,
+            events: common.events,
+            logics: common.logics,
+            format: common.format,
             destination,
             problems,
         }
     }
-}
 
-impl Route {
+    /// What the route asks of the script.
+    pub fn transform(&self) -> Transform<'_> {
+        Transform {
+            name: &self.name,
+            logics: &self.logics,
+            format: &self.format,
+        }
+    }
+
     /// Whether it takes profiles of this source (the backfill's rule: events do not apply).
     pub fn listens_to(&self, source_key: &str) -> bool {
         self.sources.is_empty() || self.sources.iter().any(|s| s == source_key)
     }
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The keys a route may hold, for naming the nearest one to a misspelt key.
-pub(super) fn keys() -> &'static [&'static str] {
-    super::fields::of::<RouteKeys>()
 }
 
 /// Every problem of the routes: names, destinations, accounts, event types, script use.
@@ -115,7 +93,7 @@ pub(super) fn problems(settings: &Settings) -> Vec<String> {
         problems.extend(
             route
                 .destination
-                .problems(settings)
+                .problems(&settings.destinations)
                 .into_iter()
                 .map(|p| format!("{label} {p}")),
         );

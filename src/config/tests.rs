@@ -142,7 +142,7 @@ fn checked_settings_are_typed() {
         s.worker.retry_schedule,
         [Duration::from_secs(1), Duration::from_secs(120)]
     );
-    let agency = s.flatchr.account("agency").unwrap();
+    let agency = s.destinations.flatchr.account("agency").unwrap();
     assert_eq!(
         (
             agency.api_key.expose(),
@@ -152,9 +152,9 @@ fn checked_settings_are_typed() {
         ("agency-key", "AG", 4),
         "unset keys fall back to [flatchr]"
     );
-    assert_eq!(agency.api_url, s.flatchr.api_url);
-    assert!(s.flatchr.account("nobody").is_none());
-    assert_eq!(s.flatchr.all_accounts().len(), 2);
+    assert_eq!(agency.api_url, s.destinations.flatchr.api_url);
+    assert!(s.destinations.flatchr.account("nobody").is_none());
+    assert_eq!(s.destinations.flatchr.all_accounts().len(), 2);
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn environment_overrides_file_and_parses_lists() {
         s.worker.retry_schedule,
         vec![Duration::from_secs(1), Duration::from_secs(2)]
     );
-    assert_eq!(s.flatchr.api_key.expose(), "12345");
+    assert_eq!(s.destinations.flatchr.api_key.expose(), "12345");
 }
 
 #[test]
@@ -334,6 +334,6 @@ fn secrets_never_show_in_debug() {
     .unwrap();
     let printed = format!("{s:?}");
     assert!(!printed.contains("sk_live_abcdef") && !printed.contains("whsec_1"));
-    assert!(s.flatchr.api_key.matches(b"sk_live_abcdef"));
-    assert!(!s.flatchr.api_key.matches(b"sk_live_abcdeX"));
+    assert!(s.destinations.flatchr.api_key.matches(b"sk_live_abcdef"));
+    assert!(!s.destinations.flatchr.api_key.matches(b"sk_live_abcdeX"));
 }

@@ -3,15 +3,25 @@
 
 use std::borrow::Cow;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Build, Delivery, Kept, Kind, Plan};
 use crate::careers::mapping;
-use crate::config::{Route, RouteKeys};
 use crate::job::Failure;
-use crate::logic::Scripts;
+use crate::logic::{Scripts, Transform};
 use crate::store::careers::NewLetter;
 use crate::store::{ClaimedJob, Store};
+
+/// A careers route's keys as written.
+#[derive(Deserialize)]
+pub struct Keys {
+    /// An integer, written as a number or as text.
+    #[serde(default)]
+    vacancy: String,
+    #[serde(default)]
+    vacancy_tag: String,
+}
 
 /// A careers route's keys: the vacancy its responses go on.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,12 +34,16 @@ pub struct Careers {
 
 impl Kind for Careers {
     const NAME: &'static str = "careers";
+    const TITLE: &'static str = "Huntflow (careers)";
     const STEPS: &'static [&'static str] = &[];
+    /// `[careers]` is the API Huntflow reads, served whatever the routes: the server's.
+    type Section = ();
+    type Keys = Keys;
     type Prepared = Response;
     /// The responses live in the relay's own store.
     type Sender = Store;
 
-    fn from_keys(keys: &RouteKeys, problems: &mut Vec<String>) -> Self {
+    fn from_keys(keys: Keys, problems: &mut Vec<String>) -> Self {
         let written = keys.vacancy.trim();
         let vacancy = written.parse::<i64>().ok();
         if vacancy.is_none() && keys.vacancy_tag.is_empty() {
@@ -44,7 +58,7 @@ impl Kind for Careers {
         }
         Self {
             vacancy,
-            vacancy_tag: keys.vacancy_tag.clone(),
+            vacancy_tag: keys.vacancy_tag,
         }
     }
 
@@ -56,13 +70,9 @@ impl Kind for Careers {
         format!("vacancy {:?} tag {:?}", self.vacancy, self.vacancy_tag)
     }
 
-    fn step_words(&self, step: &str, _delivered: bool) -> String {
-        step.into()
-    }
-
     fn prepare(
         &self,
-        route: &Route,
+        route: Transform<'_>,
         scripts: &Scripts,
         profile: Cow<'_, Value>,
     ) -> Result<Plan<Response>, Failure> {
@@ -73,7 +83,7 @@ impl Kind for Careers {
         preview(prepared)
     }
 
-    fn sender(build: &Build<'_>) -> Store {
+    fn sender(build: &Build<'_, ()>) -> Store {
         build.store.clone()
     }
 
@@ -96,7 +106,7 @@ pub struct Response {
 }
 
 fn prepare(
-    route: &Route,
+    route: Transform<'_>,
     vacancy: Option<i64>,
     vacancy_tag: &str,
     scripts: &Scripts,
@@ -112,7 +122,7 @@ fn prepare(
         .format(route, &profile)
         .map_err(|e| permanent(e.to_string()))?
     {
-        Some(v) => mapping::from_format(&route.format, v),
+        Some(v) => mapping::from_format(route.format, v),
         None => mapping::from_profile(&profile),
     }
     .map_err(permanent)?;

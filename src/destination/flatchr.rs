@@ -5,13 +5,14 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Build, Delivery, Kept, Kind, Plan, permanent};
-use crate::config::{Route, RouteKeys, Settings};
-use crate::flatchr::{FlatchrClient, enrich, push};
+use crate::flatchr::{FlatchrClient, Section, enrich, push};
+use crate::http::{parse_http_url, shown_url};
 use crate::job::{Failure, Step};
-use crate::logic::Scripts;
+use crate::logic::{Scripts, Transform};
 use crate::online::check::{Check, failed, within};
 use crate::store::{ClaimedJob, PushSlot, Store};
 
@@ -20,6 +21,21 @@ const NO_EMAIL: &str = "the profile has no email, and Flatchr requires one to cr
 
 const PUSHED: &str = "pushed";
 const ENRICHED: &str = "enriched";
+
+/// A Flatchr route's keys as written.
+#[derive(Deserialize)]
+pub struct Keys {
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    vacancy: String,
+    #[serde(default = "yes")]
+    enrich: bool,
+}
+
+fn yes() -> bool {
+    true
+}
 
 /// A Flatchr route's keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,13 +81,17 @@ impl Accounts {
 
 impl Kind for Flatchr {
     const NAME: &'static str = "flatchr";
+    const TITLE: &'static str = "Flatchr";
+    const DEFAULTS: &'static str = crate::flatchr::account::DEFAULTS;
     const STEPS: &'static [&'static str] = &[PUSHED, ENRICHED];
     // Marked by the attempt's own write: one write less per delivery (`push_once`).
     const CREATED_AT: &'static [&'static str] = &[PUSHED, ENRICHED];
+    type Section = Section;
+    type Keys = Keys;
     type Prepared = Bodies;
     type Sender = Accounts;
 
-    fn from_keys(keys: &RouteKeys, problems: &mut Vec<String>) -> Self {
+    fn from_keys(keys: Keys, problems: &mut Vec<String>) -> Self {
         if keys.vacancy.is_empty() {
             problems.push("sends to flatchr but has no vacancy".to_string());
         } else if let Some(problem) = vacancy_slug_problem(&keys.vacancy) {
@@ -84,15 +104,15 @@ impl Kind for Flatchr {
             ));
         }
         Self {
-            account: keys.account.clone(),
-            vacancy: keys.vacancy.clone(),
+            account: keys.account,
+            vacancy: keys.vacancy,
             enrich: keys.enrich,
         }
     }
 
-    fn problems(&self, settings: &Settings) -> Vec<String> {
+    fn problems(&self, section: &Section) -> Vec<String> {
         let account = &self.account;
-        let Some(a) = settings.flatchr.account(account) else {
+        let Some(a) = section.account(account) else {
             return vec![format!(
                 "names the Flatchr account {account:?}, which is not configured (add [flatchr.accounts.{account}])"
             )];
@@ -112,6 +132,58 @@ impl Kind for Flatchr {
             ));
         }
         problems
+    }
+
+    fn section_problems(section: &Section) -> Vec<String> {
+        let mut problems = Vec::new();
+        for account in section.all_accounts() {
+            let key = if account.name.is_empty() {
+                "flatchr".to_string()
+            } else {
+                format!("flatchr.accounts.{}", account.name)
+            };
+            for (name, value) in [
+                ("careers_url", &account.careers_url),
+                ("api_url", &account.api_url),
+            ] {
+                if let Err(e) = parse_http_url(value) {
+                    problems.push(format!(
+                        "{key}.{name} = {:?} is not an http(s) URL: {e}",
+                        shown_url(value)
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
+    fn section_summary(section: &Section) -> Vec<String> {
+        section
+            .all_accounts()
+            .iter()
+            .map(|a| {
+                format!(
+                    "flatchr account {}: push {} / api {} (api key {}, company {:?}, {})",
+                    a.label(),
+                    shown_url(&a.careers_url),
+                    shown_url(&a.api_url),
+                    if a.api_key.is_empty() { "not set" } else { "set" },
+                    a.company,
+                    match a.requests_per_second {
+                        0 => "no rate limit".to_string(),
+                        n => format!("{n} requests/s"),
+                    }
+                )
+            })
+            .collect()
+    }
+
+    fn secrets(section: &Section) -> Vec<String> {
+        section
+            .all_accounts()
+            .into_iter()
+            .map(|a| a.api_key.expose().to_string())
+            .collect()
     }
 
     fn describe(&self) -> String {
@@ -146,7 +218,7 @@ impl Kind for Flatchr {
 
     fn prepare(
         &self,
-        route: &Route,
+        route: Transform<'_>,
         scripts: &Scripts,
         profile: Cow<'_, Value>,
     ) -> Result<Plan<Bodies>, Failure> {
@@ -157,14 +229,13 @@ impl Kind for Flatchr {
         preview(self, prepared)
     }
 
-    fn sender(build: &Build<'_>) -> Accounts {
-        let settings = build.settings;
-        Accounts::new(settings.flatchr.all_accounts().into_iter().map(|account| {
+    fn sender(build: &Build<'_, Section>) -> Accounts {
+        Accounts::new(build.section.all_accounts().into_iter().map(|account| {
             let client = FlatchrClient::new(
                 build.http.clone(),
                 &account,
-                build.settings.worker.request_timeout,
-                settings.worker.max_resume_bytes,
+                build.common.request_timeout,
+                build.common.max_resume_bytes,
             );
             (account.name, client)
         }))
@@ -200,7 +271,7 @@ impl Kind for Flatchr {
     /// Each account a route uses: a duplicate search for an address no one has.
     async fn online(
         routes: Vec<&Self>,
-        settings: &Settings,
+        section: &Section,
         http: &reqwest::Client,
         timeout: std::time::Duration,
     ) -> Vec<Check> {
@@ -208,15 +279,11 @@ impl Kind for Flatchr {
             routes.iter().map(|r| r.account.as_str()).collect();
         let mut checks = Vec::new();
         for name in used {
-            let Some(account) = settings.flatchr.account(name) else {
+            let Some(account) = section.account(name) else {
                 continue;
             };
-            let client = FlatchrClient::new(
-                http.clone(),
-                &account,
-                timeout,
-                settings.worker.max_resume_bytes,
-            );
+            // A search downloads no resume.
+            let client = FlatchrClient::new(http.clone(), &account, timeout, 0);
             let nobody = format!(
                 "hrflow-relay-check-{}@invalid.example",
                 uuid::Uuid::new_v4().simple()
@@ -288,7 +355,7 @@ fn vacancy_slug_problem(vacancy: &str) -> Option<String> {
 
 /// The logics, then the format (or the built-in mapping): the push and enrich bodies.
 pub fn prepare(
-    route: &Route,
+    route: Transform<'_>,
     vacancy: &str,
     scripts: &Scripts,
     profile: Cow<'_, Value>,
@@ -438,7 +505,7 @@ mod tests {
         let s = scripts();
         assert_eq!(
             prepare(
-                &route(&["keep", "drop"], ""),
+                route(&["keep", "drop"], ""),
                 "vac",
                 &s,
                 Cow::Owned(profile())
@@ -448,7 +515,7 @@ mod tests {
         );
         let b = bodies(
             prepare(
-                &route(&["french", "rename"], ""),
+                route(&["french", "rename"], ""),
                 "vac",
                 &s,
                 Cow::Owned(profile()),
@@ -462,13 +529,13 @@ mod tests {
     #[test]
     fn format_replaces_the_push_body_or_both() {
         let s = scripts();
-        let b = bodies(prepare(&route(&[], "custom"), "vac", &s, Cow::Owned(profile())).unwrap());
+        let b = bodies(prepare(route(&[], "custom"), "vac", &s, Cow::Owned(profile())).unwrap());
         assert_eq!(
             b.push,
             json!({"vacancy": "other", "email": "a@x.org", "extra": 1})
         );
         assert_eq!(b.enrich["app_name"], "HRMatch");
-        let b = bodies(prepare(&route(&[], "both"), "vac", &s, Cow::Owned(profile())).unwrap());
+        let b = bodies(prepare(route(&[], "both"), "vac", &s, Cow::Owned(profile())).unwrap());
         assert_eq!(b.push["firstname"], "Ada");
         assert_eq!(b.enrich, json!({"reference": "r"}));
     }
@@ -485,7 +552,7 @@ mod tests {
         };
         let shown = preview(
             &flatchr,
-            &bodies(prepare(&route(&[], ""), "vac", &s, Cow::Owned(p)).unwrap()),
+            &bodies(prepare(route(&[], ""), "vac", &s, Cow::Owned(p)).unwrap()),
         );
         assert_eq!(
             (shown["outcome"].as_str(), shown["reason"].as_str()),

@@ -9,13 +9,29 @@
 use std::time::Duration;
 
 use base64::Engine as _;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Build, Delivery, Kept, Kind, Plan, permanent};
-use crate::config::{Route, RouteKeys, shown_url};
+use crate::http::{parse_http_url, shown_url};
 use crate::job::Failure;
-use crate::logic::Scripts;
+use crate::logic::{Scripts, Transform};
+use crate::secret::Secret;
 use crate::store::{ClaimedJob, Store};
+
+/// A webhook route's keys as written.
+#[derive(Deserialize)]
+pub struct Keys {
+    /// Where to POST.
+    #[serde(default)]
+    url: String,
+    /// The Standard Webhooks key (`whsec_` and base64); empty: unsigned.
+    #[serde(default)]
+    secret: Secret,
+    /// Sent with every message.
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+}
 
 /// A webhook route's keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,12 +64,15 @@ const OWN_HEADERS: [&str; 5] = [
 
 impl Kind for Webhook {
     const NAME: &'static str = "webhook";
+    const TITLE: &'static str = "webhook";
     const STEPS: &'static [&'static str] = &[];
+    type Section = ();
+    type Keys = Keys;
     type Prepared = Body;
     type Sender = Sender;
 
-    fn from_keys(keys: &RouteKeys, problems: &mut Vec<String>) -> Self {
-        if let Err(e) = crate::config::parse_http_url(&keys.url) {
+    fn from_keys(keys: Keys, problems: &mut Vec<String>) -> Self {
+        if let Err(e) = parse_http_url(&keys.url) {
             problems.push(format!(
                 "sends to webhook but its url {:?} is not an http(s) URL: {e}",
                 shown_url(&keys.url)
@@ -90,13 +109,9 @@ impl Kind for Webhook {
             }
         }
         Self {
-            url: keys.url.clone(),
+            url: keys.url,
             key,
-            headers: keys
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            headers: keys.headers.into_iter().collect(),
         }
     }
 
@@ -123,13 +138,9 @@ impl Kind for Webhook {
         )
     }
 
-    fn step_words(&self, step: &str, _delivered: bool) -> String {
-        step.into()
-    }
-
     fn prepare(
         &self,
-        route: &Route,
+        route: Transform<'_>,
         scripts: &Scripts,
         profile: std::borrow::Cow<'_, Value>,
     ) -> Result<Plan<Body>, Failure> {
@@ -140,11 +151,11 @@ impl Kind for Webhook {
         preview(self, body)
     }
 
-    fn sender(build: &Build<'_>) -> Sender {
+    fn sender(build: &Build<'_, ()>) -> Sender {
         Sender {
             http: build.http.clone(),
             store: build.store.clone(),
-            timeout: build.settings.worker.request_timeout,
+            timeout: build.common.request_timeout,
         }
     }
 
@@ -168,7 +179,7 @@ pub enum Body {
 }
 
 fn prepare(
-    route: &Route,
+    route: Transform<'_>,
     scripts: &Scripts,
     profile: std::borrow::Cow<'_, Value>,
 ) -> Result<Plan<Body>, Failure> {

@@ -7,8 +7,8 @@ use base64::Engine as _;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::config::Secret;
 use crate::job::Failure;
+use crate::secret::Secret;
 
 /// The longest a job waits for its rate-limit turn while holding a worker.
 const MAX_RATE_WAIT: Duration = Duration::from_secs(1);
@@ -34,7 +34,7 @@ pub struct FlatchrClient {
 impl FlatchrClient {
     pub fn new(
         http: reqwest::Client,
-        account: &crate::config::Account,
+        account: &super::Account,
         timeout: Duration,
         max_resume_bytes: u64,
     ) -> Self {

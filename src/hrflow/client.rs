@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::Secret;
 use crate::job::Failure;
+use crate::secret::Secret;
 
 #[derive(Clone)]
 pub struct HrflowClient {

@@ -26,7 +26,9 @@ pub async fn run(settings: &Settings, send_test_alert: bool) -> Vec<Check> {
     let timeout = settings.worker.request_timeout;
     let secrets = settings.secret_values();
     let mut checks = hrflow(settings, &http, timeout).await;
-    checks.extend(crate::destination::online(settings, &http, timeout).await);
+    let destinations: Vec<_> = settings.routes.iter().map(|r| &r.destination).collect();
+    let sections = &settings.destinations;
+    checks.extend(crate::destination::online(&destinations, sections, &http, timeout).await);
     checks.push(database(settings, timeout).await);
     if let Some(c) = alerts(settings, &http, timeout, send_test_alert).await {
         checks.push(c);
@@ -123,7 +125,7 @@ async fn hrflow(settings: &Settings, http: &reqwest::Client, timeout: Duration) 
 async fn database(settings: &Settings, timeout: Duration) -> Check {
     let url = settings.database.url.expose();
     let shown = if url.starts_with("sqlite") {
-        crate::config::shown_url(url)
+        crate::http::shown_url(url)
     } else {
         "postgres (url hidden)".to_string()
     };

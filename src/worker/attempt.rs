@@ -88,8 +88,7 @@ impl Attempts {
                 Finish::Defer { reason, .. } => tracing::info!(outcome = "deferred", reason = %reason, "waiting for another job"),
             }
             crate::telemetry::job(finish.label(), &job.route);
-            // Alerts name an account when there are several: a named one.
-            let named = account.clone().filter(|a| a != "default");
+            let named = destination.and_then(|d| d.named_account());
             self.tell(&job, named, &finish, failure.as_ref());
             match self.store.finish(&job, &self.owner, &finish, &record).await {
                 Ok(true) => {}
@@ -227,16 +226,18 @@ impl Attempts {
         // hand the profile back. Without a script the mapping takes microseconds, not worth a
         // hop to another thread and back.
         let (plan, profile) = if route.logics.is_empty() && route.format.is_empty() {
-            let plan = route
-                .destination
-                .prepare(&route, &self.scripts, Cow::Borrowed(&profile));
+            let plan = route.destination.prepare(
+                route.transform(),
+                &self.scripts,
+                Cow::Borrowed(&profile),
+            );
             (plan, profile)
         } else {
             let scripts = self.scripts.clone();
             let planned_route = route.clone();
             tokio::task::spawn_blocking(move || {
                 let plan = planned_route.destination.prepare(
-                    &planned_route,
+                    planned_route.transform(),
                     &scripts,
                     Cow::Borrowed(&profile),
                 );

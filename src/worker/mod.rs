@@ -137,8 +137,8 @@ impl Worker {
     }
 
     /// Heartbeats this replica (its jobs stay its own while it does) and takes its share of
-    /// `[flatchr].requests_per_second`: the deployment's figure divided by the replicas seen in
-    /// the last 10 s. Runs until `stop`, which comes once the jobs in flight are drained.
+    /// each destination's `requests_per_second`: the deployment's figure divided by the
+    /// replicas seen in the last 10 s. Runs until `stop`, which comes once the jobs in flight are drained.
     async fn share_rate(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         loop {
             match self

@@ -13,16 +13,17 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Build, Delivery, Kept, Kind, Plan, permanent};
-use crate::config::{Route, RouteKeys, Settings};
 use crate::job::{Failure, Step};
-use crate::logic::Scripts;
+use crate::logic::{Scripts, Transform};
 use crate::online::check::{Check, within};
 use crate::store::PushSlot;
 use client::HuntflowClient;
 use mapping::Applicant;
+use settings::Section;
 
 const CREATED: &str = "created";
 const ATTACHED: &str = "attached";
@@ -30,6 +31,19 @@ const ATTACHED: &str = "attached";
 /// index may lag; the references give no figure, so a minute, to be safe).
 const SEARCHABLE_AFTER_MS: i64 = 60_000;
 const NO_EMAIL: &str = "the profile has no email, which the relay needs to find the applicant again in Huntflow (exactly once)";
+
+/// A Huntflow route's keys as written.
+#[derive(Deserialize)]
+pub struct Keys {
+    #[serde(default)]
+    account: String,
+    /// An integer, written as a number or as text; empty: the base only.
+    #[serde(default)]
+    vacancy: String,
+    /// The vacancy status id the applicant is put at; 0: none.
+    #[serde(default)]
+    status: i64,
+}
 
 /// A Huntflow route's keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,11 +62,15 @@ pub struct Accounts(BTreeMap<String, HuntflowClient>);
 
 impl Kind for Huntflow {
     const NAME: &'static str = "huntflow";
+    const TITLE: &'static str = "Huntflow";
+    const DEFAULTS: &'static str = settings::DEFAULTS;
     const STEPS: &'static [&'static str] = &[CREATED, ATTACHED];
+    type Section = Section;
+    type Keys = Keys;
     type Prepared = Applicant;
     type Sender = Accounts;
 
-    fn from_keys(keys: &RouteKeys, problems: &mut Vec<String>) -> Self {
+    fn from_keys(keys: Keys, problems: &mut Vec<String>) -> Self {
         let written = keys.vacancy.trim();
         let vacancy = match written {
             "" => None,
@@ -76,15 +94,15 @@ impl Kind for Huntflow {
             problems.push("sends to huntflow with a status but no vacancy".into());
         }
         Self {
-            account: keys.account.clone(),
+            account: keys.account,
             vacancy,
             status: keys.status,
         }
     }
 
-    fn problems(&self, settings: &Settings) -> Vec<String> {
+    fn problems(&self, section: &Section) -> Vec<String> {
         let name = &self.account;
-        let Some(a) = settings.huntflow.account(name) else {
+        let Some(a) = section.account(name) else {
             return vec![format!(
                 "names the Huntflow account {name:?}, which is not configured (add [huntflow.accounts.{name}])"
             )];
@@ -101,10 +119,18 @@ impl Kind for Huntflow {
                 "sends to huntflow but {key}.account_id is not set (GET /accounts names it)"
             ));
         }
-        if let Err(e) = crate::config::parse_http_url(&a.api_url) {
+        if let Err(e) = crate::http::parse_http_url(&a.api_url) {
             problems.push(format!("sends to huntflow but {key}.api_url is not an http(s) URL: {e}"));
         }
         problems
+    }
+
+    fn secrets(section: &Section) -> Vec<String> {
+        let pairs = section.all_accounts().into_iter();
+        pairs
+            .flat_map(|a| [a.access_token, a.refresh_token])
+            .map(|s| s.expose().to_string())
+            .collect()
     }
 
     fn describe(&self) -> String {
@@ -149,7 +175,7 @@ impl Kind for Huntflow {
 
     fn prepare(
         &self,
-        route: &Route,
+        route: Transform<'_>,
         scripts: &Scripts,
         profile: Cow<'_, Value>,
     ) -> Result<Plan<Applicant>, Failure> {
@@ -188,13 +214,12 @@ impl Kind for Huntflow {
         out
     }
 
-    fn sender(build: &Build<'_>) -> Accounts {
-        let settings = build.settings;
+    fn sender(build: &Build<'_, Section>) -> Accounts {
         // The refresh lock's holder: this process.
         let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         Accounts(
-            settings
-                .huntflow
+            build
+                .section
                 .all_accounts()
                 .into_iter()
                 .filter(|a| !a.access_token.is_empty())
@@ -213,11 +238,11 @@ impl Kind for Huntflow {
                         build.http.clone(),
                         &account,
                         tokens,
-                        &settings.server.public_url,
-                        build.settings.worker.request_timeout,
+                        &build.common.public_url,
+                        build.common.request_timeout,
                     );
                     client.max_resume_bytes =
-                        client.max_resume_bytes.min(settings.worker.max_resume_bytes);
+                        client.max_resume_bytes.min(build.common.max_resume_bytes);
                     (account.name, client)
                 })
                 .collect(),
@@ -272,7 +297,7 @@ impl Kind for Huntflow {
     /// organization), then each route's vacancy and status.
     async fn online(
         routes: Vec<&Self>,
-        settings: &Settings,
+        section: &Section,
         http: &reqwest::Client,
         timeout: std::time::Duration,
     ) -> Vec<Check> {
@@ -280,7 +305,7 @@ impl Kind for Huntflow {
         let used: std::collections::BTreeSet<&str> =
             routes.iter().map(|r| r.account.as_str()).collect();
         for name in used {
-            let Some(account) = settings.huntflow.account(name) else {
+            let Some(account) = section.account(name) else {
                 continue;
             };
             let ask = |path: String| {

@@ -5,10 +5,21 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::Secret;
+use crate::secret::Secret;
+
+/// `[huntflow]`'s built-in values.
+pub const DEFAULTS: &str = r#"
+api_url = "https://api.huntflow.ai/v2"
+account_id = 0
+access_token = ""
+refresh_token = ""
+account_source = 0
+requests_per_second = 8
+user_agent = ""
+"#;
 
 /// `[huntflow]` as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Section {
     pub api_url: String,
     /// The organization every path starts with (`GET /accounts`).

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::job::Failure;
 use crate::store::Store;
 use crate::store::credentials::StoredPair;

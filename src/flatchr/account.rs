@@ -1,9 +1,37 @@
 //! Flatchr accounts: `[flatchr]` and `[flatchr.accounts.NAME]`, each key of a named account
 //! falling back to `[flatchr]`.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
-use super::{Flatchr, Secret};
+use crate::secret::Secret;
+
+/// `[flatchr]`'s built-in values.
+pub const DEFAULTS: &str = r#"
+careers_url = "https://careers.flatchr.io"
+api_url = "https://api.flatchr.io"
+api_key = ""
+company = ""
+requests_per_second = 0
+"#;
+
+/// `[flatchr]` as written: the default account, and the named ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Section {
+    /// Where PushProfile goes (Flatchr's careers site).
+    pub careers_url: String,
+    /// Where EnrichProfile and the applicant search go.
+    pub api_url: String,
+    pub api_key: Secret,
+    /// The company's id in Flatchr's API paths.
+    pub company: String,
+    /// For the whole deployment, shared by live replicas; 0: none.
+    pub requests_per_second: u32,
+    /// More companies, by name: `[flatchr.accounts.NAME]`; each key falls back to the above.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountFile>,
+}
 
 /// An account as written: what it does not set (or sets empty) comes from `[flatchr]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -38,7 +66,7 @@ impl Account {
     }
 }
 
-impl Flatchr {
+impl Section {
     /// The account a route names (empty: `[flatchr]`), if it exists.
     pub fn account(&self, name: &str) -> Option<Account> {
         let base = Account {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 /// The field names a struct reads, as serde's derive declares them: `config`'s own
 /// deserializer is asked nothing, a recorder stands in for it.
-pub(crate) fn of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+pub fn of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
     struct Recorder<'a>(&'a mut &'static [&'static str]);
     #[derive(Debug)]
     struct Stop;
