@@ -7,6 +7,7 @@ use base64::Engine as _;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+use super::resume::{Streamed, download_failure, resume_stream, too_large};
 use crate::job::Failure;
 use crate::secret::Secret;
 
@@ -178,8 +179,8 @@ impl FlatchrClient {
                 "the push body has no place for the resume",
             ));
         };
-        let prefix = web_bytes(&text[..at]);
-        let suffix = web_bytes(&text[at + marker.len()..]);
+        let prefix = Bytes::copy_from_slice(&text.as_bytes()[..at]);
+        let suffix = Bytes::copy_from_slice(&text.as_bytes()[at + marker.len()..]);
         let length = prefix.len() as u64 + announced.div_ceil(3) * 4 + suffix.len() as u64;
         let state = std::sync::Arc::new(std::sync::Mutex::new(Streamed::default()));
         let stream = resume_stream(prefix, download, suffix, announced, state.clone());
@@ -279,132 +280,6 @@ impl FlatchrClient {
 pub struct ReadyPush {
     body: Value,
     resume: Option<reqwest::Response>,
-}
-
-/// What the streamed body saw: whether all of it was handed over, or why the download failed.
-#[derive(Default)]
-struct Streamed {
-    complete: bool,
-    failure: Option<Failure>,
-}
-
-fn web_bytes(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
-}
-
-fn download_failure(e: reqwest::Error) -> Failure {
-    Failure::from_reqwest("file host", &e).not_applied()
-}
-
-fn too_large(cap: u64) -> Failure {
-    Failure::permanent(format!("the resume is larger than {} MB", cap / 1_000_000))
-}
-
-/// The push body as a stream: `prefix`, the resume in base64 as it downloads (3-byte groups
-/// carried across chunks), then `suffix`. A download that fails, or that delivers other than
-/// `announced` bytes, ends the stream with an error and records why in `state`.
-/// Raw bytes encoded at a time (a multiple of 3: no padding inside the resume's base64).
-const PIECE: usize = 48 * 1024;
-
-fn resume_stream(
-    prefix: Bytes,
-    download: reqwest::Response,
-    suffix: Bytes,
-    announced: u64,
-    state: std::sync::Arc<std::sync::Mutex<Streamed>>,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    use base64::engine::general_purpose::STANDARD;
-    enum Part {
-        Prefix,
-        Data,
-        Suffix,
-        Done,
-    }
-    struct S {
-        part: Part,
-        prefix: Bytes,
-        suffix: Bytes,
-        chunks: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
-        carry: Vec<u8>,
-        /// What is left of the chunk being encoded.
-        pending: Bytes,
-        seen: u64,
-        announced: u64,
-        state: std::sync::Arc<std::sync::Mutex<Streamed>>,
-    }
-    fn fail(mut s: S, failure: Failure) -> Option<(Result<Bytes, std::io::Error>, S)> {
-        let message = failure.message().to_string();
-        s.state.lock().unwrap_or_else(|e| e.into_inner()).failure = Some(failure);
-        s.part = Part::Done;
-        Some((Err(std::io::Error::other(message)), s))
-    }
-    let start = S {
-        part: Part::Prefix,
-        prefix,
-        suffix,
-        chunks: download.bytes_stream().boxed(),
-        carry: Vec::new(),
-        pending: Bytes::new(),
-        seen: 0,
-        announced,
-        state,
-    };
-    futures_util::stream::unfold(start, |mut s| async move {
-        loop {
-            match s.part {
-                Part::Prefix => {
-                    s.part = Part::Data;
-                    let prefix = std::mem::take(&mut s.prefix);
-                    return Some((Ok(prefix), s));
-                }
-                // The download arrives in chunks of up to a few hundred kB; each is encoded a
-                // piece at a time, so a push in flight holds one piece raw and encoded.
-                Part::Data if !s.pending.is_empty() => {
-                    let take = s.pending.len().min(PIECE);
-                    let mut raw = std::mem::take(&mut s.carry);
-                    raw.extend_from_slice(&s.pending.split_to(take));
-                    let whole = raw.len() - raw.len() % 3;
-                    s.carry = raw.split_off(whole);
-                    if raw.is_empty() {
-                        continue;
-                    }
-                    return Some((Ok(STANDARD.encode(&raw).into()), s));
-                }
-                Part::Data => match s.chunks.next().await {
-                    Some(Ok(chunk)) => {
-                        s.seen += chunk.len() as u64;
-                        if s.seen > s.announced {
-                            let cap = s.announced;
-                            return fail(s, too_large(cap));
-                        }
-                        s.pending = chunk;
-                    }
-                    Some(Err(e)) => return fail(s, download_failure(e)),
-                    None if s.seen != s.announced => {
-                        let f = Failure::transient(format!(
-                            "the resume download ended after {} of {} bytes",
-                            s.seen, s.announced
-                        ));
-                        return fail(s, f);
-                    }
-                    None => {
-                        s.part = Part::Suffix;
-                        if !s.carry.is_empty() {
-                            let tail = std::mem::take(&mut s.carry);
-                            return Some((Ok(STANDARD.encode(&tail).into()), s));
-                        }
-                    }
-                },
-                Part::Suffix => {
-                    s.part = Part::Done;
-                    s.state.lock().unwrap_or_else(|e| e.into_inner()).complete = true;
-                    let suffix = std::mem::take(&mut s.suffix);
-                    return Some((Ok(suffix), s));
-                }
-                Part::Done => return None,
-            }
-        }
-    })
 }
 
 /// `Bearer <key>`, unless the key already carries a scheme (`Bearer x`, `Token x`).

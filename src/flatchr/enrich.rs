@@ -14,48 +14,10 @@ fn location_field<'a>(item: &'a Value, field: &str) -> &'a Value {
     get(get(item, "location"), field)
 }
 
+/// EnrichProfile's body: the parsed profile as Flatchr's `parsing` attribute.
 pub fn body(profile: &Value) -> Value {
     let info = get(profile, "info");
-    let educations: Vec<Value> = list(profile, "educations")
-        .iter()
-        .map(|e| {
-            json!({
-                "institution": {
-                    "communication": {"address": [{"formattedAddress": location_field(e, "text")}]},
-                    "name": get(e, "school"),
-                },
-                "educationLevelCodes": [{"name": get(e, "title")}],
-                "educationDegrees": [{"name": get(e, "title"), "date": get(e, "date_start"), "specializations": []}],
-                "end": get(e, "date_end"),
-                "descriptions": [get(e, "description")],
-            })
-        })
-        .collect();
     let experiences = list(profile, "experiences");
-    let employment: Vec<Value> = experiences
-        .iter()
-        .map(|x| {
-            json!({
-                "title": get(x, "title"),
-                "positionHistories": [{
-                    "organization": {
-                        "communication": {"address": [{
-                            "countryCode": null, "city": null, "postalCode": null,
-                            "geoLocation": {"latitude": location_field(x, "lat"), "longitude": location_field(x, "lng")},
-                            "formattedAddress": location_field(x, "text"),
-                        }]},
-                        "name": get(x, "company"),
-                    },
-                    "jobCategories": [], "jobLevels": [],
-                    "start": get(x, "date_start"),
-                    "current": null,
-                }],
-                "start": get(x, "date_start"),
-                "current": null,
-                "descriptions": [get(x, "description")],
-            })
-        })
-        .collect();
     let non_empty = |field: &str| -> Vec<Value> {
         experiences
             .iter()
@@ -67,18 +29,6 @@ pub fn body(profile: &Value) -> Value {
             .map(|s| json!(s))
             .collect()
     };
-    let first = profile::info_str(profile, "first_name");
-    let last = profile::info_str(profile, "last_name");
-    let formatted = profile::info_str(profile, "full_name")
-        .map(str::to_string)
-        .or_else(|| {
-            let joined = [first, last]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-            (!joined.is_empty()).then_some(joined)
-        });
     let names = |field: &str| -> Vec<Value> {
         list(profile, field)
             .iter()
@@ -102,9 +52,9 @@ pub fn body(profile: &Value) -> Value {
                 "location_lat": location_field(info, "lat"),
                 "location_lng": location_field(info, "lng"),
             },
-            "education": educations,
-            "employment": employment,
-            "name": {"formattedName": formatted, "given": first, "family": last},
+            "education": list(profile, "educations").iter().map(education).collect::<Vec<_>>(),
+            "employment": experiences.iter().map(employment).collect::<Vec<_>>(),
+            "name": name(profile),
             "phone": [{"dialNumber": get(info, "phone"), "useCode": null}],
             "email": [{"address": get(info, "email")}],
             "position": non_empty("title"),
@@ -114,4 +64,58 @@ pub fn body(profile: &Value) -> Value {
             "languages": names("languages"),
         }
     })
+}
+
+/// One of the profile's educations.
+fn education(e: &Value) -> Value {
+    json!({
+        "institution": {
+            "communication": {"address": [{"formattedAddress": location_field(e, "text")}]},
+            "name": get(e, "school"),
+        },
+        "educationLevelCodes": [{"name": get(e, "title")}],
+        "educationDegrees": [{"name": get(e, "title"), "date": get(e, "date_start"), "specializations": []}],
+        "end": get(e, "date_end"),
+        "descriptions": [get(e, "description")],
+    })
+}
+
+/// One of the profile's experiences.
+fn employment(x: &Value) -> Value {
+    json!({
+        "title": get(x, "title"),
+        "positionHistories": [{
+            "organization": {
+                "communication": {"address": [{
+                    "countryCode": null, "city": null, "postalCode": null,
+                    "geoLocation": {"latitude": location_field(x, "lat"), "longitude": location_field(x, "lng")},
+                    "formattedAddress": location_field(x, "text"),
+                }]},
+                "name": get(x, "company"),
+            },
+            "jobCategories": [], "jobLevels": [],
+            "start": get(x, "date_start"),
+            "current": null,
+        }],
+        "start": get(x, "date_start"),
+        "current": null,
+        "descriptions": [get(x, "description")],
+    })
+}
+
+/// The real names (0.2.0 sends the field names instead): the full name, else first and last.
+fn name(profile: &Value) -> Value {
+    let first = profile::info_str(profile, "first_name");
+    let last = profile::info_str(profile, "last_name");
+    let formatted = profile::info_str(profile, "full_name")
+        .map(str::to_string)
+        .or_else(|| {
+            let joined = [first, last]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!joined.is_empty()).then_some(joined)
+        });
+    json!({"formattedName": formatted, "given": first, "family": last})
 }

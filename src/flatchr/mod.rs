@@ -6,6 +6,7 @@ pub mod client;
 pub mod enrich;
 pub mod push;
 pub mod rate;
+mod resume;
 
 pub use account::{Account, Section};
 pub use client::FlatchrClient;
