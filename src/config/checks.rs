@@ -48,6 +48,30 @@ impl Settings {
 
     /// The problems beyond the durations and the signature mode.
     pub(super) fn problems(&self) -> Vec<String> {
+        let mut problems = self.url_problems();
+        problems.extend(self.destinations.problems());
+        problems.extend(self.limit_problems());
+        problems.extend(self.hrflow_problems());
+        problems.extend(self.careers_path_problems());
+        problems.extend(credential_problems(
+            "admin",
+            &self.admin.tokens,
+            &self.admin.basic_users,
+            true,
+        ));
+        problems.extend(credential_problems(
+            "careers",
+            &self.careers.tokens,
+            &self.careers.basic_users,
+            false,
+        ));
+        problems.extend(route::problems(self));
+        problems.extend(self.sync_problems());
+        problems
+    }
+
+    /// HrFlow's API, this service's public URL and the alert hook are http(s) URLs.
+    fn url_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if let Err(e) = parse_http_url(&self.hrflow.api_url) {
             problems.push(format!(
@@ -55,7 +79,6 @@ impl Settings {
                 shown_url(&self.hrflow.api_url)
             ));
         }
-        problems.extend(self.destinations.problems());
         for (key, value) in [
             ("server.public_url", self.server.public_url.as_str()),
             ("alerts.webhook_url", self.alerts.webhook_url.expose()),
@@ -72,6 +95,13 @@ impl Settings {
                 problems.push(format!("{key} = {shown:?} is not an http(s) URL: {e}"));
             }
         }
+        problems
+    }
+
+    /// The database URL's kind, and the counts and sizes that must be above zero or within
+    /// bounds.
+    fn limit_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         let db = self.database.url.expose();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres:")
@@ -107,6 +137,12 @@ impl Settings {
         if self.server.max_connections == 0 {
             problems.push("server.max_connections must be at least 1".into());
         }
+        problems
+    }
+
+    /// What fetching profiles and checking events need once routes exist.
+    fn hrflow_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         if !self.routes.is_empty() {
             if self.hrflow.webhook_secret.is_empty() && self.hrflow.signature != SignatureMode::None
             {
@@ -121,6 +157,12 @@ impl Settings {
                 problems.push("hrflow.user_email is empty: profiles cannot be fetched".into());
             }
         }
+        problems
+    }
+
+    /// The careers API's mount point is a path, and none of the relay's own.
+    fn careers_path_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         let path = &self.careers.path;
         if !path.starts_with('/')
             || path.trim_end_matches('/').is_empty()
@@ -140,19 +182,12 @@ impl Settings {
                 reserved.join(", ")
             ));
         }
-        problems.extend(credential_problems(
-            "admin",
-            &self.admin.tokens,
-            &self.admin.basic_users,
-            true,
-        ));
-        problems.extend(credential_problems(
-            "careers",
-            &self.careers.tokens,
-            &self.careers.basic_users,
-            false,
-        ));
-        problems.extend(route::problems(self));
+        problems
+    }
+
+    /// Every `[sync]` source is one a route takes.
+    fn sync_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         for (i, source) in self.sync.sources.iter().enumerate() {
             if source.trim().is_empty() {
                 problems.push(format!("sync.sources[{i}] is empty"));

@@ -10,6 +10,8 @@ mod checks;
 pub mod duration;
 mod load;
 mod route;
+mod said;
+mod tree;
 
 use crate::destination::Sections;
 use crate::hrflow::signature::SignatureMode;
