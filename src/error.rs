@@ -8,8 +8,11 @@ use serde_json::json;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    /// The answer's status.
     pub status: StatusCode,
+    /// What is wrong with the request as a whole (`errors.common`).
     pub common: Vec<String>,
+    /// What is wrong with each named field (`errors.<field>`).
     pub fields: BTreeMap<String, Vec<String>>,
     /// Extra headers, e.g. `WWW-Authenticate` on a 401.
     pub headers: Vec<(&'static str, String)>,

@@ -30,6 +30,7 @@ pub enum LogicError {
 pub struct Transform<'a> {
     /// For messages.
     pub name: &'a str,
+    /// Script functions run in order before the format.
     pub logics: &'a [String],
     /// Empty: the destination's own mapping.
     pub format: &'a str,
@@ -50,8 +51,11 @@ thread_local! {
 
 #[derive(Clone)]
 pub struct Scripts {
+    /// Rhai with the relay's limits and the destinations' functions.
     engine: Arc<Engine>,
+    /// The compiled script; `None` without one.
     ast: Option<Arc<AST>>,
+    /// A script call's time limit.
     timeout: Duration,
 }
 

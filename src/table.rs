@@ -13,7 +13,9 @@ const MAX_CELL: usize = 60;
 
 /// Columns under upper-case headers, each as wide as its widest cell.
 pub struct Table {
+    /// Printed upper-case.
     headers: Vec<&'static str>,
+    /// Cells as text, one vector per row.
     rows: Vec<Vec<String>>,
 }
 

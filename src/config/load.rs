@@ -65,7 +65,9 @@ struct Reading<'a> {
     wrong: Vec<String>,
     /// The keys each table read names (its type's fields), for the nearest to a misspelt one.
     known: HashMap<Vec<Segment>, Vec<&'static str>>,
+    /// The file as the command line named it, for saying where a value was written.
     file: Option<&'a std::path::Path>,
+    /// The environment the layers read, for naming the variable that set a value.
     env: &'a HashMap<String, String>,
 }
 
@@ -150,6 +152,7 @@ impl Reading<'_> {
 
 /// A destination's reader of its own keys: its section under the root, or a route's table.
 struct At<'r, 'a> {
+    /// The reading the destination's keys join (their problems, their known keys).
     reading: &'r mut Reading<'a>,
     /// Where the reading stands: the root, or `routes[i]`.
     base: Vec<Segment>,

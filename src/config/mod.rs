@@ -23,16 +23,27 @@ const DEFAULTS: &str = include_str!("../../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
+    /// `[server]`: where and how the HTTP server listens.
     pub server: Server,
+    /// `[database]`: the store.
     pub database: Database,
+    /// `[hrflow]`: the source (API, webhook secrets).
     pub hrflow: Hrflow,
+    /// `[logic]`: the script of the routes' logics and formats.
     pub logic: Logic,
+    /// `[worker]`: deliveries: how many at once, their timeouts and retries.
     pub worker: Worker,
+    /// `[careers]`: the response-platform API Huntflow reads.
     pub careers: Careers,
+    /// `[backfill]`: how listings are paced and retried.
     pub backfill: Backfill,
+    /// `[sync]`: the passes over sources whose events may be missing.
     pub sync: SyncSettings,
+    /// `[admin]`: who may use the operator API and pages.
     pub admin: Admin,
+    /// `[retention]`: how long what was done is kept.
     pub retention: Retention,
+    /// `[alerts]`: where dead jobs and refused keys are told.
     pub alerts: Alerts,
     /// Each destination's own section (`[flatchr]`), read by its type where it stands.
     #[serde(skip)]
@@ -48,8 +59,11 @@ pub struct Settings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Server {
+    /// The address the server binds (0.0.0.0 in a container).
     pub host: String,
+    /// 0 picks a free port (tests).
     pub port: u16,
+    /// The largest request body read; a larger one is answered 413.
     pub max_body_bytes: usize,
     /// How long a request's body may take to arrive whole.
     #[serde(with = "duration")]
@@ -65,7 +79,9 @@ pub struct Server {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Database {
+    /// `sqlite:` or `postgres:`; may hold a password, so a secret.
     pub url: Secret,
+    /// The pool's size (PostgreSQL; SQLite's writes go through one thread).
     pub max_connections: u32,
     /// How long the start waits for the database to answer.
     #[serde(with = "duration")]
@@ -74,10 +90,15 @@ pub struct Database {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Hrflow {
+    /// Where profiles are fetched and sources listed.
     pub api_url: String,
+    /// HrFlow's `X-API-KEY`.
     pub api_key: Secret,
+    /// HrFlow's `X-USER-EMAIL`, sent with the key.
     pub user_email: String,
+    /// The webhook's signing secrets; several during a rotation.
     pub webhook_secret: Secrets,
+    /// Which of HrFlow's signature forms are read.
     pub signature: SignatureMode,
     /// How long an event's id is remembered to refuse its replay.
     #[serde(with = "duration")]
@@ -86,9 +107,11 @@ pub struct Hrflow {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Logic {
+    /// The Rhai file holding the functions routes name; empty: none.
     pub script: String,
     /// Whether a script's print() and debug() reach the log (as a debug-level line).
     pub print: bool,
+    /// A script call's operation budget, so a loop cannot hold a worker.
     pub max_operations: u64,
     /// How long one script call may run.
     #[serde(with = "duration")]
@@ -114,14 +137,18 @@ pub struct Worker {
     /// After how long without a heartbeat a replica counts as gone.
     #[serde(with = "duration")]
     pub replica_timeout: Duration,
+    /// The largest resume downloaded for a push.
     pub max_resume_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Careers {
+    /// Where the API is mounted (`/careers`).
     pub path: String,
+    /// Accepted as `Bearer` or `Token`.
     #[serde(deserialize_with = "secret::list")]
     pub tokens: Vec<Secret>,
+    /// `user:password` entries accepted as HTTP Basic.
     #[serde(deserialize_with = "secret::list")]
     pub basic_users: Vec<Secret>,
 }
@@ -129,8 +156,10 @@ pub struct Careers {
 /// The operator API and status page: closed when both lists are empty.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Admin {
+    /// Accepted as `Bearer`; at least 16 characters.
     #[serde(deserialize_with = "secret::list")]
     pub tokens: Vec<Secret>,
+    /// `user:password` entries accepted as HTTP Basic (the pages' login).
     #[serde(deserialize_with = "secret::list")]
     pub basic_users: Vec<Secret>,
 }
@@ -141,6 +170,7 @@ pub struct Retention {
     /// Delivered, filtered and cancelled jobs.
     #[serde(with = "duration")]
     pub finished: Duration,
+    /// Dead jobs, kept longer: a person may still retry them.
     #[serde(with = "duration")]
     pub dead: Duration,
     /// The events log (every event received, whatever its outcome).
@@ -179,6 +209,7 @@ pub struct Backfill {
 pub struct SyncSettings {
     /// HrFlow source keys; empty: sync is off.
     pub sources: Vec<String>,
+    /// How often a pass is made, for the whole deployment.
     #[serde(with = "duration")]
     pub interval: Duration,
     /// How far back the first pass lists.

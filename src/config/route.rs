@@ -13,17 +13,22 @@ use crate::logic::Transform;
 /// problem of the route (listed), not a stop of the reading.
 #[derive(Deserialize)]
 pub(super) struct Common {
+    /// How jobs, pages and commands name the route.
     #[serde(default)]
     pub name: String,
     /// Which destination reads the rest (`destination::NAMES`).
     #[serde(default)]
     pub destination: String,
+    /// HrFlow source keys it takes; empty: every source.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Event types it takes; empty: the profile events.
     #[serde(default)]
     pub events: Vec<String>,
+    /// Script functions run in order before delivering.
     #[serde(default)]
     pub logics: Vec<String>,
+    /// The script function making the body; empty: the destination's mapping.
     #[serde(default)]
     pub format: String,
 }
@@ -31,6 +36,7 @@ pub(super) struct Common {
 /// One route: which events it takes, what it does to a profile, and where the profile goes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
+    /// How jobs, pages and commands name it.
     pub name: String,
     /// HrFlow source keys it takes; empty: every source.
     pub sources: Vec<String>,
@@ -40,6 +46,7 @@ pub struct Route {
     pub logics: Vec<String>,
     /// The script function that makes the body; empty: the destination's mapping.
     pub format: String,
+    /// Where its candidates go, with that destination's keys.
     pub destination: Destination,
     /// What the file got wrong about this route: `validate` lists them.
     pub problems: Vec<String>,

@@ -19,6 +19,7 @@ pub struct Keys {
     /// An integer, written as a number or as text.
     #[serde(default)]
     vacancy: String,
+    /// A profile tag whose value is the vacancy id (it wins over `vacancy`).
     #[serde(default)]
     vacancy_tag: String,
 }
@@ -100,8 +101,11 @@ impl Kind for Careers {
 /// A response ready to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
+    /// The published vacancy it goes on.
     pub vacancy_id: i64,
+    /// The response item, as the platform's routes answer it.
     pub item: Value,
+    /// The cover letter and comments, kept as the response's letters.
     pub letters: Vec<NewLetter>,
 }
 

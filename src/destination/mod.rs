@@ -53,16 +53,22 @@ pub struct Common {
 pub struct Build<'a, S> {
     /// Its own section.
     pub section: &'a S,
+    /// What destinations take of the rest of the settings.
     pub common: &'a Common,
+    /// For what a destination keeps in the database (tokens, responses).
     pub store: &'a Store,
+    /// The shared client (one connection pool).
     pub http: &'a reqwest::Client,
 }
 
 /// One delivery: the job, the store, and the furthest checkpoint reached (for the attempt
 /// record, and for the next attempt to resume from).
 pub struct Delivery<'a> {
+    /// For the created-once record and what the destination keeps.
     pub store: &'a Store,
+    /// The job delivered (route, profile, event).
     pub job: &'a ClaimedJob,
+    /// The furthest checkpoint reached: recorded, and resumed from.
     pub step: &'a mut Step,
     /// What the attempt record shows beyond the outcome (Huntflow's possible duplicates).
     pub note: &'a mut Option<String>,

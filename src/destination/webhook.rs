@@ -36,6 +36,7 @@ pub struct Keys {
 /// A webhook route's keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
+    /// Where each message is POSTed.
     pub url: String,
     /// The Standard Webhooks key (the base64 after `whsec_`), decoded; `None`: unsigned.
     pub key: Option<SigningKey>,
@@ -236,8 +237,11 @@ pub fn signature(key: &SigningKey, id: &str, timestamp: i64, body: &str) -> Stri
 /// Sends webhook deliveries.
 #[derive(Clone)]
 pub struct Sender {
+    /// The shared client.
     pub http: reqwest::Client,
+    /// Where the event's type is read, for a body without a format.
     pub store: Store,
+    /// Each POST's limit.
     pub timeout: Duration,
 }
 

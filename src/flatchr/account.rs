@@ -23,6 +23,7 @@ pub struct Section {
     pub careers_url: String,
     /// Where EnrichProfile and the applicant search go.
     pub api_url: String,
+    /// The company's API key (`Bearer`, unless it carries its own scheme).
     pub api_key: Secret,
     /// The company's id in Flatchr's API paths.
     pub company: String,
@@ -36,10 +37,15 @@ pub struct Section {
 /// An account as written: what it does not set (or sets empty) comes from `[flatchr]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AccountFile {
+    /// Unset or empty: `[flatchr]`'s.
     pub careers_url: Option<String>,
+    /// Unset or empty: `[flatchr]`'s.
     pub api_url: Option<String>,
+    /// Unset or empty: `[flatchr]`'s.
     pub api_key: Option<Secret>,
+    /// Unset or empty: `[flatchr]`'s.
     pub company: Option<String>,
+    /// Unset: `[flatchr]`'s.
     pub requests_per_second: Option<u32>,
 }
 
@@ -48,10 +54,15 @@ pub struct AccountFile {
 pub struct Account {
     /// Empty for `[flatchr]` itself.
     pub name: String,
+    /// Where PushProfile goes.
     pub careers_url: String,
+    /// Where EnrichProfile and the applicant search go.
     pub api_url: String,
+    /// The company's key.
     pub api_key: Secret,
+    /// The company's id in API paths.
     pub company: String,
+    /// For the whole deployment; 0: none.
     pub requests_per_second: u32,
 }
 

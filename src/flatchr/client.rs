@@ -16,15 +16,23 @@ const MAX_RATE_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct FlatchrClient {
+    /// The shared client (one connection pool).
     http: reqwest::Client,
+    /// Where PushProfile goes, without a trailing slash.
     careers_url: String,
+    /// Where EnrichProfile and the search go, without a trailing slash.
     api_url: String,
+    /// The `Authorization` header the API calls send.
     authorization: Secret,
+    /// Sent as PushProfile's `token`.
     api_key: Secret,
+    /// The company's id in API paths.
     company: String,
     /// The account's name ("" for `[flatchr]`), for logs and metrics; never its key.
     account: String,
+    /// Each call's limit, the resume download included.
     pub timeout: Duration,
+    /// The largest resume downloaded.
     pub max_resume_bytes: u64,
     /// This replica's share of the account's `requests_per_second`.
     pub rate: std::sync::Arc<super::rate::RateLimiter>,
@@ -278,7 +286,9 @@ impl FlatchrClient {
 
 /// A push ready to send: its JSON, and the resume download to stream into it, if any.
 pub struct ReadyPush {
+    /// PushProfile's JSON, with a marker where the resume goes.
     body: Value,
+    /// The download streamed into the marker, if the profile has a resume.
     resume: Option<reqwest::Response>,
 }
 

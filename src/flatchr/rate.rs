@@ -10,6 +10,7 @@ use tokio::time::Instant;
 pub struct RateLimiter {
     /// Requests per second as f64 bits; 0 means no limit.
     rate: AtomicU64,
+    /// When the next request may leave.
     next: Mutex<Instant>,
 }
 

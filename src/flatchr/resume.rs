@@ -16,7 +16,9 @@ const PIECE: usize = 48 * 1024;
 /// What the streamed body saw: whether all of it was handed over, or why the download failed.
 #[derive(Default)]
 pub(super) struct Streamed {
+    /// Every byte of the body was handed over.
     pub complete: bool,
+    /// Why the download ended the body early.
     pub failure: Option<Failure>,
 }
 
@@ -64,8 +66,11 @@ enum Part {
 
 /// The stream's state between two pieces.
 struct Body {
+    /// What comes next.
     part: Part,
+    /// The JSON before the resume.
     prefix: Bytes,
+    /// The JSON after the resume.
     suffix: Bytes,
     /// The download, as the file host sends it.
     chunks: BoxStream<'static, reqwest::Result<Bytes>>,
@@ -77,6 +82,7 @@ struct Body {
     seen: u64,
     /// The download's `Content-Length`: what must arrive, no more, no less.
     announced: u64,
+    /// Told how the body ended.
     state: Outcome,
 }
 

@@ -32,19 +32,27 @@ pub enum Body<'a> {
 
 #[derive(Clone)]
 pub struct HuntflowClient {
+    /// The shared client (one connection pool).
     http: reqwest::Client,
+    /// The API's URL, without a trailing slash.
     base: String,
+    /// The organization every path starts with.
     pub account_id: i64,
+    /// The applicant source set on each applicant; 0: none.
     pub account_source: i64,
     /// The account's name ("" for `[huntflow]`), for logs and alerts; never its tokens.
     pub account: String,
+    /// Sent with every call (Huntflow asks integrations to name themselves).
     user_agent: String,
+    /// Each call's limit.
     pub timeout: Duration,
     /// The largest resume uploaded: Huntflow's 15 MB, or `worker.max_resume_bytes` if less.
     pub max_resume_bytes: u64,
+    /// The account's token pair, as stored for every replica.
     pub tokens: Tokens,
     /// This replica's share of the deployment's `requests_per_second`.
     rate: Arc<RateLimiter>,
+    /// The deployment's `requests_per_second`, shared out by `share_rate`.
     total_rate: f64,
 }
 

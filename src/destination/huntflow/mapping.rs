@@ -18,8 +18,11 @@ pub struct Applicant {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resume {
+    /// Where the file is downloaded from (HrFlow's signed URL).
     pub url: String,
+    /// The file name Huntflow shows.
     pub name: String,
+    /// The upload's content type, from the file's extension.
     pub content_type: &'static str,
 }
 

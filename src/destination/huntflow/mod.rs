@@ -35,6 +35,7 @@ const NO_EMAIL: &str = "the profile has no email, which the relay needs to find 
 /// A Huntflow route's keys as written.
 #[derive(Deserialize)]
 pub struct Keys {
+    /// A name under `[huntflow.accounts]`; empty: `[huntflow]` itself.
     #[serde(default)]
     account: String,
     /// An integer, written as a number or as text; empty: the base only.

@@ -59,7 +59,9 @@ pub(super) async fn checks(
 
 /// One account's API, asked with its configured token.
 struct Api<'a> {
+    /// The shared client.
     http: &'a reqwest::Client,
+    /// The account asked, with its configured token.
     account: &'a Account,
     /// Each request's limit.
     timeout: Duration,

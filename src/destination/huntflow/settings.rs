@@ -21,11 +21,13 @@ user_agent = ""
 /// `[huntflow]` as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Section {
+    /// Huntflow's API v2.
     pub api_url: String,
     /// The organization every path starts with (`GET /accounts`).
     pub account_id: i64,
     /// The pair issued in Huntflow; after the first refresh the database holds the newest.
     pub access_token: Secret,
+    /// Single use: the database keeps the newest pair after a refresh.
     pub refresh_token: Secret,
     /// The applicant source shown on each applicant; 0: none.
     pub account_source: i64,
@@ -33,6 +35,7 @@ pub struct Section {
     pub requests_per_second: u32,
     /// Empty: `hrflow-relay/<version>`, with `server.public_url` when set.
     pub user_agent: String,
+    /// More organizations, by name: `[huntflow.accounts.NAME]`.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountFile>,
 }
@@ -40,12 +43,19 @@ pub struct Section {
 /// A named account as written: what it leaves out comes from `[huntflow]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AccountFile {
+    /// Unset: `[huntflow]`'s.
     pub api_url: Option<String>,
+    /// Unset: `[huntflow]`'s.
     pub account_id: Option<i64>,
+    /// Unset or empty: `[huntflow]`'s.
     pub access_token: Option<Secret>,
+    /// Unset or empty: `[huntflow]`'s.
     pub refresh_token: Option<Secret>,
+    /// Unset: `[huntflow]`'s.
     pub account_source: Option<i64>,
+    /// Unset: `[huntflow]`'s.
     pub requests_per_second: Option<u32>,
+    /// Unset or empty: `[huntflow]`'s.
     pub user_agent: Option<String>,
 }
 
@@ -54,12 +64,19 @@ pub struct AccountFile {
 pub struct Account {
     /// Empty for `[huntflow]` itself.
     pub name: String,
+    /// Huntflow's API v2.
     pub api_url: String,
+    /// The organization every path starts with.
     pub account_id: i64,
+    /// As configured; the stored pair wins once it descends from it.
     pub access_token: Secret,
+    /// As configured, single use.
     pub refresh_token: Secret,
+    /// The applicant source set on each applicant; 0: none.
     pub account_source: i64,
+    /// For the whole deployment, shared by live replicas.
     pub requests_per_second: u32,
+    /// Empty: `hrflow-relay/<version>`.
     pub user_agent: String,
 }
 

@@ -25,16 +25,20 @@ const WAIT_FOR_REFRESH: Duration = Duration::from_secs(10);
 /// An access token and its refresh token.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pair {
+    /// Valid 7 days.
     pub access: Secret,
+    /// Valid 14 days, single use.
     pub refresh: Secret,
 }
 
 /// One account's pair: as configured, and as stored.
 #[derive(Clone)]
 pub struct Tokens {
+    /// Where the newest pair lives, for every replica and restart.
     store: Store,
     /// The credentials row: `huntflow:<account>`.
     name: String,
+    /// The pair in the configuration; it replaces a stored one that does not descend from it.
     configured: Pair,
     /// A hash of the configured pair, kept with the stored one.
     origin: String,
