@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::open;
 use crate::config::Settings;
 use crate::job::Status;
 use crate::store::Store;
@@ -80,80 +81,76 @@ pub struct RetryArgs {
 }
 
 pub async fn run(settings: &Settings, action: Action) -> ExitCode {
-    let Some(store) = super::open::store(settings, 1).await else {
-        return ExitCode::FAILURE;
-    };
-    let result = act(&store, action).await;
-    store.close().await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
+    open::with_store(settings, |store| async move {
+        match action {
+            Action::List(args) => list(&store, args).await,
+            Action::Show { id, json } => show(&store, id, json).await,
+            Action::Retry(args) => retry(&store, args).await,
+            Action::Cancel { ids } => {
+                let cancelled = store.cancel_ids(&ids).await.map_err(db)?;
+                crate::out!("{}", json!({"cancelled": cancelled}));
+                Ok(())
+            }
         }
-    }
+    })
+    .await
 }
 
-async fn act(store: &Store, action: Action) -> Result<(), String> {
-    let db = |e: crate::store::StoreError| e.to_string();
-    match action {
-        Action::List(args) => {
-            let profiles = match &args.q {
-                Some(q) => Some(store.search(q).await.map_err(db)?),
-                None => None,
-            };
-            let filter = JobFilter {
-                status: args.status,
-                route: args.route,
-                profile: args.profile,
-                profiles,
-                ..JobFilter::default()
-            };
-            let jobs = store
-                .list_jobs(&filter, args.limit.clamp(1, 10_000), 0)
-                .await
-                .map_err(db)?;
-            if crate::table::json_wanted(args.json) {
-                for job in jobs {
-                    crate::out!("{}", json!(job));
-                }
-            } else {
-                jobs_table(&jobs);
-            }
+fn db(e: crate::store::StoreError) -> String {
+    e.to_string()
+}
+
+async fn list(store: &Store, args: ListArgs) -> Result<(), String> {
+    let profiles = match &args.q {
+        Some(q) => Some(store.search(q).await.map_err(db)?),
+        None => None,
+    };
+    let filter = JobFilter {
+        status: args.status,
+        route: args.route,
+        profile: args.profile,
+        profiles,
+        ..JobFilter::default()
+    };
+    let jobs = store
+        .list_jobs(&filter, args.limit.clamp(1, 10_000), 0)
+        .await
+        .map_err(db)?;
+    if crate::table::json_wanted(args.json) {
+        for job in jobs {
+            crate::out!("{}", json!(job));
         }
-        Action::Show { id, json } => {
-            let job = store
-                .job(id)
-                .await
-                .map_err(db)?
-                .ok_or(format!("no job {id}"))?;
-            let attempts = store.attempts(id).await.map_err(db)?;
-            if crate::table::json_wanted(json) {
-                crate::out!("{}", json!({"job": job, "attempts": attempts}));
-            } else {
-                show_job(&job, &attempts);
-            }
-        }
-        Action::Retry(args) => {
-            let retried = if args.ids.is_empty() {
-                let filter = JobFilter::for_retry(
-                    args.status,
-                    args.route,
-                    args.since.as_deref(),
-                    args.reason,
-                )
-                .map_err(|(field, e)| format!("--{field} {e}"))?;
-                store.retry_matching(&filter).await.map_err(db)?
-            } else {
-                store.retry_ids(&args.ids).await.map_err(db)?
-            };
-            crate::out!("{}", json!({"retried": retried}));
-        }
-        Action::Cancel { ids } => {
-            let cancelled = store.cancel_ids(&ids).await.map_err(db)?;
-            crate::out!("{}", json!({"cancelled": cancelled}));
-        }
+    } else {
+        jobs_table(&jobs);
     }
+    Ok(())
+}
+
+async fn show(store: &Store, id: i64, json: bool) -> Result<(), String> {
+    let job = store
+        .job(id)
+        .await
+        .map_err(db)?
+        .ok_or(format!("no job {id}"))?;
+    let attempts = store.attempts(id).await.map_err(db)?;
+    if crate::table::json_wanted(json) {
+        crate::out!("{}", json!({"job": job, "attempts": attempts}));
+    } else {
+        show_job(&job, &attempts);
+    }
+    Ok(())
+}
+
+async fn retry(store: &Store, args: RetryArgs) -> Result<(), String> {
+    let retried = if args.ids.is_empty() {
+        let filter =
+            JobFilter::for_retry(args.status, args.route, args.since.as_deref(), args.reason)
+                .map_err(|(field, e)| format!("--{field} {e}"))?;
+        store.retry_matching(&filter).await.map_err(db)?
+    } else {
+        store.retry_ids(&args.ids).await.map_err(db)?
+    };
+    crate::out!("{}", json!({"retried": retried}));
     Ok(())
 }
 
