@@ -25,6 +25,7 @@ pub const CSRF_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 /// Proof that the request carried valid admin credentials.
 pub struct Operator {
+    /// Basic (a person's browser: changes need the CSRF token) or Bearer (a script).
     pub proof: Proof,
     /// The CSRF key from the database; empty for a Bearer proof, which needs none.
     csrf_key: Vec<u8>,
@@ -171,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn tokens_are_keyed_bound_to_the_user_and_expire() {
+    fn tokens_are_keyed_and_bound_to_the_user() {
         let op = operator("ops:pw", b"a key made once");
         let token = op.csrf_token();
         assert!(op.may_change(&post(), Some(&token)).is_ok());
@@ -200,7 +201,11 @@ mod tests {
             token.split_once('.').unwrap().1,
             crate::hrflow::signature::hex_hmac(b"ops:pw", b"hrflow-relay admin csrf v1")
         );
-        // It expires.
+    }
+
+    #[test]
+    fn tokens_expire_and_their_expiry_cannot_be_moved_on() {
+        let token = operator("ops:pw", b"a key made once").csrf_token();
         let now = chrono::Utc::now().timestamp();
         let old = token_for(b"a key made once", "ops", now - 1);
         assert!(!valid(b"a key made once", "ops", &old, now));
@@ -218,6 +223,12 @@ mod tests {
             &format!("{}.{mac}", now + 999_999),
             now
         ));
+    }
+
+    #[test]
+    fn the_token_goes_in_a_header_and_never_from_another_site() {
+        let op = operator("ops:pw", b"a key made once");
+        let token = op.csrf_token();
         let header = TestRequest::post()
             .insert_header(("Host", "relay:8080"))
             .insert_header((CSRF_HEADER, token.as_str()))

@@ -21,14 +21,19 @@ const SEARCH_SHOWS: usize = 5;
 #[derive(Debug, Clone, Serialize)]
 pub struct Timeline {
     pub profile_key: String,
+    /// Every event received that named them, duplicates and ignored ones too.
     pub events: Vec<EventView>,
+    /// Every job made for them, on any route.
     pub jobs: Vec<JobWithAttempts>,
 }
 
+/// A job with its attempts, as the timeline answers it.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobWithAttempts {
+    /// Flattened: the job's own fields, then `attempts` beside them.
     #[serde(flatten)]
     pub job: JobView,
+    /// Every attempt, earlier runs (before an operator's retry) included.
     pub attempts: Vec<AttemptView>,
 }
 

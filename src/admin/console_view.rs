@@ -4,8 +4,7 @@
 use std::fmt::Write as _;
 
 use super::console::Timeline;
-use super::html::{document, esc, query_value, time};
-use super::view::search_box;
+use super::html::{document, esc, query_value, search_box, time};
 use crate::job::Status;
 use crate::store::JobView;
 use crate::store::events_log::EventView;
@@ -59,6 +58,7 @@ pub fn results_page(q: &str, found: &[serde_json::Value]) -> String {
 
 /// One line of a timeline: when, what, and its detail (already HTML).
 struct Line {
+    /// Unix ms: what the timeline is sorted by.
     at: i64,
     what: String,
     detail: String,

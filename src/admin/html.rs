@@ -84,6 +84,14 @@ pub fn age(seconds: f64) -> String {
     }
 }
 
+/// The search form: a GET, no script.
+pub fn search_box(q: &str) -> String {
+    format!(
+        "<form method=\"get\" action=\"/admin\" class=\"search\" role=\"search\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"profile key, job id, event id or email\" aria-label=\"find a candidate\"><button type=\"submit\">Find</button></form>",
+        esc(q)
+    )
+}
+
 /// A POST button: the form carries the CSRF token.
 pub fn button(
     action: &str,
@@ -109,4 +117,17 @@ pub fn button(
         esc(action),
         esc(label)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_as_people_say_them() {
+        assert_eq!(age(42.0), "42 s");
+        assert_eq!(age(420.0), "7 min");
+        assert_eq!(age(3.0 * 3600.0 + 300.0), "3 h 5 min");
+        assert_eq!(age(2.0 * 86400.0 + 4.0 * 3600.0), "2 d 4 h");
+    }
 }

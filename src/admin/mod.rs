@@ -3,15 +3,17 @@
 
 pub mod api;
 pub mod auth;
+pub mod chart_view;
 pub mod console;
 pub mod console_page;
 pub mod console_view;
 pub mod html;
+pub mod job_view;
 pub mod page;
 pub mod query;
 pub mod routes_view;
+pub mod status_view;
 pub mod sync_view;
-pub mod view;
 
 use actix_web::web;
 

@@ -5,7 +5,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::auth::Operator;
-use super::view;
+use super::job_view::{self, JobContext};
+use super::status_view::{self, StatusParts};
 use super::{JobAction, act_on_job};
 use crate::api::AppState;
 use crate::error::ApiError;
@@ -105,9 +106,9 @@ pub async fn status(
         &state.store.sync_runs().await?,
     );
     let csrf = op.csrf_token();
-    Ok(html(view::status_page(
+    Ok(html(status_view::status_page(
         &stats,
-        &view::StatusParts {
+        &StatusParts {
             routes: &routes,
             causes: &causes,
             sync: &sync,
@@ -129,12 +130,12 @@ pub async fn job(
     let job = state.store.job(id).await?.ok_or_else(ApiError::not_found)?;
     let attempts = state.store.attempts(id).await?;
     let route = state.settings.route(&job.route);
-    let context = view::JobContext {
+    let context = JobContext {
         event: state.store.event(&job.event_id).await?,
         to: route.map_or("no longer configured".into(), |r| r.destination.describe()),
-        step: view::step_words(&job, route.map(|r| &r.destination)),
+        step: job_view::step_words(&job, route.map(|r| &r.destination)),
     };
-    Ok(html(view::job_page(
+    Ok(html(job_view::job_page(
         &job,
         &attempts,
         &context,
