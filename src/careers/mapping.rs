@@ -10,7 +10,9 @@ use crate::store::careers::NewLetter;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MappedResponse {
+    /// The response as stored, under the 0.1 names.
     pub item: Value,
+    /// Its letters (cover letters, recommendations), stored beside it.
     pub letters: Vec<NewLetter>,
 }
 
@@ -72,6 +74,38 @@ fn insert_str(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
 
 /// The default mapping; a profile without any name cannot be a response.
 pub fn from_profile(p: &Value) -> Result<MappedResponse, String> {
+    let (first, last) = names(p)?;
+    let mut item = Map::new();
+    item.insert("first_name".into(), json!(first));
+    item.insert("last_name".into(), json!(last));
+    insert_str(&mut item, "phone", profile::info_str(p, "phone"));
+    insert_str(&mut item, "email", profile::email(p));
+    let entry = resume_entry(p);
+    item.insert(
+        "resumes".into(),
+        if entry.is_empty() {
+            json!([])
+        } else {
+            json!([entry])
+        },
+    );
+    insert_str(&mut item, "photo", profile::info_str(p, "picture"));
+    if let Some(date) = profile::info_str(p, "date_birth")
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok())
+    {
+        item.insert(
+            "birthday".into(),
+            json!(date.format("%Y-%m-%d").to_string()),
+        );
+    }
+    Ok(MappedResponse {
+        item: Value::Object(item),
+        letters: cover_letters(p),
+    })
+}
+
+/// First and last name: the profile's own, else its full name split; one of them at least.
+fn names(p: &Value) -> Result<(String, String), String> {
     let (split_first, split_last) = profile::info_str(p, "full_name")
         .map(split_full_name)
         .unwrap_or((None, None));
@@ -86,12 +120,12 @@ pub fn from_profile(p: &Value) -> Result<MappedResponse, String> {
             "no candidate name: the profile has no first_name, last_name or full_name".into(),
         );
     }
-    let mut item = Map::new();
-    item.insert("first_name".into(), json!(first.unwrap_or_default()));
-    item.insert("last_name".into(), json!(last.unwrap_or_default()));
-    insert_str(&mut item, "phone", profile::info_str(p, "phone"));
-    insert_str(&mut item, "email", profile::email(p));
+    Ok((first.unwrap_or_default(), last.unwrap_or_default()))
+}
 
+/// The resume entry: the resume file (named with its extension) and the summary, each when
+/// the profile has it; empty when it has neither.
+fn resume_entry(p: &Value) -> Map<String, Value> {
     let mut entry = Map::new();
     let resume = profile::resume_attachment(p);
     if let Some((att, url)) =
@@ -113,25 +147,12 @@ pub fn from_profile(p: &Value) -> Result<MappedResponse, String> {
     if let Some(summary) = profile::info_str(p, "summary") {
         entry.insert("data".into(), json!({"body": summary}));
     }
-    item.insert(
-        "resumes".into(),
-        if entry.is_empty() {
-            json!([])
-        } else {
-            json!([entry])
-        },
-    );
-    insert_str(&mut item, "photo", profile::info_str(p, "picture"));
-    if let Some(date) = profile::info_str(p, "date_birth")
-        .and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok())
-    {
-        item.insert(
-            "birthday".into(),
-            json!(date.format("%Y-%m-%d").to_string()),
-        );
-    }
+    entry
+}
 
-    let letters = profile::list(p, "metadatas")
+/// The profile's cover letters (`cover_letter` metadatas), as response letters.
+fn cover_letters(p: &Value) -> Vec<NewLetter> {
+    profile::list(p, "metadatas")
         .iter()
         .filter(|m| m.get("name").and_then(Value::as_str) == Some("cover_letter"))
         .filter_map(|m| m.get("value").and_then(Value::as_str))
@@ -142,11 +163,7 @@ pub fn from_profile(p: &Value) -> Result<MappedResponse, String> {
             author: None,
             created_at: None,
         })
-        .collect();
-    Ok(MappedResponse {
-        item: Value::Object(item),
-        letters,
-    })
+        .collect()
 }
 
 /// What a route's format function returned: the item itself, with its letters under `letters`.

@@ -55,6 +55,8 @@ fn sources(settings: &Settings) -> (BTreeSet<String>, bool) {
     (named, any_source)
 }
 
+/// HrFlow: each named source listed (one profile), or the key alone proved when a route takes
+/// every source and none is named.
 async fn hrflow(settings: &Settings, http: &reqwest::Client, timeout: Duration) -> Vec<Check> {
     let (named, any_source) = sources(settings);
     if named.is_empty() && !any_source {
@@ -71,55 +73,64 @@ async fn hrflow(settings: &Settings, http: &reqwest::Client, timeout: Duration) 
     );
     let mut checks = Vec::new();
     for source in &named {
-        let query = ListQuery {
-            source_key: source,
-            page: 1,
-            limit: 1,
-            created_after: None,
-            created_before: None,
-        };
-        let outcome = within(timeout, async {
-            client
-                .list_profiles(&query, timeout)
-                .await
-                .map(|page| {
-                    format!(
-                        "the key, user email and source are taken ({} profile(s))",
-                        page.total
-                    )
-                })
-                .map_err(|f| failed(&f))
-        })
-        .await;
+        let outcome = listing(&client, source, timeout).await;
         checks.push(Check::new(format!("hrflow source {source:?}"), outcome));
     }
     // A route taking every source names none to list: a profile that cannot exist proves the
     // key (not found) or refutes it (refused), unless a listing above proved it already.
     if any_source && named.is_empty() {
-        let outcome = within(timeout, async {
-            let answered = client.probe(timeout).await.map_err(|f| failed(&f))?;
-            let code = answered.code.unwrap_or(i64::from(answered.status));
-            if answered.refused() {
-                Err(format!(
-                    "the key or user email was refused (HTTP {}, code {code}): {}",
-                    answered.status, answered.message
-                ))
-            } else if answered.status >= 500 || code >= 500 {
-                Err(format!(
-                    "HrFlow could not answer (HTTP {}, code {code}): {}",
-                    answered.status, answered.message
-                ))
-            } else {
-                Ok(format!(
-                    "the key and user email are taken (a profile that cannot exist: HTTP {}, code {code})",
-                    answered.status
-                ))
-            }
-        })
-        .await;
-        checks.push(Check::new("hrflow key", outcome));
+        checks.push(Check::new("hrflow key", key(&client, timeout).await));
     }
     checks
+}
+
+/// One profile of `source` listed: the key, the user email and the source are taken.
+async fn listing(client: &HrflowClient, source: &str, timeout: Duration) -> Result<String, String> {
+    let query = ListQuery {
+        source_key: source,
+        page: 1,
+        limit: 1,
+        created_after: None,
+        created_before: None,
+    };
+    within(timeout, async {
+        client
+            .list_profiles(&query, timeout)
+            .await
+            .map(|page| {
+                format!(
+                    "the key, user email and source are taken ({} profile(s))",
+                    page.total
+                )
+            })
+            .map_err(|f| failed(&f))
+    })
+    .await
+}
+
+/// A profile that cannot exist asked for: not found proves the key, a refusal refutes it.
+async fn key(client: &HrflowClient, timeout: Duration) -> Result<String, String> {
+    within(timeout, async {
+        let answered = client.probe(timeout).await.map_err(|f| failed(&f))?;
+        let code = answered.code.unwrap_or(i64::from(answered.status));
+        if answered.refused() {
+            Err(format!(
+                "the key or user email was refused (HTTP {}, code {code}): {}",
+                answered.status, answered.message
+            ))
+        } else if answered.status >= 500 || code >= 500 {
+            Err(format!(
+                "HrFlow could not answer (HTTP {}, code {code}): {}",
+                answered.status, answered.message
+            ))
+        } else {
+            Ok(format!(
+                "the key and user email are taken (a profile that cannot exist: HTTP {}, code {code})",
+                answered.status
+            ))
+        }
+    })
+    .await
 }
 
 async fn database(settings: &Settings, timeout: Duration) -> Check {
