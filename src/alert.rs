@@ -14,12 +14,14 @@ use tokio::time::Instant;
 /// What happened to one job.
 #[derive(Debug, Clone)]
 pub enum Incident {
+    /// A job ended dead.
     Dead {
         route: String,
         /// The route's account in words (`Flatchr account "agency"`), when a named one.
         account: Option<String>,
         reason: String,
     },
+    /// An upstream refused a route's credentials (401/403): a person is needed now.
     Refused {
         route: String,
         account: Option<String>,
@@ -48,6 +50,7 @@ impl Incident {
 /// The handle the worker holds; cloning is cheap. Without a webhook it only counts.
 #[derive(Clone, Default)]
 pub struct Alerts {
+    /// To the sender task; None without a webhook.
     tx: Option<mpsc::Sender<Incident>>,
 }
 
@@ -62,7 +65,9 @@ const REASON_CHARS: usize = 300;
 /// Where and how the messages go.
 pub struct Sink {
     pub http: reqwest::Client,
+    /// `[alerts].webhook_url`: it holds the hook's token, so it is never logged.
     pub url: String,
+    /// At most one message per this; refusals go out at once.
     pub min_interval: Duration,
     /// `<public_url>/admin`, when the service has a public URL.
     pub status_page: Option<String>,
@@ -104,7 +109,9 @@ impl Alerts {
 /// Counts since the last message, per route (keyed by how the message names it).
 #[derive(Default)]
 struct Digest {
+    /// Jobs gone dead: how many, and the last reason.
     dead: BTreeMap<String, (u64, String)>,
+    /// Refusals: how many, and the last status and reason.
     refused: BTreeMap<String, (u64, u16, String)>,
     /// Profiles found by sync with no job, per source.
     found: BTreeMap<String, u64>,

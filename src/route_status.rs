@@ -18,8 +18,11 @@ pub struct RouteStatus {
     pub account: Option<String>,
     /// Where it delivers, in words: `Flatchr, account acme`, `webhook hooks.example.com`.
     pub to: String,
+    /// HrFlow source keys it takes; empty: every source.
     pub sources: Vec<String>,
+    /// Paused by an operator: its jobs wait, no attempt made.
     pub paused: bool,
+    /// Since when (Unix ms; RFC 3339 in JSON).
     #[serde(
         serialize_with = "crate::time::ser_opt",
         skip_serializing_if = "Option::is_none"
@@ -132,6 +135,7 @@ pub async fn set_paused(
 
 #[derive(Debug, thiserror::Error)]
 pub enum SteerError {
+    /// No route by that name is configured: said with the names that are.
     #[error("no route named {name:?} (configured: {})", known.join(", "))]
     Unknown { name: String, known: Vec<String> },
     #[error(transparent)]

@@ -14,6 +14,7 @@ use crate::secret::Secret;
 /// token on changes, Bearer (script) requests not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proof {
+    /// A token from `Authorization: Bearer`: a script, which needs no CSRF token.
     Bearer,
     /// The decoded `user:password`, from which the admin area derives its CSRF token.
     Basic(String),

@@ -18,6 +18,7 @@ pub const REFRESH: Duration = Duration::from_secs(5);
 /// The last reading, shared by the refresher and the scrapes.
 #[derive(Clone, Default)]
 pub struct Gauges {
+    /// None until the first reading.
     last: Arc<std::sync::Mutex<Option<QueueGauges>>>,
     /// Every route whose `relay_route_paused` series was published.
     paused_shown: Arc<std::sync::Mutex<Vec<String>>>,

@@ -24,7 +24,10 @@ pub struct AppState {
     /// The event endpoint's way into the store: events arriving together share a commit.
     pub intake: GroupCommit,
     pub settings: Arc<Settings>,
+    /// Wakes idle workers when jobs become due now (events stored, jobs retried, a route
+    /// resumed) instead of their next poll.
     pub wake: Arc<Notify>,
+    /// When the worker last looked for work: readiness fails when it stops.
     pub heartbeat: Arc<Heartbeat>,
     /// The queue's gauges, as last read by their refresher: what `/metrics` shows.
     pub gauges: gauges::Gauges,

@@ -30,11 +30,14 @@ impl Area {
     }
 }
 
+/// One address's failed logins in one area.
 struct Window {
+    /// The first failure of the window: it ends `WINDOW` later.
     started: Instant,
     failures: u32,
 }
 
+/// Failed logins per (area, address): a window each.
 #[derive(Default)]
 pub struct Throttle(Mutex<HashMap<(Area, IpAddr), Window>>);
 

@@ -12,7 +12,9 @@ const MAX_PAGE: i64 = 1 << 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
+    /// From 1.
     pub page: i64,
+    /// At most `MAX_PER_PAGE`.
     pub per_page: i64,
 }
 

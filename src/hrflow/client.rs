@@ -10,8 +10,11 @@ use crate::secret::Secret;
 #[derive(Clone)]
 pub struct HrflowClient {
     http: reqwest::Client,
+    /// Without a trailing slash: paths are appended to it.
     api_url: String,
+    /// Sent as `X-API-KEY`.
     api_key: Secret,
+    /// Sent as `X-USER-EMAIL`.
     user_email: String,
 }
 
@@ -178,10 +181,13 @@ pub struct ListPage {
 #[derive(Debug, Clone)]
 pub struct ListQuery<'a> {
     pub source_key: &'a str,
+    /// From 1.
     pub page: u64,
+    /// Profiles per page.
     pub limit: u32,
     /// `YYYY-MM-DD`, inclusive bounds on `created_at`.
     pub created_after: Option<&'a str>,
+    /// Likewise, the last day.
     pub created_before: Option<&'a str>,
 }
 

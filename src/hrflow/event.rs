@@ -15,7 +15,9 @@ pub const MAX_EVENTS: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct EventError {
+    /// What is wrong, for the answer's message.
     pub message: String,
+    /// The fields at fault, each with why: the answer's `errors`.
     pub fields: BTreeMap<String, Vec<String>>,
     /// The body holds more events than allowed (413 rather than 400).
     pub too_many: bool,
@@ -86,15 +88,12 @@ pub struct ProfileEvent {
 /// One event of a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// Names a profile that exists (or an event type a route lists): it may make jobs.
     Profile(ProfileEvent),
     /// Carries no profile (a job event, say): acknowledged and ignored.
-    NoProfile {
-        event_type: String,
-    },
+    NoProfile { event_type: String },
     /// An error event: HrFlow could not produce the profile, so there is nothing to fetch.
-    Failed {
-        event_type: String,
-    },
+    Failed { event_type: String },
     /// Cannot be identified; its neighbours in an array are still taken.
     Rejected(EventError),
 }
@@ -102,7 +101,9 @@ pub enum Event {
 /// A body: one event object, or an array of them (each answered in order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
+    /// An object: answered as one event.
     One(Event),
+    /// An array: answered element by element, in order.
     Many(Vec<Event>),
 }
 

@@ -17,8 +17,12 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum SignatureMode {
     /// Whichever of the three forms the header is.
     Auto,
+    /// `<signature>.<payload>` in base64url, the signature a hex HMAC of the decoded payload
+    /// (HrFlow's SDK).
     Sdk,
+    /// `<signature>.<payload>` in base64url, the signature a raw HMAC of the payload as sent.
     SdkRaw,
+    /// The hex HMAC of the body itself.
     BodyHex,
     /// Not checked: something in front of the relay authenticates HrFlow.
     None,
