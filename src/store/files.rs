@@ -1,7 +1,8 @@
 //! SQLite's files hold candidates' personal data: the folder the relay creates is its user's
 //! only (0700) and so is the database file (0600), whatever the umask; SQLite gives its WAL and
 //! shared-memory files the database file's mode. An existing file others can read is warned
-//! about at start, not changed: someone may have shared it on purpose.
+//! about at start, not changed: someone may have shared it on purpose. A folder the relay
+//! cannot write in is one clear error at start.
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -61,4 +62,37 @@ fn warn_if_shared(db: &Path) {
             );
         }
     }
+}
+
+/// SQLite must be able to create the database, its journal and its WAL in the folder. Checked
+/// up front, so a read-only mount (a root-owned volume, say) is one clear error at startup
+/// rather than a minute of "unable to open database file" retries.
+pub(super) fn writable(db: &Path) -> Result<(), StoreError> {
+    let folder = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let probe = folder.join(format!(".relay-write-check-{}", std::process::id()));
+    let result = fs::File::create(&probe)
+        .and_then(|_| fs::remove_file(&probe))
+        .and_then(|_| {
+            if db.exists() {
+                fs::OpenOptions::new().append(true).open(db).map(drop)
+            } else {
+                Ok(())
+            }
+        });
+    result.map_err(|error| StoreError::NotWritable {
+        folder: folder.display().to_string(),
+        uid: current_uid(),
+        error,
+    })
+}
+
+/// This process's uid, read from /proc (no libc binding needed); "?" elsewhere.
+fn current_uid() -> String {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self")
+        .map(|m| m.uid().to_string())
+        .unwrap_or_else(|_| "?".into())
 }

@@ -356,13 +356,6 @@ impl Store {
         .rows_affected())
     }
 
-    /// Bytes SQLite holds in this process (page caches, prepared statements, schemas), for
-    /// `/metrics`; None on PostgreSQL, whose memory is the server's.
-    pub fn sqlite_memory(&self) -> Option<i64> {
-        // SAFETY: reads a counter SQLite keeps under its own mutex; no pointer is involved.
-        (self.backend == Backend::Sqlite).then(|| unsafe { rusqlite::ffi::sqlite3_memory_used() })
-    }
-
     pub async fn jobs(
         &self,
         status: Option<Status>,
