@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::group_commit::{ROWS_PER_STATEMENT, placeholders, tuples};
+use super::sql::{ROWS_PER_STATEMENT, placeholders, tuples};
 use super::{Backend, Durability, Store, StoreError, now_ms};
 use crate::job::Status;
 

@@ -63,7 +63,7 @@ impl JobFilter {
         match &self.profiles {
             Some(keys) if !keys.is_empty() => format!(
                 " AND profile_key IN ({})",
-                super::group_commit::placeholders(first, keys.len())
+                super::sql::placeholders(first, keys.len())
             ),
             _ => String::new(),
         }
@@ -199,10 +199,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(0);
         }
-        let sql = format!(
-            "{statement}({})",
-            super::group_commit::placeholders(2, ids.len())
-        );
+        let sql = format!("{statement}({})", super::sql::placeholders(2, ids.len()));
         let mut q = sqlx::query(&sql).persistent(false).bind(now_ms());
         for id in ids {
             q = q.bind(*id);

@@ -2,8 +2,8 @@
 //! Every operation is a short statement or transaction; none spans a network call. This file
 //! names the store and its errors; `open.rs` opens it (SQLite or PostgreSQL), `write_conn.rs`
 //! lends the writer connection at the durability a write needs, `sqlite/` is SQLite's one
-//! writer. Each aggregate has its own file: intake (events), jobs, pushes, replicas, careers,
-//! sync.
+//! writer and `postgres/` PostgreSQL's intake. Each aggregate has its own file: intake
+//! (events), jobs, pushes, replicas, careers, sync.
 
 use sqlx::AnyPool;
 
@@ -20,11 +20,13 @@ mod keys;
 mod migrations;
 mod open;
 pub mod pauses;
+mod postgres;
 pub mod pushes;
 mod queue;
 pub mod replicas;
 pub mod retention;
 pub mod search;
+mod sql;
 mod sqlite;
 pub mod stats;
 pub mod sync;

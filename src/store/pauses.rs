@@ -12,6 +12,7 @@ use super::{Backend, Durability, Store, StoreError, now_ms};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pause {
     pub route: String,
+    /// When the operator paused it (Unix ms).
     pub paused_at: i64,
 }
 
@@ -82,17 +83,14 @@ impl Store {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     ) -> Result<HashSet<String>, StoreError> {
-        let lock = if self.backend == Backend::Postgres {
-            " FOR SHARE"
-        } else {
-            ""
+        let sql = match self.backend {
+            Backend::Postgres => "SELECT route FROM route_pauses FOR SHARE",
+            Backend::Sqlite => "SELECT route FROM route_pauses",
         };
-        Ok(
-            sqlx::query_scalar(&format!("SELECT route FROM route_pauses{lock}"))
-                .fetch_all(&mut **tx)
-                .await?
-                .into_iter()
-                .collect(),
-        )
+        Ok(sqlx::query_scalar(sql)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect())
     }
 }

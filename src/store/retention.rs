@@ -7,7 +7,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Backend, Durability, Store, StoreError, group_commit::placeholders, now_ms};
+use super::{Backend, Durability, Store, StoreError, now_ms, sql::placeholders};
 
 /// A value bound into a list of placeholders: job ids and event ids.
 trait Key {

@@ -12,7 +12,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::group_commit::Plan;
+use crate::store::intake::Plan;
 use crate::store::write::{Arg, Row, Value, Write};
 use crate::store::{Durability, Ingested, NewEvent, StoreError};
 
