@@ -5,15 +5,14 @@
 //! write never refuses its neighbours. Colder writes (retention, careers, backfill, operators)
 //! keep sqlx's connection; while one of them holds it, this thread waits (`Item::Pause`).
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::intake::Plan;
-use crate::store::write::{Arg, Row, Value, Write};
+use super::intake::intake;
+use super::statements::statements;
+use crate::store::write::{Row, Write};
 use crate::store::{Durability, Ingested, NewEvent, StoreError};
 
 /// A batch stops growing at this many bound values (a bound on the time one batch holds the
@@ -31,19 +30,26 @@ const KEPT_STATEMENTS: usize = 64;
 
 pub(crate) type Events = Vec<(NewEvent, Vec<String>)>;
 
+/// What the thread is sent: writes to batch, or a word about its connection.
 pub(crate) enum Item {
+    /// A write of the worker's (or another hot one), answered the rows it returned.
     Write(Write, oneshot::Sender<Result<Vec<Row>, StoreError>>),
     /// One request's events: they stand or fall together, answered in order.
     Intake {
+        /// Each event with the routes that take it.
         events: Events,
+        /// The dedupe window: a body accepted within it is a duplicate.
         window_ms: i64,
+        /// Where the request waits for one answer per event.
         reply: oneshot::Sender<Result<Vec<Ingested>, StoreError>>,
     },
     /// Another connection is about to write: say when this thread has stopped, and wait until
     /// `resume` is dropped. Without it, that connection would poll SQLite's lock while this
     /// thread, under load, takes it back batch after batch.
     Pause {
+        /// Told once the thread has stopped (what it held committed).
         paused: oneshot::Sender<()>,
+        /// Disconnected when the other writer is done: the thread goes on.
         resume: std::sync::mpsc::Receiver<()>,
     },
     /// The store is closing: let the connection go and stop.
@@ -51,6 +57,7 @@ pub(crate) enum Item {
 }
 
 impl Item {
+    /// What the item adds to a batch, counted in bound values (see `MAX_ARGS`).
     fn weight(&self) -> usize {
         match self {
             Item::Write(w, _) => w.args.len(),
@@ -137,8 +144,11 @@ fn run(path: PathBuf, mut rx: mpsc::Receiver<Item>) {
     }
 }
 
+/// The thread's state between batches.
 struct Thread {
+    /// The database file, opened again after a connection was let go.
     path: PathBuf,
+    /// The connection, once opened; None after a failed rollback or a close.
     conn: Option<Connection>,
     /// The connection's `synchronous` level as last set.
     level: Option<Durability>,
@@ -220,40 +230,17 @@ impl Thread {
         }
     }
 
+    /// Runs the batch's items in one transaction, committed at the level the most durable
+    /// of them needs; on a failure, rolls back and says whose fault it was.
     fn transaction(&mut self, batch: &[Item]) -> Result<Vec<Answer>, Fault> {
-        let durability = if batch.iter().any(|i| {
-            matches!(i, Item::Intake { .. })
-                || matches!(i, Item::Write(w, _) if w.durability == Durability::Full)
-        }) {
-            Durability::Full
-        } else {
-            Durability::Normal
-        };
-        let level = self.level;
-        let conn = self.connection().map_err(Fault::All)?;
-        if level != Some(durability) {
-            let pragma = match durability {
-                Durability::Full => "PRAGMA synchronous = FULL",
-                Durability::Normal => "PRAGMA synchronous = NORMAL",
-            };
-            conn.execute_batch(pragma)
-                .map_err(|e| Fault::All(e.into()))?;
-        }
-        self.level = Some(durability);
-        let conn = self.conn.as_mut().ok_or(Fault::All(StoreError::Closed))?;
+        let durability = durability_of(batch);
+        let conn = self.at_level(durability)?;
         conn.prepare_cached("BEGIN IMMEDIATE")
             .and_then(|mut s| s.raw_execute())
             .map_err(|e| Fault::All(e.into()))?;
         let mut answers = Vec::with_capacity(batch.len());
         for (i, item) in batch.iter().enumerate() {
-            let answer = match item {
-                Item::Write(w, _) => statements(conn, w).map(Answer::Rows),
-                Item::Intake {
-                    events, window_ms, ..
-                } => intake(conn, events, *window_ms).map(Answer::Ingested),
-                Item::Pause { .. } | Item::Close(_) => Ok(Answer::Rows(Vec::new())),
-            };
-            match answer {
+            match run_item(conn, item) {
                 Ok(answer) => answers.push(answer),
                 Err(e) => {
                     let whose = blame(&e);
@@ -282,6 +269,22 @@ impl Thread {
         Ok(answers)
     }
 
+    /// The connection (opened if need be), its `synchronous` level set to `durability`'s.
+    fn at_level(&mut self, durability: Durability) -> Result<&mut Connection, Fault> {
+        let level = self.level;
+        let conn = self.connection().map_err(Fault::All)?;
+        if level != Some(durability) {
+            let pragma = match durability {
+                Durability::Full => "PRAGMA synchronous = FULL",
+                Durability::Normal => "PRAGMA synchronous = NORMAL",
+            };
+            conn.execute_batch(pragma)
+                .map_err(|e| Fault::All(e.into()))?;
+        }
+        self.level = Some(durability);
+        self.conn.as_mut().ok_or(Fault::All(StoreError::Closed))
+    }
+
     /// Ends the open transaction; a connection that cannot is let go (the next batch opens
     /// another, and SQLite rolls back what a closed connection left).
     fn rollback(&mut self) {
@@ -292,6 +295,29 @@ impl Thread {
             self.conn = None;
             self.level = None;
         }
+    }
+}
+
+/// FULL if any item needs it (events always do: a 202 rests on them), else NORMAL.
+fn durability_of(batch: &[Item]) -> Durability {
+    if batch.iter().any(|i| {
+        matches!(i, Item::Intake { .. })
+            || matches!(i, Item::Write(w, _) if w.durability == Durability::Full)
+    }) {
+        Durability::Full
+    } else {
+        Durability::Normal
+    }
+}
+
+/// One item's statements, inside the batch's transaction.
+fn run_item(conn: &Connection, item: &Item) -> Result<Answer, rusqlite::Error> {
+    match item {
+        Item::Write(w, _) => statements(conn, w).map(Answer::Rows),
+        Item::Intake {
+            events, window_ms, ..
+        } => intake(conn, events, *window_ms).map(Answer::Ingested),
+        Item::Pause { .. } | Item::Close(_) => Ok(Answer::Rows(Vec::new())),
     }
 }
 
@@ -327,139 +353,4 @@ fn reply(item: Item, answer: Result<Answer, StoreError>) {
         }
         Item::Pause { .. } | Item::Close(_) => {}
     }
-}
-
-/// Runs a write's statements in order, each bound to the parameters it names; the rows they
-/// return.
-fn statements(conn: &Connection, write: &Write) -> Result<Vec<Row>, rusqlite::Error> {
-    let mut rows = Vec::new();
-    for sql in &write.sql {
-        let mut stmt = conn.prepare_cached(sql)?;
-        for index in 1..=stmt.parameter_count() {
-            match write.args.get(index - 1) {
-                Some(Arg::Int(v)) => stmt.raw_bind_parameter(index, v)?,
-                Some(Arg::Text(v)) => stmt.raw_bind_parameter(index, v)?,
-                Some(Arg::MaybeInt(v)) => stmt.raw_bind_parameter(index, v)?,
-                Some(Arg::MaybeText(v)) => stmt.raw_bind_parameter(index, v)?,
-                None => {
-                    return Err(rusqlite::Error::InvalidParameterCount(
-                        index,
-                        write.args.len(),
-                    ));
-                }
-            }
-        }
-        let names: Vec<String> = stmt.column_names().iter().map(|n| n.to_string()).collect();
-        let mut found = stmt.raw_query();
-        while let Some(row) = found.next()? {
-            let values = (0..names.len())
-                .map(|i| row.get_ref(i).map(value))
-                .collect::<Result<_, _>>()?;
-            rows.push(Row::new(&names, values));
-        }
-    }
-    Ok(rows)
-}
-
-fn value(v: ValueRef<'_>) -> Value {
-    match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Int(i),
-        ValueRef::Real(f) => Value::Int(f as i64),
-        ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into()),
-    }
-}
-
-/// The routes an operator paused: their new jobs are made paused (out of the due index).
-fn paused_routes(conn: &Connection) -> Result<HashSet<String>, rusqlite::Error> {
-    let mut q = conn.prepare_cached("SELECT route FROM route_pauses")?;
-    q.query_map((), |r| r.get(0))?.collect()
-}
-
-/// One request's events: each body's first event, with its jobs, is stored where the dedupe
-/// key now names it (new, or last accepted before the window); the others are duplicates of
-/// whichever event holds their body.
-fn intake(
-    conn: &Connection,
-    events: &Events,
-    window_ms: i64,
-) -> Result<Vec<Ingested>, rusqlite::Error> {
-    let now = crate::store::now_ms();
-    let cutoff = now - window_ms;
-    let events: Vec<(&NewEvent, &[String])> =
-        events.iter().map(|(e, r)| (e, r.as_slice())).collect();
-    let plan = Plan::of(&events);
-    let mut take = conn.prepare_cached(
-        "INSERT INTO event_dedupe (body_hash, event_id, received_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (body_hash) DO UPDATE SET event_id = excluded.event_id, received_at = excluded.received_at
-         WHERE event_dedupe.received_at < ?4
-         RETURNING event_id",
-    )?;
-    let mut holder =
-        conn.prepare_cached("SELECT event_id FROM event_dedupe WHERE body_hash = ?1")?;
-    let mut event = conn.prepare_cached(
-        "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    let mut job = conn.prepare_cached(
-        "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at, paused)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6)",
-    )?;
-    let paused = paused_routes(conn)?;
-    let mut holders: HashMap<String, String> = HashMap::with_capacity(plan.firsts.len());
-    for (e, routes) in &plan.firsts {
-        let fresh = take
-            .query((&e.body_hash, &e.id, now, cutoff))?
-            .next()?
-            .is_some();
-        if !fresh {
-            let held: Option<String> = holder
-                .query((&e.body_hash,))?
-                .next()?
-                .map(|r| r.get(0))
-                .transpose()?;
-            if let Some(held) = held {
-                holders.insert(e.body_hash.clone(), held);
-            }
-            continue;
-        }
-        event.execute((
-            &e.id,
-            &e.body_hash,
-            &e.event_type,
-            &e.profile_key,
-            &e.source_key,
-            now,
-        ))?;
-        for route in routes.iter() {
-            let paused = i64::from(paused.contains(route.as_str()));
-            job.execute((&e.id, route, &e.profile_key, &e.source_key, now, paused))?;
-        }
-        holders.insert(e.body_hash.clone(), e.id.clone());
-    }
-    let answers = plan.answers(&events, &holders);
-    // The events log: a duplicate names the event holding its body; an ignored one says why.
-    let mut logged = conn.prepare_cached(
-        "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at, outcome, reason, original_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    for ((e, _), answer) in events.iter().zip(&answers) {
-        let (outcome, reason, original) = match answer {
-            Ingested::Accepted { .. } => continue,
-            Ingested::Duplicate { event_id } => ("duplicate", None, Some(event_id)),
-            Ingested::Ignored { reason } => ("ignored", Some(reason), None),
-        };
-        logged.execute((
-            &e.id,
-            &e.body_hash,
-            &e.event_type,
-            &e.profile_key,
-            &e.source_key,
-            now,
-            outcome,
-            reason,
-            original,
-        ))?;
-    }
-    Ok(answers)
 }
