@@ -3,16 +3,18 @@
 //! names the store and its errors; `open.rs` opens it (SQLite or PostgreSQL), `write_conn.rs`
 //! lends the writer connection at the durability a write needs, `sqlite/` is SQLite's one
 //! writer and `postgres/` PostgreSQL's intake. Each aggregate has its own file: intake
-//! (events), jobs, pushes, replicas, careers, sync.
+//! (events), claims, finish (attempts), jobs, pushes, replicas, careers, sync.
 
 use sqlx::AnyPool;
 
 pub mod backfill;
 pub mod careers;
+pub mod claims;
 pub mod control;
 pub mod credentials;
 pub mod events_log;
 mod files;
+pub mod finish;
 pub mod group_commit;
 pub mod intake;
 pub mod jobs;
@@ -33,8 +35,10 @@ pub mod sync;
 mod write;
 mod write_conn;
 
+pub use claims::ClaimedJob;
+pub use finish::{AttemptRecord, Finish};
 pub use intake::{Ingested, NewEvent};
-pub use jobs::{AttemptRecord, AttemptView, ClaimedJob, Finish, JobView};
+pub use jobs::{AttemptView, JobView};
 pub use pushes::PushSlot;
 pub use write_conn::Durability;
 
