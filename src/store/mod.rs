@@ -12,6 +12,7 @@ pub mod careers;
 pub mod claims;
 pub mod control;
 pub mod credentials;
+mod erasure;
 pub mod events_log;
 mod files;
 pub mod finish;
