@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::sql::{ROWS_PER_STATEMENT, placeholders, tuples};
 use super::{Backend, Durability, Store, StoreError, now_ms};
@@ -30,6 +30,9 @@ pub struct Queued {
     pub profiles: usize,
 }
 
+/// The profiles a page lists, each with the routes it has no job on yet.
+type Missing<'a> = Vec<(&'a str, Vec<&'a String>)>;
+
 impl Store {
     /// Queues one job per (route, profile) that has none yet, each profile under one new event
     /// row. With `dry_run` nothing is written: the counts say what would be.
@@ -40,13 +43,7 @@ impl Store {
         routes: &[String],
         dry_run: bool,
     ) -> Result<Queued, StoreError> {
-        let mut keys: Vec<&str> = Vec::with_capacity(profile_keys.len());
-        let mut seen = HashSet::new();
-        for k in profile_keys {
-            if seen.insert(k.as_str()) {
-                keys.push(k);
-            }
-        }
+        let keys = distinct(profile_keys);
         let mut conn = self.write_conn(Durability::Full).await?;
         let mut tx = self.begin(&mut conn).await?;
         if self.backend == Backend::Postgres {
@@ -55,35 +52,8 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
         }
-        // Which pairs exist already, route by route.
-        let mut existing: HashSet<(String, String)> = HashSet::new();
-        for route in routes {
-            for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "SELECT DISTINCT profile_key FROM jobs WHERE route = $1 AND profile_key IN ({})",
-                    placeholders(2, chunk.len())
-                );
-                let mut q = sqlx::query(&sql).persistent(false).bind(route);
-                for k in chunk {
-                    q = q.bind(*k);
-                }
-                for row in q.fetch_all(&mut *tx).await? {
-                    existing.insert((route.clone(), row.get(0)));
-                }
-            }
-        }
-        let mut plan: Vec<(&str, Vec<&String>)> = Vec::new();
-        let mut skipped = 0;
-        for key in &keys {
-            let missing: Vec<&String> = routes
-                .iter()
-                .filter(|r| !existing.contains(&((*r).clone(), (*key).to_string())))
-                .collect();
-            skipped += routes.len() - missing.len();
-            if !missing.is_empty() {
-                plan.push((key, missing));
-            }
-        }
+        let existing = existing_pairs(&mut tx, routes, &keys).await?;
+        let (plan, skipped) = missing(&keys, routes, &existing);
         let queued = plan.iter().map(|(_, r)| r.len()).sum();
         let profiles = plan.len();
         if dry_run || plan.is_empty() {
@@ -101,50 +71,13 @@ impl Store {
             .iter()
             .map(|(k, _)| (*k, uuid::Uuid::now_v7().to_string()))
             .collect();
-        for chunk in plan.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES {}",
-                tuples(chunk.len(), 6, 1)
-            );
-            let mut q = sqlx::query(&sql).persistent(false);
-            for (key, _) in chunk {
-                q = q
-                    .bind(&event_ids[key])
-                    .bind(BACKFILL_EVENT)
-                    .bind(BACKFILL_EVENT)
-                    .bind(*key)
-                    .bind(source_key)
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        insert_events(&mut tx, &plan, &event_ids, source_key, now).await?;
         let jobs: Vec<(&str, &String)> = plan
             .iter()
             .flat_map(|(k, routes)| routes.iter().map(move |r| (*k, *r)))
             .collect();
         let paused = self.paused_in(&mut tx).await?;
-        let mut job_ids = Vec::with_capacity(jobs.len());
-        for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at, paused) VALUES {} RETURNING id",
-                tuples(chunk.len(), 8, 1)
-            );
-            let mut q = sqlx::query(&sql).persistent(false);
-            for (key, route) in chunk {
-                q = q
-                    .bind(&event_ids[key])
-                    .bind(*route)
-                    .bind(*key)
-                    .bind(source_key)
-                    .bind(now)
-                    .bind(now)
-                    .bind(now)
-                    .bind(i64::from(paused.contains(route.as_str())));
-            }
-            for row in q.fetch_all(&mut *tx).await? {
-                job_ids.push(row.get::<i64, _>(0));
-            }
-        }
+        let job_ids = insert_jobs(&mut tx, &jobs, &event_ids, source_key, &paused, now).await?;
         tx.commit().await?;
         Ok(Queued {
             job_ids,
@@ -187,4 +120,124 @@ impl Store {
         }
         Ok(counts)
     }
+}
+
+/// Each profile key once, in the order listed.
+fn distinct(profile_keys: &[String]) -> Vec<&str> {
+    let mut keys: Vec<&str> = Vec::with_capacity(profile_keys.len());
+    let mut seen = HashSet::new();
+    for k in profile_keys {
+        if seen.insert(k.as_str()) {
+            keys.push(k);
+        }
+    }
+    keys
+}
+
+/// The (route, profile) pairs that have a job already, route by route.
+async fn existing_pairs(
+    conn: &mut AnyConnection,
+    routes: &[String],
+    keys: &[&str],
+) -> Result<HashSet<(String, String)>, StoreError> {
+    let mut existing: HashSet<(String, String)> = HashSet::new();
+    for route in routes {
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT DISTINCT profile_key FROM jobs WHERE route = $1 AND profile_key IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).persistent(false).bind(route);
+            for k in chunk {
+                q = q.bind(*k);
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                existing.insert((route.clone(), row.get(0)));
+            }
+        }
+    }
+    Ok(existing)
+}
+
+/// Each profile with the routes it lacks a job on (none: left out), and how many pairs had one.
+fn missing<'a>(
+    keys: &[&'a str],
+    routes: &'a [String],
+    existing: &HashSet<(String, String)>,
+) -> (Missing<'a>, usize) {
+    let mut plan: Missing<'a> = Vec::new();
+    let mut skipped = 0;
+    for key in keys {
+        let missing: Vec<&String> = routes
+            .iter()
+            .filter(|r| !existing.contains(&((*r).clone(), (*key).to_string())))
+            .collect();
+        skipped += routes.len() - missing.len();
+        if !missing.is_empty() {
+            plan.push((key, missing));
+        }
+    }
+    (plan, skipped)
+}
+
+/// One event row per profile queued: no HrFlow event carried it.
+async fn insert_events(
+    conn: &mut AnyConnection,
+    plan: &Missing<'_>,
+    event_ids: &HashMap<&str, String>,
+    source_key: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    for chunk in plan.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO events (id, body_hash, event_type, profile_key, source_key, received_at) VALUES {}",
+            tuples(chunk.len(), 6, 1)
+        );
+        let mut q = sqlx::query(&sql).persistent(false);
+        for (key, _) in chunk {
+            q = q
+                .bind(&event_ids[key])
+                .bind(BACKFILL_EVENT)
+                .bind(BACKFILL_EVENT)
+                .bind(*key)
+                .bind(source_key)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The jobs, each under its profile's event, paused if its route is; their ids.
+async fn insert_jobs(
+    conn: &mut AnyConnection,
+    jobs: &[(&str, &String)],
+    event_ids: &HashMap<&str, String>,
+    source_key: &str,
+    paused: &HashSet<String>,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut job_ids = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO jobs (event_id, route, profile_key, source_key, next_attempt_at, created_at, updated_at, paused) VALUES {} RETURNING id",
+            tuples(chunk.len(), 8, 1)
+        );
+        let mut q = sqlx::query(&sql).persistent(false);
+        for (key, route) in chunk {
+            q = q
+                .bind(&event_ids[key])
+                .bind(*route)
+                .bind(*key)
+                .bind(source_key)
+                .bind(now)
+                .bind(now)
+                .bind(now)
+                .bind(i64::from(paused.contains(route.as_str())));
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            job_ids.push(row.get::<i64, _>(0));
+        }
+    }
+    Ok(job_ids)
 }
