@@ -8,8 +8,11 @@ use super::{Store, StoreError, now_ms};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vacancy {
     pub id: i64,
+    /// What Huntflow published, kept as it sent it.
     pub fields: Value,
+    /// False once unpublished: its responses stay until retention's period ends.
     pub published: bool,
+    /// How many responses it has: the `found` of every page.
     pub responses: i64,
 }
 
@@ -17,24 +20,33 @@ pub struct Vacancy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredResponse {
     pub id: i64,
+    /// The candidate as the format mapped it.
     pub item: Value,
+    /// When it was first accepted (Unix ms, whole seconds): the order pages serve.
     pub created_at: i64,
 }
 
+/// A letter a format attached to a response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewLetter {
+    /// `response` or `recommendation`.
     pub kind: String,
     pub comment: String,
+    /// Who wrote it, as the format gave it (an object with a name).
     pub author: Option<Value>,
+    /// When it was written (Unix ms); none: the response's date.
     pub created_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredLetter {
     pub id: i64,
+    /// `response` or `recommendation`.
     pub kind: String,
     pub comment: String,
+    /// Who wrote it, as the format gave it.
     pub author: Option<Value>,
+    /// When it was written, or the response's date (Unix ms).
     pub created_at: i64,
 }
 
@@ -42,6 +54,7 @@ pub struct StoredLetter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// How many there are in all.
     pub found: i64,
 }
 
@@ -146,24 +159,7 @@ impl Store {
                 .await?
             }
         };
-        for (ordinal, letter) in letters.iter().enumerate() {
-            sqlx::query("INSERT INTO letters (response_id, ordinal, type, comment, author, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (response_id, ordinal) DO UPDATE SET type = excluded.type, comment = excluded.comment, author = excluded.author",
-            )
-            .bind(id)
-            .bind(ordinal as i64)
-            .bind(&letter.kind)
-            .bind(&letter.comment)
-            .bind(letter.author.as_ref().map(Value::to_string))
-            .bind(letter.created_at.unwrap_or(created_at))
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM letters WHERE response_id = $1 AND ordinal >= $2")
-            .bind(id)
-            .bind(letters.len() as i64)
-            .execute(&mut *tx)
-            .await?;
+        write_letters(&mut tx, id, letters, created_at).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -270,4 +266,33 @@ impl Store {
             .collect();
         Ok(Page { items, found })
     }
+}
+
+/// The response's letters, in order (a letter with no date takes the response's); those past
+/// the new list's end go.
+async fn write_letters(
+    tx: &mut sqlx::AnyConnection,
+    id: i64,
+    letters: &[NewLetter],
+    created_at: i64,
+) -> Result<(), StoreError> {
+    for (ordinal, letter) in letters.iter().enumerate() {
+        sqlx::query("INSERT INTO letters (response_id, ordinal, type, comment, author, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (response_id, ordinal) DO UPDATE SET type = excluded.type, comment = excluded.comment, author = excluded.author",
+        )
+        .bind(id)
+        .bind(ordinal as i64)
+        .bind(&letter.kind)
+        .bind(&letter.comment)
+        .bind(letter.author.as_ref().map(Value::to_string))
+        .bind(letter.created_at.unwrap_or(created_at))
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM letters WHERE response_id = $1 AND ordinal >= $2")
+        .bind(id)
+        .bind(letters.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }

@@ -89,11 +89,17 @@ impl Store {
                 .await;
         }
         // Held already: who holds it, and may this job take it over (durably, as the slot).
+        self.held_slot(&mark, job_id, now).await
+    }
+
+    /// A slot already held: pushed; held by this job (an unknown outcome); by a live job
+    /// (busy); or by a dead one, taken over if nobody else just did.
+    async fn held_slot(&self, mark: &str, job_id: i64, now: i64) -> Result<PushSlot, StoreError> {
         let mut conn = self.write_conn(Durability::Full).await?;
         let conn = &mut conn;
         let row = sqlx::query("SELECT p.state, p.job_id, j.status, j.lease_until FROM push_marks p LEFT JOIN jobs j ON j.id = p.job_id
              WHERE p.mark = $1")
-        .bind(&mark)
+        .bind(mark)
         .fetch_optional(&mut **conn)
         .await?;
         let Some(row) = row else {
@@ -117,7 +123,7 @@ impl Store {
         // The holder died, ended mid-push or was erased: take the slot over, if nobody else
         // just did.
         let taken = sqlx::query("UPDATE push_marks SET job_id = $2, updated_at = $4 WHERE mark = $1 AND state = 'sending' AND job_id = $3")
-        .bind(&mark)
+        .bind(mark)
         .bind(job_id)
         .bind(holder)
         .bind(now)

@@ -11,6 +11,7 @@ const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Stats {
+    /// Jobs waiting for an attempt, due or not.
     pub pending: i64,
     /// Pending jobs whose next attempt is due now (a paused route's are not).
     pub due: i64,
@@ -21,6 +22,7 @@ pub struct Stats {
     pub paused: i64,
     /// The routes an operator paused.
     pub paused_routes: Vec<String>,
+    /// Jobs per status, route by route.
     pub routes: Vec<RouteCounts>,
     /// 24 hours, oldest first; the last is the current hour.
     pub hours: Vec<HourOutcomes>,
@@ -29,6 +31,7 @@ pub struct Stats {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RouteCounts {
     pub route: String,
+    /// Jobs of the route in each status:
     pub pending: i64,
     pub delivered: i64,
     pub filtered: i64,
@@ -42,6 +45,7 @@ pub struct HourOutcomes {
     /// The hour's start.
     #[serde(serialize_with = "crate::time::ser")]
     pub hour: i64,
+    /// Jobs that ended in the hour, by status:
     pub delivered: i64,
     pub filtered: i64,
     pub dead: i64,
@@ -50,13 +54,17 @@ pub struct HourOutcomes {
 /// The queue's figures the metrics show.
 #[derive(Debug, Clone, Default)]
 pub struct QueueGauges {
+    /// Jobs waiting for an attempt, due or not.
     pub pending: i64,
     /// When the job due the longest became due (Unix ms); paused routes' jobs aside.
     pub oldest_pending_ms: Option<i64>,
     /// Pending jobs of paused routes.
     pub paused: i64,
+    /// The routes an operator paused.
     pub paused_routes: Vec<String>,
+    /// Dead jobs kept (until retention deletes them).
     pub dead: i64,
+    /// Jobs an operator cancelled, kept likewise.
     pub cancelled: i64,
 }
 
@@ -64,8 +72,11 @@ pub struct QueueGauges {
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadCause {
     pub route: String,
+    /// The reason the jobs share ("" for none).
     pub reason: String,
+    /// How many dead jobs share it.
     pub jobs: i64,
+    /// When the newest of them ended.
     #[serde(serialize_with = "crate::time::ser")]
     pub last_at: i64,
     /// The newest few, for a Retry button each.
@@ -126,6 +137,23 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         let (oldest, paused) = self.due_and_paused().await?;
+        let routes = self.route_counts().await?;
+        let hours = self.hours(now).await?;
+        Ok(Stats {
+            pending: row.get("n"),
+            due: row.get("due"),
+            oldest_pending_age_seconds: oldest
+                .map(|t| (now - t).max(0) as f64 / 1000.0)
+                .unwrap_or(0.0),
+            routes,
+            hours,
+            paused,
+            paused_routes: self.pauses().await?.into_iter().map(|p| p.route).collect(),
+        })
+    }
+
+    /// Jobs per route and status, by route name.
+    async fn route_counts(&self) -> Result<Vec<RouteCounts>, StoreError> {
         let mut routes: std::collections::BTreeMap<String, RouteCounts> = Default::default();
         for r in sqlx::query(
             "SELECT route, status, COUNT(*) AS n FROM jobs GROUP BY route, status ORDER BY route",
@@ -147,6 +175,11 @@ impl Store {
                 Status::Dead => counts.dead += n,
             }
         }
+        Ok(routes.into_values().collect())
+    }
+
+    /// Outcomes per hour over the last day, oldest first; the last is `now`'s hour.
+    async fn hours(&self, now: i64) -> Result<Vec<HourOutcomes>, StoreError> {
         let first_hour = (now / HOUR_MS - 23) * HOUR_MS;
         let mut hours: Vec<HourOutcomes> = (0..24)
             .map(|i| HourOutcomes {
@@ -176,17 +209,7 @@ impl Store {
                 _ => slot.dead += n,
             }
         }
-        Ok(Stats {
-            pending: row.get("n"),
-            due: row.get("due"),
-            oldest_pending_age_seconds: oldest
-                .map(|t| (now - t).max(0) as f64 / 1000.0)
-                .unwrap_or(0.0),
-            routes: routes.into_values().collect(),
-            hours,
-            paused,
-            paused_routes: self.pauses().await?.into_iter().map(|p| p.route).collect(),
-        })
+        Ok(hours)
     }
 
     /// Dead jobs grouped by route and reason, the largest groups first.
