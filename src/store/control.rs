@@ -9,7 +9,9 @@ use crate::job::Status;
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
     pub status: Option<Status>,
+    /// Jobs of this route.
     pub route: Option<String>,
+    /// Jobs of this profile key.
     pub profile: Option<String>,
     /// Jobs whose last change (the end, for a finished job) is at or after this (Unix ms).
     pub since_ms: Option<i64>,

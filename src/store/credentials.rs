@@ -10,8 +10,12 @@ use super::{Durability, Store, StoreError, now_ms};
 /// A stored pair and the config pair it descends from (`origin`, a hash of it).
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredPair {
+    /// The token requests are sent with.
     pub access: String,
+    /// The token that gets the next pair, once.
     pub refresh: String,
+    /// A hash of the configured pair this one descends from: a new pair in the configuration
+    /// replaces the stored one.
     pub origin: String,
 }
 

@@ -37,6 +37,7 @@ impl EventOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct EventView {
     pub id: String,
+    /// HrFlow's event type.
     #[serde(rename = "type")]
     pub event_type: String,
     /// Absent when the event named none (an error event, one without a profile).
@@ -46,6 +47,7 @@ pub struct EventView {
     pub profile_key: Option<String>,
     #[serde(serialize_with = "crate::time::ser")]
     pub received_at: i64,
+    /// Accepted, a duplicate, or ignored.
     pub outcome: EventOutcome,
     /// Why it was ignored.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,7 +62,9 @@ pub struct EventView {
 /// Which events; every field that is set must match.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
+    /// Events about this profile key.
     pub profile: Option<String>,
+    /// Events from this source key.
     pub source: Option<String>,
     pub event_type: Option<String>,
     pub outcome: Option<EventOutcome>,

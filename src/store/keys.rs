@@ -9,8 +9,11 @@ use super::{Durability, Store, StoreError};
 
 /// The keys, loaded once the schema exists.
 pub(super) struct Keys {
+    /// Keys the status page's CSRF tokens.
     csrf: Vec<u8>,
+    /// Keys the push-once and careers response marks.
     marks: Vec<u8>,
+    /// Keys the hashes of candidates' emails.
     emails: Vec<u8>,
 }
 

@@ -16,6 +16,7 @@ use super::{Ingested, Store, StoreError};
 /// the first write.
 #[derive(Clone)]
 pub(crate) struct Queue {
+    /// Set by the first write (or `start_queue`), which starts the thread.
     tx: Arc<OnceLock<mpsc::Sender<Item>>>,
     /// The SQLite database file (None on PostgreSQL).
     path: Option<Arc<PathBuf>>,

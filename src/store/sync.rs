@@ -18,12 +18,15 @@ pub struct SourceRun {
         skip_serializing_if = "Option::is_none"
     )]
     pub started_at: Option<i64>,
+    /// When it ended, through or not.
     #[serde(
         serialize_with = "crate::time::ser_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub ended_at: Option<i64>,
+    /// Profiles HrFlow listed.
     pub listed: i64,
+    /// Jobs it queued.
     pub queued: i64,
     /// Profiles that had no job: their events never arrived.
     pub found: i64,
@@ -34,22 +37,29 @@ pub struct SourceRun {
 /// What a pass of one source did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassOutcome {
+    /// When the pass started (Unix ms).
     pub started_at: i64,
+    /// Profiles HrFlow listed.
     pub listed: u64,
+    /// Jobs queued.
     pub queued: u64,
     /// (route, profile) pairs that already had a job.
     pub skipped: u64,
+    /// Profiles that had no job: their events never arrived.
     pub found: u64,
     /// `Some(day)`: the pass went through, and this day becomes the watermark; `None`: it
     /// stopped early and the watermark stays.
     pub watermark: Option<String>,
+    /// Why it stopped early, if it did.
     pub error: Option<String>,
 }
 
 /// A pass that got no start because it is not due, or another one runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoPass {
+    /// The last pass ended less than an interval ago.
     NotDue,
+    /// Another process holds the pass.
     Running,
 }
 

@@ -14,8 +14,11 @@ pub(crate) enum Arg {
 /// One caller's statements, run in order in one transaction. Parameters are numbered from `$1`
 /// and shared: each statement takes the ones it names. On PostgreSQL, one statement only.
 pub(crate) struct Write {
+    /// The statements, in order, with `$k` placeholders.
     pub sql: Vec<String>,
+    /// `$1`, `$2`, ... for every statement.
     pub args: Vec<Arg>,
+    /// What the commit holding it must survive.
     pub durability: Durability,
 }
 
@@ -30,7 +33,9 @@ pub(crate) enum Value {
 /// A row a write returned, by column name, the same on both databases.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
+    /// The columns' names, in the statement's order.
     names: Vec<String>,
+    /// Each column's value, in the same order.
     values: Vec<Value>,
 }
 
