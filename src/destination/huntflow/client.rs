@@ -148,6 +148,8 @@ impl HuntflowClient {
         })
     }
 
+    /// One call with `pair`'s access token, in this account's turn: the answer's JSON, or
+    /// what it means that it was refused.
     async fn send(
         &self,
         method: &reqwest::Method,
@@ -156,73 +158,33 @@ impl HuntflowClient {
         pair: &Pair,
     ) -> Result<Value, Answer> {
         self.turn().await.map_err(Answer::Failed)?;
-        let upstream = "huntflow";
-        let mut request = self
+        let request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(pair.access.expose())
             .header(reqwest::header::USER_AGENT, &self.user_agent)
             .timeout(self.timeout);
-        request = match body {
-            Body::None => request,
-            Body::Json(v) => request.json(v),
-            Body::File {
-                name,
-                content_type,
-                bytes,
-            } => {
-                let part = reqwest::multipart::Part::bytes(bytes.to_vec())
-                    .file_name(name.to_string())
-                    .mime_str(content_type)
-                    .map_err(|e| Answer::Failed(Failure::permanent(format!("resume type: {e}"))))?;
-                request.multipart(reqwest::multipart::Form::new().part("file", part))
-            }
-        };
-        let response = request
+        let response = with_body(request, body)?
             .send()
             .await
-            .map_err(|e| Answer::Failed(Failure::from_reqwest(upstream, &e)))?;
+            .map_err(|e| Answer::Failed(Failure::from_reqwest(UPSTREAM, &e)))?;
         let status = response.status();
-        crate::telemetry::upstream(upstream, status.as_u16());
+        crate::telemetry::upstream(UPSTREAM, status.as_u16());
         let request_id = response
             .headers()
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let failure = (!status.is_success()).then(|| Failure::from_status(upstream, &response));
+        let failure = (!status.is_success()).then(|| Failure::from_status(UPSTREAM, &response));
         let text = response
             .text()
             .await
-            .map_err(|e| Answer::Failed(Failure::from_reqwest(upstream, &e)))?;
-        let Some(failure) = failure else {
-            return Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)));
-        };
-        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let first = &answer["errors"][0];
-        let detail = first["detail"].as_str().unwrap_or_default();
-        let title = first["title"].as_str().unwrap_or_default();
-        tracing::warn!(status = status.as_u16(), x_request_id = %request_id, error_type = first["type"].as_str().unwrap_or_default(), "Huntflow refused a call");
-        Err(match status.as_u16() {
-            401 if detail == "token_expired" => Answer::Expired,
-            429 => Answer::Failed(
-                Failure::busy("Huntflow's rate limit (429)").retry_after_at_least(BACKOFF_429),
-            ),
-            // A 5xx body may be a whole HTML page: its title, or nothing.
-            _ => {
-                let said = [title, detail]
-                    .iter()
-                    .filter(|s| !s.is_empty())
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(": ");
-                let mut failure = failure.with_body(&said);
-                if !request_id.is_empty() {
-                    failure = failure.with_body(&format!("(x-request-id {request_id})"));
-                }
-                Answer::Failed(failure)
-            }
-        })
+            .map_err(|e| Answer::Failed(Failure::from_reqwest(UPSTREAM, &e)))?;
+        match failure {
+            None => Ok(serde_json::from_str(&text).unwrap_or(Value::String(text))),
+            Some(failure) => Err(refused(status.as_u16(), failure, &text, &request_id)),
+        }
     }
 
     /// `POST /upload`: the resume's file id.
@@ -329,4 +291,59 @@ fn id_of(answer: &Value, what: &str) -> Result<i64, Failure> {
         // It answered 2xx, so the effect may be there: a retry looks before acting again.
         maybe_applied: true,
     })
+}
+
+/// How metrics and failures name Huntflow.
+const UPSTREAM: &str = "huntflow";
+
+/// The request with its body: none, JSON, or the resume as the multipart part `file`.
+fn with_body(
+    request: reqwest::RequestBuilder,
+    body: &Body<'_>,
+) -> Result<reqwest::RequestBuilder, Answer> {
+    Ok(match body {
+        Body::None => request,
+        Body::Json(v) => request.json(v),
+        Body::File {
+            name,
+            content_type,
+            bytes,
+        } => {
+            let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+                .file_name(name.to_string())
+                .mime_str(content_type)
+                .map_err(|e| Answer::Failed(Failure::permanent(format!("resume type: {e}"))))?;
+            request.multipart(reqwest::multipart::Form::new().part("file", part))
+        }
+    })
+}
+
+/// A refusal in Huntflow's words (its first error's title and detail, and the request's id),
+/// logged: an expired token, a rate-limit turn, or a failure.
+fn refused(status: u16, failure: Failure, text: &str, request_id: &str) -> Answer {
+    let answer: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let first = &answer["errors"][0];
+    let detail = first["detail"].as_str().unwrap_or_default();
+    let title = first["title"].as_str().unwrap_or_default();
+    tracing::warn!(status, x_request_id = %request_id, error_type = first["type"].as_str().unwrap_or_default(), "Huntflow refused a call");
+    match status {
+        401 if detail == "token_expired" => Answer::Expired,
+        429 => Answer::Failed(
+            Failure::busy("Huntflow's rate limit (429)").retry_after_at_least(BACKOFF_429),
+        ),
+        // A 5xx body may be a whole HTML page: its title, or nothing.
+        _ => {
+            let said = [title, detail]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(": ");
+            let mut failure = failure.with_body(&said);
+            if !request_id.is_empty() {
+                failure = failure.with_body(&format!("(x-request-id {request_id})"));
+            }
+            Answer::Failed(failure)
+        }
+    }
 }

@@ -175,28 +175,7 @@ impl Tokens {
             if new.access.is_empty() || new.refresh.is_empty() {
                 return Err(Failure::transient("Huntflow's refresh answer has no token pair"));
             }
-            // The old refresh token is spent: the new pair must reach the database. A failed
-            // write is tried again before giving up (then only a person can issue a new pair).
-            let mut tries = 0;
-            loop {
-                match self
-                    .store
-                    .replace_credentials(&self.name, used.refresh.expose(), &self.stored(&new))
-                    .await
-                {
-                    Ok(true) => break,
-                    Ok(false) => {
-                        tracing::warn!("another process stored a newer Huntflow pair meanwhile");
-                        break;
-                    }
-                    Err(e) if tries < 5 => {
-                        tries += 1;
-                        tracing::warn!(error = %e, "could not store the refreshed Huntflow pair; trying again");
-                        tokio::time::sleep(Duration::from_millis(200 * tries)).await;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            self.keep(used, &new).await?;
             tracing::info!("Huntflow token pair refreshed and stored");
             return Ok(new);
         }
@@ -218,6 +197,34 @@ impl Tokens {
             retry_after: None,
             maybe_applied: false,
         })
+    }
+}
+
+impl Tokens {
+    /// Stores the pair a refresh gave over the one it replaces. The old refresh token is
+    /// spent: the new pair must reach the database, so a failed write is tried again before
+    /// giving up (then only a person can issue a new pair).
+    async fn keep(&self, used: &Pair, new: &Pair) -> Result<(), Failure> {
+        let mut tries = 0;
+        loop {
+            match self
+                .store
+                .replace_credentials(&self.name, used.refresh.expose(), &self.stored(new))
+                .await
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
+                    tracing::warn!("another process stored a newer Huntflow pair meanwhile");
+                    return Ok(());
+                }
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    tracing::warn!(error = %e, "could not store the refreshed Huntflow pair; trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 
