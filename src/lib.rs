@@ -19,6 +19,7 @@ pub mod logic;
 pub mod online;
 pub mod output;
 pub mod profile;
+pub mod rate;
 pub mod retention;
 pub mod route_status;
 pub mod routes;

@@ -35,7 +35,7 @@ pub struct FlatchrClient {
     /// The largest resume downloaded.
     pub max_resume_bytes: u64,
     /// This replica's share of the account's `requests_per_second`.
-    pub rate: std::sync::Arc<super::rate::RateLimiter>,
+    pub rate: std::sync::Arc<crate::rate::RateLimiter>,
     /// The account's `requests_per_second` for the whole deployment; 0: none.
     total_rate: f64,
 }
@@ -58,7 +58,7 @@ impl FlatchrClient {
             account: account.label().to_string(),
             timeout,
             max_resume_bytes,
-            rate: std::sync::Arc::new(super::rate::RateLimiter::new(total_rate)),
+            rate: std::sync::Arc::new(crate::rate::RateLimiter::new(total_rate)),
             total_rate,
         }
     }

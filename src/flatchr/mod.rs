@@ -5,7 +5,6 @@ pub mod account;
 pub mod client;
 pub mod enrich;
 pub mod push;
-pub mod rate;
 mod resume;
 
 pub use account::{Account, Section};

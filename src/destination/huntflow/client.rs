@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::settings::Account;
 use super::tokens::{Pair, Tokens};
-use crate::flatchr::rate::RateLimiter;
+use crate::rate::RateLimiter;
 use crate::job::Failure;
 
 /// The longest a job waits for its rate-limit turn while holding a worker.

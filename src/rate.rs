@@ -1,5 +1,6 @@
-//! Paces requests to Flatchr: at most `rate` per second from this process. The deployment's
-//! figure is divided among the live replicas (`share`), which the worker's heartbeat counts.
+//! Paces requests to an upstream (a Flatchr account, a Huntflow account): at most `rate` per
+//! second from this process. The deployment's figure is divided among the live replicas
+//! (`share`), which the worker's heartbeat counts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
