@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::sqlite::writer::{Events, Item};
+use super::sqlite::intake::Events;
+use super::sqlite::writer::Item;
 use super::write::{Arg, Row, Write};
 use super::{Ingested, Store, StoreError};
 

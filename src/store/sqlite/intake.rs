@@ -5,9 +5,11 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::Connection;
 
-use super::writer::Events;
 use crate::store::intake::Plan;
 use crate::store::{Ingested, NewEvent};
+
+/// Events arriving together, each with the routes it makes a job on.
+pub(crate) type Events = Vec<(NewEvent, Vec<String>)>;
 
 /// One request's events: each body's first event, with its jobs, is stored where the dedupe
 /// key now names it (new, or last accepted before the window); the others are duplicates of

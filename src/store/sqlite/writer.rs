@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use rusqlite::{Connection, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 
-use super::intake::intake;
+use super::intake::{Events, intake};
 use super::statements::statements;
 use crate::store::write::{Row, Write};
-use crate::store::{Durability, Ingested, NewEvent, StoreError};
+use crate::store::{Durability, Ingested, StoreError};
 
 /// A batch stops growing at this many bound values (a bound on the time one batch holds the
 /// write lock, and on the memory its answers take).
@@ -27,8 +27,6 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 
 /// Prepared statements kept: the hot writes are a dozen texts, whatever the batch holds.
 const KEPT_STATEMENTS: usize = 64;
-
-pub(crate) type Events = Vec<(NewEvent, Vec<String>)>;
 
 /// What the thread is sent: writes to batch, or a word about its connection.
 pub(crate) enum Item {
