@@ -27,6 +27,8 @@ pub struct Application {
     handle: ServerHandle,
     shutdown: watch::Sender<bool>,
     worker: JoinHandle<()>,
+    /// The worker when no loop runs it (`build_stepped`): the caller runs its due jobs.
+    stepped: Option<Arc<Worker>>,
     pub store: Store,
 }
 
@@ -111,6 +113,17 @@ fn alert_sink(settings: &Settings, http: &reqwest::Client) -> Option<crate::aler
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, true).await
+    }
+
+    /// Like `build`, with no worker loop: jobs wait until the caller runs them with
+    /// `Worker::run_due` (`RunningApp::stepped`), so tests step deliveries instead of polling
+    /// for the loop's, and nothing races them. Everything else runs as in `build`.
+    pub async fn build_stepped(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, false).await
+    }
+
+    async fn build_with(settings: Settings, run_loop: bool) -> anyhow::Result<Self> {
         let scripts = check(&settings).map_err(crate::config::ConfigError::Invalid)?;
         let signature = settings.hrflow.signature;
         if !crate::careers::auth::configured(
@@ -188,10 +201,13 @@ impl Application {
         });
         let gauges = crate::api::gauges::Gauges::default();
         gauges.start(store.clone(), schema.clone(), shutdown_rx.clone());
+        let stepped = (!run_loop).then(|| worker.clone());
         // A stop waits for the syncer too: it gives back a pass in progress, due at once,
         // which a process that exits first would leave held for the lease's length.
         let worker = tokio::spawn(async move {
-            worker.run(shutdown_rx).await;
+            if run_loop {
+                worker.run(shutdown_rx).await;
+            }
             let _ = syncer.await;
         });
 
@@ -291,6 +307,7 @@ impl Application {
             handle,
             shutdown,
             worker,
+            stepped,
             store,
         })
     }
@@ -330,6 +347,7 @@ impl Application {
             handle,
             shutdown,
             worker,
+            stepped,
             store,
             ..
         } = self;
@@ -339,6 +357,7 @@ impl Application {
             handle,
             shutdown,
             worker,
+            stepped,
             store,
         }
     }
@@ -349,6 +368,9 @@ pub struct RunningApp {
     handle: ServerHandle,
     shutdown: watch::Sender<bool>,
     worker: JoinHandle<()>,
+    /// The worker when no loop runs it (`Application::build_stepped`): the caller runs its
+    /// due jobs with `run_due`.
+    pub stepped: Option<Arc<Worker>>,
     pub store: Store,
 }
 

@@ -11,8 +11,17 @@ use tokio::task::JoinSet;
 
 pub mod attempt;
 
-use crate::store::now_ms;
+use crate::store::{ClaimedJob, Finish, StoreError, now_ms};
 use attempt::Attempts;
+
+/// One attempt `Worker::run_due` ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ran {
+    /// The job's id, to read its record.
+    pub job: i64,
+    /// How the attempt ended, as recorded.
+    pub finish: Finish,
+}
 
 /// When the worker last looked for work: readiness fails when it stops.
 #[derive(Default)]
@@ -78,19 +87,7 @@ impl Worker {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            self.heartbeat.beat();
-            let clock = std::time::Instant::now();
-            let claimed = self
-                .attempts
-                .store
-                .claim_with(
-                    &self.attempts.owner,
-                    self.attempts.settings.worker.lease,
-                    Some(self.attempts.settings.worker.replica_timeout),
-                )
-                .await;
-            crate::telemetry::claimed_in(clock.elapsed().as_secs_f64());
-            match claimed {
+            match self.claim().await {
                 Ok(Some(job)) => {
                     let attempts = self.attempts.clone();
                     tasks.spawn(async move {
@@ -134,6 +131,38 @@ impl Worker {
                 tracing::error!(error = %e, "could not release leases; they expire on their own")
             }
         }
+    }
+
+    /// Takes the next due job under this process's lease, as the loop and `run_due` both do.
+    async fn claim(&self) -> Result<Option<ClaimedJob>, StoreError> {
+        self.heartbeat.beat();
+        let clock = std::time::Instant::now();
+        let claimed = self
+            .attempts
+            .store
+            .claim_with(
+                &self.attempts.owner,
+                self.attempts.settings.worker.lease,
+                Some(self.attempts.settings.worker.replica_timeout),
+            )
+            .await;
+        crate::telemetry::claimed_in(clock.elapsed().as_secs_f64());
+        claimed
+    }
+
+    /// Runs the jobs due now one at a time, each attempt to its end, until none is due; answers
+    /// every attempt in order. No loop: a caller (a test) steps the deliveries instead of
+    /// waiting for them. A retry set for later is not due, and is left for a later call.
+    pub async fn run_due(&self) -> Result<Vec<Ran>, StoreError> {
+        let mut ran = Vec::new();
+        while let Some(job) = self.claim().await? {
+            let id = job.id;
+            ran.push(Ran {
+                job: id,
+                finish: self.attempts.run(job).await,
+            });
+        }
+        Ok(ran)
     }
 
     /// Heartbeats this replica (its jobs stay its own while it does) and takes its share of
