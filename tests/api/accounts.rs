@@ -94,14 +94,14 @@ async fn each_account_reaches_its_own_company_with_its_own_key() {
     // The agency's first push is created, then hangs past the timeout: its outcome is unknown,
     // so the next attempt asks the agency's company (never the other) before pushing again.
     agency.faults(vec![Fault::CreateThenHang(Duration::from_secs(2))], vec![]);
-    let app = spawn!(&two_accounts(&hrflow.url, &own.url, &agency.url, ""));
+    let app = spawn_stepped!(&two_accounts(&hrflow.url, &own.url, &agency.url, ""));
     for i in 0..3 {
         app.post_event(&event_body(&format!("own-{i}"), SOURCE))
             .await;
         app.post_event(&event_body(&format!("agency-{i}"), OTHER_SOURCE))
             .await;
     }
-    let jobs = app.settle(Duration::from_secs(15)).await;
+    let jobs = app.dispatch().await;
     assert_all_delivered(&jobs);
     assert_eq!(jobs.len(), 6);
 

@@ -309,12 +309,12 @@ async fn an_expired_key_is_alerted_then_retried_in_bulk_over_the_api() {
         admin_section(),
         alerts.url
     );
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     for i in 0..6 {
         app.post_event(&event_body(&format!("expired-{i}"), SOURCE))
             .await;
     }
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert!(jobs.iter().all(|j| j.status == Status::Dead), "{jobs:?}");
 
     // One message for the whole burst, within seconds; no secret in it.
@@ -397,7 +397,7 @@ async fn an_expired_key_is_alerted_then_retried_in_bulk_over_the_api() {
     )
     .await;
     assert_eq!((status, &body), (200, &json!({"retried": 6})));
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_all_delivered(&jobs);
     assert_eq!(
         (flatchr.candidates().len(), flatchr.pushes_per_email().len()),
@@ -535,19 +535,19 @@ async fn a_dead_alert_endpoint_never_slows_delivery() {
         "{}\n[alerts]\nwebhook_url = \"{hook}/hook\"\nmin_interval = \"1s\"\n",
         base_config(&hrflow.url, &flatchr.url)
     );
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     let started = Instant::now();
     for i in 0..10 {
         app.post_event(&event_body(&format!("dead-{i}"), SOURCE))
             .await;
     }
-    let jobs = app.settle(Duration::from_secs(8)).await;
+    let jobs = app.dispatch().await;
     assert!(jobs.iter().all(|j| j.status == Status::Dead));
     for i in 0..10 {
         app.post_event(&event_body(&format!("alive-{i}"), SOURCE))
             .await;
     }
-    let jobs = app.settle(Duration::from_secs(8)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(
         jobs.iter()
             .filter(|j| j.status == Status::Delivered)

@@ -102,7 +102,7 @@ async fn a_backfill_queues_each_profile_once_and_a_second_run_queues_nothing() {
 async fn a_listing_that_keeps_failing_stops_clearly_and_keeps_what_it_queued() {
     let hrflow = FakeHrflow::start().await;
     let flatchr = FakeFlatchr::start().await;
-    let app = spawn!(&config(&hrflow.url, &flatchr.url));
+    let app = spawn_stepped!(&config(&hrflow.url, &flatchr.url));
     hrflow.source(SOURCE, keys("fail", 20));
     hrflow.listing.lock().unwrap().fail_always = Some(2);
     let (report, error) = run(&app, &options(&[SOURCE])).await.unwrap_err();
@@ -119,7 +119,7 @@ async fn a_listing_that_keeps_failing_stops_clearly_and_keeps_what_it_queued() {
     hrflow.listing.lock().unwrap().fail_always = None;
     let report = run(&app, &options(&[SOURCE])).await.unwrap();
     assert_eq!((report.listed, report.queued, report.skipped), (20, 13, 7));
-    let jobs = app.settle(Duration::from_secs(20)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs.len(), 20);
     assert_all_delivered(&jobs);
     assert!(flatchr.pushes_per_email().values().all(|n| *n == 1));

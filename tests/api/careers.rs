@@ -120,7 +120,7 @@ fn profile_tag(p: &Value) -> Option<i64> {
 #[tokio::test]
 async fn huntflow_publishes_collects_pages_and_reads_letters_on_both_forms() {
     let hrflow = hrflow_serving_all().await;
-    let app = spawn!(&careers_config(&hrflow.url(), ""));
+    let app = spawn_stepped!(&careers_config(&hrflow.url(), ""));
     let seed = Huntflow {
         app: &app,
         auth: format!("Bearer {TOKEN}"),
@@ -154,7 +154,7 @@ async fn huntflow_publishes_collects_pages_and_reads_letters_on_both_forms() {
     for n in 0..40 {
         assert_eq!(app.post_event(&event_for(&fixture(n))).await.status(), 202);
     }
-    let jobs = app.settle(Duration::from_secs(20)).await;
+    let jobs = app.dispatch().await;
     assert_all_delivered(&jobs);
 
     // Where each profile should be: how many, and their emails (some profiles have none).
@@ -264,7 +264,7 @@ async fn huntflow_publishes_collects_pages_and_reads_letters_on_both_forms() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     app.post_event(&event_for(&p).replace("parsing.success", "storing.update"))
         .await;
-    app.settle(Duration::from_secs(10)).await;
+    app.dispatch().await;
     let after = v01.get("/vacancies/1/responses?per_page=100").await.1;
     assert_eq!(after["found"], found_before);
     let again = after["items"]
@@ -516,14 +516,14 @@ async fn unknown_or_unpublished_vacancies_and_nameless_profiles_end_dead() {
         .with_status(404)
         .create_async()
         .await;
-    let app = spawn!(&careers_config(&hrflow.url(), ""));
+    let app = spawn_stepped!(&careers_config(&hrflow.url(), ""));
     let h = Huntflow {
         app: &app,
         auth: format!("Bearer {TOKEN}"),
     };
     // Profile 4 goes to vacancy 1, which does not exist yet.
     app.post_event(&event_for(&fixture(4))).await;
-    app.settle(Duration::from_secs(10)).await;
+    app.dispatch().await;
     h.send(
         reqwest::Method::POST,
         "/publish",
@@ -533,7 +533,7 @@ async fn unknown_or_unpublished_vacancies_and_nameless_profiles_end_dead() {
     h.send(reqwest::Method::DELETE, "/vacancy/1", None).await;
     app.post_event(&event_for(&fixture(5))).await;
     app.post_event(&event_for(&nameless)).await;
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     let reason = |k: &str| {
         jobs.iter()
             .find(|j| j.profile_key == k)
@@ -552,7 +552,7 @@ async fn unknown_or_unpublished_vacancies_and_nameless_profiles_end_dead() {
 async fn a_format_function_returns_the_item_and_its_letters() {
     let mut hrflow = mockito::Server::new_async().await;
     hrflow_serving(&mut hrflow, &fixture(17)).await;
-    let app = spawn!(&careers_config(&hrflow.url(), "format = \"huntflow_item\""));
+    let app = spawn_stepped!(&careers_config(&hrflow.url(), "format = \"huntflow_item\""));
     let h = Huntflow {
         app: &app,
         auth: format!("Token {TOKEN}"),
@@ -570,7 +570,7 @@ async fn a_format_function_returns_the_item_and_its_letters() {
     )
     .await;
     app.post_event(&event_for(&fixture(17))).await; // tagged for vacancy 2
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     let (_, page) = h.get("/vacancy/2/response").await;
     let item = &page["items"][0];

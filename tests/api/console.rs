@@ -44,7 +44,11 @@ async fn app_with(extra: &str) -> Option<(TestApp, FakeHrflow, FakeFlatchr)> {
         admin_section()
     );
     let db = TestDb::fresh().await?;
-    Some((TestApp::spawn_on(&config, db).await, hrflow, flatchr))
+    Some((
+        TestApp::spawn_stepped_on(&config, db).await,
+        hrflow,
+        flatchr,
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,7 +137,7 @@ async fn a_candidate_is_found_by_email_job_or_event_and_their_timeline_told() {
         app.post_event(&event_body("bob", SOURCE)).await.status(),
         202
     );
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     let ada_job = jobs.iter().find(|j| j.profile_key == "ada").unwrap().id;
 
     // The email, in any case: a keyed hash looked up, never the email kept.

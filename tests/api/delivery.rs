@@ -60,9 +60,9 @@ async fn accepted_pushed_and_enriched_field_for_field() {
         .expect(1)
         .create_async()
         .await;
-    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url()));
+    let app = spawn_stepped!(&base_config(&hrflow.url(), &flatchr.url()));
     assert_eq!(app.post_event(&event_for(&profile)).await.status(), 202);
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     assert_eq!(jobs[0].step, Step::reached("enriched"));
     push.assert_async().await;
@@ -80,9 +80,9 @@ async fn a_filtered_profile_names_its_logic_and_sends_nothing() {
         "vacancy = \"k0M5O9ylKZnxbQBy\"",
         "vacancy = \"k0M5O9ylKZnxbQBy\"\nlogics = [\"has_email\", \"senior_only\"]",
     );
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     app.post_event(&event_for(&profile)).await;
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Filtered);
     assert!(
         jobs[0].reason.as_deref().unwrap().contains("senior_only"),
@@ -112,12 +112,12 @@ async fn permanent_failures_end_dead_at_once_with_a_reason() {
         .await;
     let flatchr = FakeFlatchr::start().await;
     flatchr.faults(vec![Fault::Status(400, None)], vec![]);
-    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
+    let app = spawn_stepped!(&base_config(&hrflow.url(), &flatchr.url));
     app.post_event(&event_for(&refused)).await;
-    app.settle(Duration::from_secs(10)).await;
+    app.dispatch().await;
     app.post_event(&event_for(&no_email)).await;
     app.post_event(&event_body("missing", SOURCE)).await;
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     let reason = |k: &str| {
         let j = jobs.iter().find(|j| j.profile_key == k).unwrap();
         assert_eq!(j.status, Status::Dead);
@@ -138,9 +138,9 @@ async fn a_script_error_is_permanent_and_names_the_function() {
         "vacancy = \"k0M5O9ylKZnxbQBy\"",
         "vacancy = \"k0M5O9ylKZnxbQBy\"\nlogics = [\"broken\"]",
     );
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     app.post_event(&event_for(&profile)).await;
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Dead);
     assert!(
         jobs[0].reason.as_deref().unwrap().contains("broken"),
@@ -165,9 +165,9 @@ async fn transient_failures_are_retried_until_delivered() {
         r#"retry_schedule = ["100ms", "100ms", "100ms"]"#,
         r#"retry_schedule = ["100ms", "100ms", "100ms", "100ms", "100ms"]"#,
     );
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     app.post_event(&event_for(&profile)).await;
-    let jobs = app.settle(Duration::from_secs(20)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     let attempts = app.attempts(jobs[0].id).await;
     let statuses: Vec<_> = attempts.iter().map(|a| a.http_status).collect();
@@ -220,9 +220,9 @@ async fn a_retry_takes_the_profile_it_kept_instead_of_fetching_it_again() {
         vec![Fault::Status(503, None), Fault::Status(503, None)],
         vec![],
     );
-    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
+    let app = spawn_stepped!(&base_config(&hrflow.url(), &flatchr.url));
     app.post_event(&event_for(&profile)).await;
-    let jobs = app.settle(Duration::from_secs(20)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     assert_eq!(app.attempts(jobs[0].id).await.len(), 3);
     // Three attempts, one fetch: the first attempt's profile was kept for the next two.
@@ -272,9 +272,9 @@ async fn an_exhausted_schedule_ends_dead() {
     let (hrflow, profile) = hrflow_with(5).await;
     let flatchr = FakeFlatchr::start().await;
     flatchr.faults(vec![Fault::Status(500, None); 4], vec![]);
-    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
+    let app = spawn_stepped!(&base_config(&hrflow.url(), &flatchr.url));
     app.post_event(&event_for(&profile)).await;
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Dead);
     assert_eq!(jobs[0].attempts, 4);
     assert!(
@@ -348,9 +348,9 @@ async fn an_error_body_echoing_the_token_does_not_leak_it() {
         .with_body_from_request(|req| req.body().unwrap().clone())
         .create_async()
         .await;
-    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url()));
+    let app = spawn_stepped!(&base_config(&hrflow.url(), &flatchr.url()));
     app.post_event(&event_for(&profile)).await;
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     let reason = jobs[0].reason.clone().unwrap();
     assert!(
         reason.contains("HTTP 422") && reason.contains("***"),
@@ -381,9 +381,9 @@ async fn a_large_resume_is_streamed_into_the_push_exactly() {
         };
         file.create_async().await;
         let flatchr = FakeFlatchr::start().await;
-        let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
+        let app = spawn_stepped!(&base_config(&hrflow.url(), &flatchr.url));
         assert_eq!(app.post_event(&event_for(&profile)).await.status(), 202);
-        let jobs = app.settle(Duration::from_secs(10)).await;
+        let jobs = app.dispatch().await;
         assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
         let candidates = flatchr.candidates();
         assert_eq!(candidates.len(), 1);
@@ -430,9 +430,9 @@ async fn a_download_that_breaks_mid_push_creates_nothing_and_is_retried() {
     let profile = with_files(fixture(6), &files);
     hrflow_serving(&mut hrflow, &profile).await;
     let flatchr = FakeFlatchr::start().await;
-    let app = spawn!(&base_config(&hrflow.url(), &flatchr.url));
+    let app = spawn_stepped!(&base_config(&hrflow.url(), &flatchr.url));
     assert_eq!(app.post_event(&event_for(&profile)).await.status(), 202);
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Delivered, "{jobs:?}");
     let attempts = app.attempts(jobs[0].id).await;
     assert_eq!(attempts.len(), 2, "{attempts:?}");

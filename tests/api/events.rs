@@ -291,7 +291,7 @@ async fn every_signature_form_under_every_header_name_and_a_rotated_secret() {
 async fn an_array_is_stored_in_one_transaction_and_answered_in_order() {
     let hrflow = FakeHrflow::start().await;
     let flatchr = FakeFlatchr::start().await;
-    let app = spawn!(&base_config(&hrflow.url, &flatchr.url));
+    let app = spawn_stepped!(&base_config(&hrflow.url, &flatchr.url));
     let array = format!(
         "[{}, {}, {}, {}, {}, {}, {}]",
         event_body("arr-1", SOURCE),
@@ -332,7 +332,7 @@ async fn an_array_is_stored_in_one_transaction_and_answered_in_order() {
             .contains("could not produce the profile"),
         "{answer}"
     );
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs.len(), 3);
     assert_all_delivered(&jobs);
     assert_eq!(flatchr.candidates().len(), 3);

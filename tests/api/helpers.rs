@@ -10,7 +10,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use hrflow_relay::config::Settings;
 use hrflow_relay::job::Status;
 use hrflow_relay::startup::{Application, RunningApp};
-use hrflow_relay::store::{AttemptView, JobView};
+use hrflow_relay::store::{AttemptView, JobView, now_ms};
+use hrflow_relay::worker::Ran;
 use serde_json::{Value, json};
 
 pub const SECRET: &str = "whsec_test_secret";
@@ -174,6 +175,17 @@ macro_rules! spawn {
     };
 }
 
+/// Like `spawn!`, with no worker loop: the test runs the jobs (`TestApp::dispatch`).
+#[macro_export]
+macro_rules! spawn_stepped {
+    ($config:expr) => {
+        match $crate::helpers::TestDb::fresh().await {
+            Some(db) => $crate::helpers::TestApp::spawn_stepped_on($config, db).await,
+            None => return,
+        }
+    };
+}
+
 pub struct TestApp {
     pub address: String,
     pub app: Option<RunningApp>,
@@ -185,11 +197,25 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the relay on `db` (a restart when it already holds data).
     pub async fn spawn_on(config: &str, db: TestDb) -> Self {
+        Self::start(config, db, false).await
+    }
+
+    /// Like `spawn_on`, with no worker loop: jobs wait for `run_due` or `dispatch`.
+    pub async fn spawn_stepped_on(config: &str, db: TestDb) -> Self {
+        Self::start(config, db, true).await
+    }
+
+    async fn start(config: &str, db: TestDb, stepped: bool) -> Self {
         let config_path = db.dir.path().join("relay.toml");
         std::fs::write(&config_path, config).unwrap();
         let env = HashMap::from([("RELAY__DATABASE__URL".to_string(), db.url.clone())]);
         let settings = Settings::load_from(Some(&config_path), env).unwrap();
-        let app = Application::build(settings).await.unwrap().spawn();
+        let app = if stepped {
+            Application::build_stepped(settings).await
+        } else {
+            Application::build(settings).await
+        };
+        let app = app.unwrap().spawn();
         Self {
             address: format!("http://127.0.0.1:{}", app.port),
             app: Some(app),
@@ -235,6 +261,42 @@ impl TestApp {
                 "jobs still pending after {limit:?}: {jobs:?}"
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Runs the jobs due now, one attempt at a time, as the loop would; answers each attempt.
+    /// For an app started with `spawn_stepped!`.
+    pub async fn run_due(&self) -> Vec<Ran> {
+        let worker = self.app.as_ref().and_then(|a| a.stepped.as_ref());
+        let worker = worker.expect("run_due needs an app started with spawn_stepped!");
+        worker.run_due().await.unwrap()
+    }
+
+    /// The stepped app's `settle`: runs the due jobs until no job waits for an attempt (each
+    /// ended, or held by a paused route), sleeping only until the next retry is due; fails the
+    /// test when one still waits after 30 s.
+    pub async fn dispatch(&self) -> Vec<JobView> {
+        let limit = Duration::from_secs(30);
+        let started = Instant::now();
+        loop {
+            self.run_due().await;
+            let jobs = self.jobs().await;
+            let next = jobs
+                .iter()
+                .filter(|j| j.status == Status::Pending && !j.paused)
+                .filter_map(|j| j.next_attempt_at)
+                .min();
+            let Some(next) = next else {
+                assert!(!jobs.is_empty(), "no job to dispatch");
+                return jobs;
+            };
+            // Due now yet not claimed: another process holds it; look again shortly.
+            let wait = Duration::from_millis((next - now_ms()).max(10) as u64);
+            assert!(
+                started.elapsed() + wait < limit,
+                "jobs still pending after {limit:?}: {jobs:?}"
+            );
+            tokio::time::sleep(wait).await;
         }
     }
 

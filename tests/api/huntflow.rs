@@ -439,12 +439,12 @@ async fn a_pair_put_in_the_config_replaces_the_stored_one() {
     let flatchr = FakeFlatchr::start().await;
     let huntflow = FakeHuntflow::start(Duration::ZERO, Duration::from_secs(600)).await;
     let config = huntflow.config(&hrflow.url, &flatchr.url, "");
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     assert_eq!(
         app.post_event(&event_body("ada", "src")).await.status(),
         202
     );
-    assert_all_delivered(&app.settle(Duration::from_secs(20)).await);
+    assert_all_delivered(&app.dispatch().await);
     let refreshed = app
         .store()
         .credentials("huntflow:default")
@@ -462,12 +462,12 @@ async fn a_pair_put_in_the_config_replaces_the_stored_one() {
     let config = config
         .replace(&huntflow.pair.0, &access)
         .replace(&huntflow.pair.1, &refresh);
-    let app = TestApp::spawn_on(&config, db).await;
+    let app = TestApp::spawn_stepped_on(&config, db).await;
     assert_eq!(
         app.post_event(&event_body("bob", "src")).await.status(),
         202
     );
-    assert_all_delivered(&app.settle(Duration::from_secs(20)).await);
+    assert_all_delivered(&app.dispatch().await);
     let stored = app
         .store()
         .credentials("huntflow:default")

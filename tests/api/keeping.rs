@@ -269,12 +269,12 @@ async fn retention_deletes_finished_jobs_after_their_period() {
         "{}\n[retention]\nfinished = \"1h\"\ndead = \"2h\"\nevents = \"1h\"\ninterval = \"1h\"\n",
         base_config(&hrflow.url, &flatchr.url)
     );
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     for i in 0..4 {
         app.post_event(&event_body(&format!("kept-{i}"), SOURCE))
             .await;
     }
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     let dead: Vec<i64> = jobs
         .iter()
         .filter(|j| j.status == Status::Dead)
@@ -331,7 +331,7 @@ async fn retention_deletes_finished_jobs_after_their_period() {
     // The dead job's period ends too; the service purges by itself every interval.
     age(&app, dead[0], Duration::from_secs(3600)).await;
     let db = app.stop().await;
-    let app = TestApp::spawn_on(
+    let app = TestApp::spawn_stepped_on(
         &config.replace("interval = \"1h\"", "interval = \"1s\""),
         db,
     )
@@ -383,7 +383,7 @@ async fn an_erased_candidate_sent_again_is_enriched_never_pushed_twice() {
         base_config(&hrflow.url(), &flatchr.url),
         admin_section()
     );
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     let r = app
         .http
         .post(format!("{}/careers/publish", app.address))
@@ -394,7 +394,7 @@ async fn an_erased_candidate_sent_again_is_enriched_never_pushed_twice() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(app.post_event(&event_for(&candidate)).await.status(), 202);
-    assert_all_delivered(&app.settle(Duration::from_secs(10)).await);
+    assert_all_delivered(&app.dispatch().await);
     assert_eq!(flatchr.candidates().len(), 1);
     let before = response_of(&app, &candidate).await.expect("a response");
 
@@ -428,7 +428,7 @@ async fn an_erased_candidate_sent_again_is_enriched_never_pushed_twice() {
     // knowing whom, that it pushed this candidate on this route.
     let update = event_for(&candidate).replace("profile.parsing.success", "profile.storing.update");
     assert_eq!(app.post_event(&update).await.status(), 202);
-    assert_all_delivered(&app.settle(Duration::from_secs(10)).await);
+    assert_all_delivered(&app.dispatch().await);
     assert_eq!(
         flatchr.candidates().len(),
         1,

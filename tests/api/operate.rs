@@ -19,12 +19,12 @@ async fn an_expired_key_then_one_bulk_retry_delivers_every_candidate_once() {
     let flatchr = FakeFlatchr::start().await;
     // The key expired: Flatchr refuses the first five pushes with 401.
     flatchr.faults(vec![Fault::Status(401, None); 5], vec![]);
-    let app = spawn!(&base_config(&hrflow.url, &flatchr.url));
+    let app = spawn_stepped!(&base_config(&hrflow.url, &flatchr.url));
     for i in 0..5 {
         app.post_event(&event_body(&format!("expired-{i}"), SOURCE))
             .await;
     }
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert!(jobs.iter().all(|j| j.status == Status::Dead), "{jobs:?}");
     assert!(
         jobs.iter()
@@ -45,7 +45,7 @@ async fn an_expired_key_then_one_bulk_retry_delivers_every_candidate_once() {
         serde_json::from_str::<Value>(out.trim()).unwrap()["retried"],
         5
     );
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_all_delivered(&jobs);
     assert_eq!(
         (flatchr.candidates().len(), flatchr.pushes_per_email().len()),
@@ -104,13 +104,13 @@ async fn a_retried_job_whose_profile_was_pushed_only_enriches() {
     let flatchr = FakeFlatchr::start().await;
     // Pushed, then EnrichProfile refused (403): the job ends dead after the push.
     flatchr.faults(vec![], vec![Fault::Status(403, None)]);
-    let app = spawn!(&base_config(&hrflow.url, &flatchr.url));
+    let app = spawn_stepped!(&base_config(&hrflow.url, &flatchr.url));
     app.post_event(&event_body("pushed-once", SOURCE)).await;
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Dead, "{jobs:?}");
     assert_eq!(flatchr.candidates().len(), 1);
     assert_eq!(app.store().retry_ids(&[jobs[0].id]).await.unwrap(), 1);
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_all_delivered(&jobs);
     let s = flatchr.state.lock().unwrap();
     assert_eq!(

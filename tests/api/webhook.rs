@@ -4,7 +4,6 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine as _;
@@ -130,14 +129,14 @@ async fn a_signed_post_retried_on_5xx_and_429_with_one_message_id() {
     let hrflow = FakeHrflow::start().await;
     let (url, receiver) = receiver().await;
     receiver.lock().unwrap().answers = VecDeque::from([(503, None), (429, Some("0")), (200, None)]);
-    let app = spawn!(&webhook_config(&hrflow.url, &url, ""));
+    let app = spawn_stepped!(&webhook_config(&hrflow.url, &url, ""));
     assert_eq!(
         app.post_event(&event_body("hooked-1", SOURCE))
             .await
             .status(),
         202
     );
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_all_delivered(&jobs);
     let seen = receiver.lock().unwrap().seen.clone();
     assert_eq!(seen.len(), 3, "{seen:?}");
@@ -183,13 +182,13 @@ async fn gone_is_dead_and_a_format_sets_the_body() {
     let hrflow = FakeHrflow::start().await;
     let (url, receiver) = receiver().await;
     receiver.lock().unwrap().answers = VecDeque::from([(410, None)]);
-    let app = spawn!(&webhook_config(
+    let app = spawn_stepped!(&webhook_config(
         &hrflow.url,
         &url,
         "format = \"ats_candidate\""
     ));
     app.post_event(&event_body("gone-1", SOURCE)).await;
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(jobs[0].status, Status::Dead);
     let reason = jobs[0].reason.clone().unwrap();
     assert!(
@@ -197,7 +196,7 @@ async fn gone_is_dead_and_a_format_sets_the_body() {
         "{reason}"
     );
     app.post_event(&event_body("formatted-1", SOURCE)).await;
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_eq!(
         jobs.iter()
             .filter(|j| j.status == Status::Delivered)
