@@ -463,13 +463,10 @@ async fn cancel_and_retry_one_job_over_the_api() {
             .replace("[\"100ms\", \"100ms\", \"100ms\"]", "[\"1h\"]"),
         admin_section()
     );
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     app.post_event(&event_body("to-cancel", SOURCE)).await;
-    let started = Instant::now();
-    while app.attempts(1).await.is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    app.run_due().await;
+    assert!(!app.attempts(1).await.is_empty());
     let (status, body) = call(
         &app,
         reqwest::Method::POST,
@@ -521,7 +518,7 @@ async fn cancel_and_retry_one_job_over_the_api() {
     )
     .await;
     assert_eq!((status, body), (200, json!({"retried": 1})));
-    assert_all_delivered(&app.settle(Duration::from_secs(10)).await);
+    assert_all_delivered(&app.dispatch().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

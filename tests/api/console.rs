@@ -231,7 +231,7 @@ async fn a_paused_route_keeps_its_jobs_waiting_across_a_restart_until_resumed() 
         app.post_event(&event_body("ada", SOURCE)).await.status(),
         202
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.run_due().await, [], "a paused route's job was claimed");
     let jobs = app.jobs().await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status, Status::Pending);
@@ -280,8 +280,8 @@ async fn a_paused_route_keeps_its_jobs_waiting_across_a_restart_until_resumed() 
         base_config(&hrflow.url, &flatchr.url),
         admin_section()
     );
-    let app = TestApp::spawn_on(&config, db).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let app = TestApp::spawn_stepped_on(&config, db).await;
+    assert_eq!(app.run_due().await, [], "a paused route's job was claimed");
     assert!(flatchr.candidates().is_empty());
     let (ok, out) = relay_cli(&app, &["routes", "list"]);
     assert!(ok, "{out}");
@@ -295,7 +295,7 @@ async fn a_paused_route_keeps_its_jobs_waiting_across_a_restart_until_resumed() 
     let (ok, out) = relay_cli(&app, &["routes", "resume", "flatchr"]);
     assert!(ok, "{out}");
     assert!(out.contains("\"changed\":true"), "{out}");
-    let jobs = app.settle(Duration::from_secs(10)).await;
+    let jobs = app.dispatch().await;
     assert_all_delivered(&jobs);
     assert_eq!(jobs[0].attempts, 1);
     assert_eq!(flatchr.candidates().len(), 1);

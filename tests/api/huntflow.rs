@@ -396,20 +396,22 @@ async fn a_refused_refresh_pauses_the_route_and_its_jobs_wait() {
     let huntflow = FakeHuntflow::start(Duration::ZERO, Duration::from_secs(600)).await;
     huntflow.state.lock().unwrap().refresh.clear();
     let config = huntflow.config(&hrflow.url, &flatchr.url, "");
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     assert_eq!(
         app.post_event(&event_body("ada", "src")).await.status(),
         202
     );
-    let started = Instant::now();
-    while app.store().pauses().await.unwrap().is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the route was not paused"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.run_due().await;
+    assert!(
+        !app.store().pauses().await.unwrap().is_empty(),
+        "the route was not paused"
+    );
+    // Made due (its retry is an hour away), the job still waits: the pause keeps it unclaimed.
+    sqlx::query("UPDATE jobs SET next_attempt_at = 0")
+        .execute(app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(app.run_due().await, [], "a paused route's job was claimed");
     let jobs = app.jobs().await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(

@@ -1,8 +1,6 @@
 //! Operating the relay: an expired Flatchr key kills jobs; once it is fixed, one bulk retry
 //! delivers every candidate once. Retries keep history and push-once; cancel ends pending jobs.
 
-use std::time::Duration;
-
 use hrflow_relay::job::Status;
 use serde_json::Value;
 
@@ -126,21 +124,12 @@ async fn cancel_ends_pending_jobs_cancelled_and_nothing_else() {
         r#"retry_schedule = ["100ms", "100ms", "100ms"]"#,
         r#"retry_schedule = ["1h"]"#,
     );
-    let app = spawn!(&config);
+    let app = spawn_stepped!(&config);
     app.post_event(&event_body("to-cancel", SOURCE)).await;
     let store = app.store();
-    let started = std::time::Instant::now();
-    while store.jobs(None, 10).await.unwrap()[0].attempts < 1 {
-        assert!(started.elapsed() < Duration::from_secs(10));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // The first attempt, recorded before the CLI below blocks this test's one thread.
+    assert_eq!(app.run_due().await.len(), 1);
     let id = store.jobs(None, 10).await.unwrap()[0].id;
-    // The first attempt's record is written: the CLI below blocks this test's one thread, which
-    // also runs the relay, so a finish still open on PostgreSQL would hold the row it waits on.
-    while store.attempts(id).await.unwrap().is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(10));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let (ok, out) = jobs_cli(&app, &["cancel", &id.to_string()]);
     assert!(ok, "{out}");
     assert_eq!(
