@@ -272,9 +272,8 @@ impl TestApp {
         worker.run_due().await.unwrap()
     }
 
-    /// The stepped app's `settle`: runs the due jobs until no job waits for an attempt (each
-    /// ended, or held by a paused route), sleeping only until the next retry is due; fails the
-    /// test when one still waits after 30 s.
+    /// The stepped app's `settle`: runs the due jobs until no job is pending, sleeping only
+    /// until the next attempt is due; fails the test when one is still pending after 30 s.
     pub async fn dispatch(&self) -> Vec<JobView> {
         let limit = Duration::from_secs(30);
         let started = Instant::now();
@@ -283,14 +282,15 @@ impl TestApp {
             let jobs = self.jobs().await;
             let next = jobs
                 .iter()
-                .filter(|j| j.status == Status::Pending && !j.paused)
+                .filter(|j| j.status == Status::Pending)
                 .filter_map(|j| j.next_attempt_at)
                 .min();
             let Some(next) = next else {
                 assert!(!jobs.is_empty(), "no job to dispatch");
                 return jobs;
             };
-            // Due now yet not claimed: another process holds it; look again shortly.
+            // Due yet not claimed (leased elsewhere, or a change made by another process not
+            // seen yet by every connection): look again shortly.
             let wait = Duration::from_millis((next - now_ms()).max(10) as u64);
             assert!(
                 started.elapsed() + wait < limit,
