@@ -64,6 +64,7 @@ const REASON_CHARS: usize = 300;
 
 /// Where and how the messages go.
 pub struct Sink {
+    /// The shared client.
     pub http: reqwest::Client,
     /// `[alerts].webhook_url`: it holds the hook's token, so it is never logged.
     pub url: String,

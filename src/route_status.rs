@@ -9,6 +9,7 @@ use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RouteStatus {
+    /// The route's name.
     pub name: String,
     /// `flatchr`, `careers`, `webhook`; `unconfigured` for a route that only has jobs left.
     pub destination: &'static str,
@@ -27,17 +28,24 @@ pub struct RouteStatus {
         serialize_with = "crate::time::ser_opt",
         skip_serializing_if = "Option::is_none"
     )]
+    /// When an operator paused it; `None`: running.
     pub paused_at: Option<i64>,
+    /// Its jobs, per status.
     pub jobs: Counts,
 }
 
 /// Jobs per status.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Counts {
+    /// Waiting for an attempt (or in one).
     pub pending: i64,
+    /// Ended delivered.
     pub delivered: i64,
+    /// Dropped by a logic.
     pub filtered: i64,
+    /// Ended failed.
     pub dead: i64,
+    /// Ended by an operator.
     pub cancelled: i64,
 }
 

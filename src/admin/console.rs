@@ -20,6 +20,7 @@ const SEARCH_SHOWS: usize = 5;
 /// One candidate: everything the relay holds about them, oldest first.
 #[derive(Debug, Clone, Serialize)]
 pub struct Timeline {
+    /// The candidate, as HrFlow keys them.
     pub profile_key: String,
     /// Every event received that named them, duplicates and ignored ones too.
     pub events: Vec<EventView>,

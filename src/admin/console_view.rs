@@ -60,7 +60,9 @@ pub fn results_page(q: &str, found: &[serde_json::Value]) -> String {
 struct Line {
     /// Unix ms: what the timeline is sorted by.
     at: i64,
+    /// What happened, in a word (received, attempt, delivered...).
     what: String,
+    /// Why, or what was said, in words.
     detail: String,
 }
 

@@ -20,9 +20,11 @@ use crate::worker::Heartbeat;
 pub struct AppState {
     /// True once the schema is migrated: until then events answer 503 and readiness fails.
     pub schema: Arc<std::sync::atomic::AtomicBool>,
+    /// For the reads the handlers make (the admin area, the careers API).
     pub store: Store,
     /// The event endpoint's way into the store: events arriving together share a commit.
     pub intake: GroupCommit,
+    /// What the handlers check against (secrets, limits, routes).
     pub settings: Arc<Settings>,
     /// Wakes idle workers when jobs become due now (events stored, jobs retried, a route
     /// resumed) instead of their next poll.

@@ -34,6 +34,7 @@ impl Area {
 struct Window {
     /// The first failure of the window: it ends `WINDOW` later.
     started: Instant,
+    /// Failed logins in the window so far.
     failures: u32,
 }
 

@@ -10,6 +10,7 @@ use crate::job::Failure;
 /// Lists pages the way `[backfill]` says: paced, a failed page tried again with a doubling
 /// delay (or the `Retry-After`), then given up. Shared by the backfill and sync.
 pub(crate) struct Lister<'a> {
+    /// HrFlow, with the deployment's key.
     pub client: &'a HrflowClient,
     /// `[backfill]`'s retries and delay, and the worker's request timeout.
     pub settings: &'a Settings,

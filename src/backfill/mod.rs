@@ -226,9 +226,13 @@ pub async fn run_with(
 
 /// What a backfill carries from page to page and from source to source.
 struct Run<'a> {
+    /// The routes and `[backfill]`'s pace.
     settings: &'a Settings,
+    /// Where jobs are queued.
     store: &'a Store,
+    /// What the command was asked.
     options: &'a Options,
+    /// Where progress is shown (a bar on a terminal).
     progress: &'a Progress,
     /// HrFlow, for the listings.
     client: HrflowClient,

@@ -35,6 +35,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "RELAY_CONFIG")]
     pub config: Option<PathBuf>,
     // None: `serve`, the default.
+    /// What to do; none: serve.
     #[command(subcommand)]
     pub command: Option<Command>,
 }

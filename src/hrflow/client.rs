@@ -9,6 +9,7 @@ use crate::secret::Secret;
 
 #[derive(Clone)]
 pub struct HrflowClient {
+    /// The shared client.
     http: reqwest::Client,
     /// Without a trailing slash: paths are appended to it.
     api_url: String,
@@ -180,6 +181,7 @@ pub struct ListPage {
 /// What to list: one source, a page of `limit` profiles, optional creation dates.
 #[derive(Debug, Clone)]
 pub struct ListQuery<'a> {
+    /// The source listed.
     pub source_key: &'a str,
     /// From 1.
     pub page: u64,

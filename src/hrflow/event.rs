@@ -78,8 +78,11 @@ pub fn kind(event_type: &str) -> Kind {
 /// What the relay needs from an event that carries a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileEvent {
+    /// `profile.parsing.success` and the like: which routes act on it.
     pub event_type: String,
+    /// The profile to fetch.
     pub profile_key: String,
+    /// The source it is in: which routes take it.
     pub source_key: String,
     /// SHA-256 of the event's own JSON text: the dedupe key of a redelivery.
     pub body_hash: String,

@@ -7,6 +7,7 @@ use super::{Store, StoreError, now_ms};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vacancy {
+    /// Huntflow's vacancy id.
     pub id: i64,
     /// What Huntflow published, kept as it sent it.
     pub fields: Value,
@@ -19,6 +20,7 @@ pub struct Vacancy {
 /// A stored response item: the mapped fields, plus its id and creation time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredResponse {
+    /// The response's id, as Huntflow reads it.
     pub id: i64,
     /// The candidate as the format mapped it.
     pub item: Value,
@@ -31,6 +33,7 @@ pub struct StoredResponse {
 pub struct NewLetter {
     /// `response` or `recommendation`.
     pub kind: String,
+    /// The letter's text.
     pub comment: String,
     /// Who wrote it, as the format gave it (an object with a name).
     pub author: Option<Value>,
@@ -40,9 +43,11 @@ pub struct NewLetter {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredLetter {
+    /// The letter's id.
     pub id: i64,
     /// `response` or `recommendation`.
     pub kind: String,
+    /// The letter's text.
     pub comment: String,
     /// Who wrote it, as the format gave it.
     pub author: Option<Value>,
@@ -53,6 +58,7 @@ pub struct StoredLetter {
 /// One page and the total it was cut from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
+    /// The page's items, in order.
     pub items: Vec<T>,
     /// How many there are in all.
     pub found: i64,

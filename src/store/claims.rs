@@ -10,6 +10,7 @@ use crate::job::Step;
 /// A job as a worker holds it under its lease: what one attempt needs.
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
+    /// The job's row.
     pub id: i64,
     /// The event it came from (a webhook sends the event's type and names it).
     pub event_id: String,

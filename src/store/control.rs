@@ -8,6 +8,7 @@ use crate::job::Status;
 /// Which jobs; every field that is set must match.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
+    /// Only jobs in this status.
     pub status: Option<Status>,
     /// Jobs of this route.
     pub route: Option<String>,

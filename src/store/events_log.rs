@@ -36,6 +36,7 @@ impl EventOutcome {
 /// One event as the log shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EventView {
+    /// The event's UUID (`event_id` in the 202).
     pub id: String,
     /// HrFlow's event type.
     #[serde(rename = "type")]
@@ -43,8 +44,10 @@ pub struct EventView {
     /// Absent when the event named none (an error event, one without a profile).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_key: Option<String>,
+    /// The profile it named, when it named one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_key: Option<String>,
+    /// When it arrived (ms since the epoch).
     #[serde(serialize_with = "crate::time::ser")]
     pub received_at: i64,
     /// Accepted, a duplicate, or ignored.
@@ -66,7 +69,9 @@ pub struct EventFilter {
     pub profile: Option<String>,
     /// Events from this source key.
     pub source: Option<String>,
+    /// Only events of this type.
     pub event_type: Option<String>,
+    /// Only events with this outcome (accepted, duplicate, ignored).
     pub outcome: Option<EventOutcome>,
 }
 

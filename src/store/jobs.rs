@@ -8,6 +8,7 @@ use crate::job::{Status, Step};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct JobView {
+    /// The job's row.
     pub id: i64,
     /// The event it came from.
     pub event_id: String,
@@ -17,6 +18,7 @@ pub struct JobView {
     pub profile_key: String,
     /// The HrFlow source holding the profile.
     pub source_key: String,
+    /// Where it stands.
     pub status: Status,
     /// The furthest checkpoint reached.
     pub step: Step,
@@ -27,6 +29,7 @@ pub struct JobView {
         serialize_with = "crate::time::ser_opt",
         skip_serializing_if = "Option::is_none"
     )]
+    /// When a pending job runs next (ms since the epoch).
     pub next_attempt_at: Option<i64>,
     /// A pending job of a paused route: it waits, no attempt made, until the route is resumed.
     pub paused: bool,
@@ -72,6 +75,7 @@ impl JobView {
 pub struct AttemptView {
     /// The job's run this attempt belonged to: 1, then one more for each operator retry.
     pub run: i64,
+    /// When the attempt started (ms since the epoch).
     #[serde(serialize_with = "crate::time::ser")]
     pub started_at: i64,
     /// The furthest checkpoint it reached.
@@ -82,6 +86,7 @@ pub struct AttemptView {
     pub outcome: String,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// How long it took.
     pub duration_ms: i64,
     /// What the destination said beyond the outcome.
     pub note: Option<String>,

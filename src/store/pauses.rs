@@ -11,6 +11,7 @@ use super::{Backend, Durability, Store, StoreError, now_ms};
 /// A paused route, and since when (Unix ms).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pause {
+    /// The route paused.
     pub route: String,
     /// When the operator paused it (Unix ms).
     pub paused_at: i64,

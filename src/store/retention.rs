@@ -69,6 +69,7 @@ pub struct Cutoffs {
 /// Counts of what was deleted, by table.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Deleted {
+    /// Jobs deleted.
     pub jobs: u64,
     /// The attempts of the jobs deleted.
     pub attempts: u64,
@@ -82,6 +83,7 @@ pub struct Deleted {
     pub vacancies: u64,
     /// Careers responses (and, below, their letters).
     pub responses: u64,
+    /// Careers letters deleted.
     pub letters: u64,
 }
 

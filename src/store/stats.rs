@@ -30,11 +30,15 @@ pub struct Stats {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RouteCounts {
+    /// The route counted.
     pub route: String,
     /// Jobs of the route in each status:
     pub pending: i64,
+    /// Jobs delivered.
     pub delivered: i64,
+    /// Jobs filtered.
     pub filtered: i64,
+    /// Jobs dead.
     pub dead: i64,
     /// Ended by an operator: apart from the dead, which are failures.
     pub cancelled: i64,
@@ -47,7 +51,9 @@ pub struct HourOutcomes {
     pub hour: i64,
     /// Jobs that ended in the hour, by status:
     pub delivered: i64,
+    /// Attempts that ended filtered.
     pub filtered: i64,
+    /// Attempts that ended dead.
     pub dead: i64,
 }
 
@@ -71,6 +77,7 @@ pub struct QueueGauges {
 /// Dead jobs sharing one route and reason.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadCause {
+    /// The route its jobs are on.
     pub route: String,
     /// The reason the jobs share ("" for none).
     pub reason: String,

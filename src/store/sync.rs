@@ -9,6 +9,7 @@ use super::{Durability, Store, StoreError, now_ms};
 /// A source's last pass, as the status page shows it. Times are Unix milliseconds.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct SourceRun {
+    /// The source passed over.
     pub source_key: String,
     /// The day (YYYY-MM-DD, UTC) the last complete pass started; the next lists from a day
     /// before it.
@@ -17,12 +18,14 @@ pub struct SourceRun {
         serialize_with = "crate::time::ser_opt",
         skip_serializing_if = "Option::is_none"
     )]
+    /// When its last pass started (ms since the epoch).
     pub started_at: Option<i64>,
     /// When it ended, through or not.
     #[serde(
         serialize_with = "crate::time::ser_opt",
         skip_serializing_if = "Option::is_none"
     )]
+    /// When it ended; `None`: still running or cut short.
     pub ended_at: Option<i64>,
     /// Profiles HrFlow listed.
     pub listed: i64,

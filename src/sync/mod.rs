@@ -47,7 +47,9 @@ pub struct Report {
 
 /// What a pass needs.
 pub struct Syncer {
+    /// The sources, the routes and the pace.
     pub settings: Arc<Settings>,
+    /// Where the watermarks, the lease and the queued jobs are.
     pub store: Store,
     /// Told of profiles found and of a refused key (the command passes a silent one).
     pub alerts: Alerts,

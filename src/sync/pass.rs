@@ -211,12 +211,15 @@ impl Syncer {
 
 /// One source's listing, as every page of it asks.
 struct Listing<'a> {
+    /// HrFlow, with the deployment's key.
     client: &'a HrflowClient,
+    /// The source listed.
     source: &'a str,
     /// The first day listed (`YYYY-MM-DD`).
     from: &'a str,
     /// The watermark a pass that goes through leaves.
     today: NaiveDate,
+    /// What the pass found so far.
     progress: &'a Progress,
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::config::Settings;
+use crate::config::{Route, Settings};
 use crate::destination::{Delivery, Plan, Senders};
 use crate::hrflow::client::HrflowClient;
 use crate::job::{self, Failure, Outcome, Step};
@@ -19,9 +19,13 @@ use crate::store::{AttemptRecord, ClaimedJob, Finish, Store, now_ms};
 
 /// What an attempt needs.
 pub struct Attempts {
+    /// Where attempts are recorded and checkpoints kept.
     pub store: Store,
+    /// The routes, the timeouts and the retry schedule.
     pub settings: Arc<Settings>,
+    /// The routes' logics and formats.
     pub scripts: Scripts,
+    /// Where profiles are fetched.
     pub hrflow: HrflowClient,
     /// A client per destination: Flatchr accounts, the webhook sender, the store.
     pub senders: Arc<Senders>,
@@ -33,6 +37,7 @@ pub struct Attempts {
 
 /// What an attempt reached, for the attempt record.
 struct Progress {
+    /// The furthest checkpoint reached.
     step: Step,
     /// The profile as fetched by this attempt (checkpointed if the job runs again).
     fetched: Option<Value>,
@@ -199,53 +204,9 @@ impl Attempts {
             )));
         };
 
-        // 1. The profile: fetched once, and checkpointed by `finish` if the job runs again.
-        let (profile, fetched) = match job
-            .profile
-            .as_deref()
-            .and_then(|p| serde_json::from_str::<Value>(p).ok())
-        {
-            Some(p) => (p, false),
-            None => {
-                progress.step = Step::New;
-                let p = self
-                    .hrflow
-                    .profile(
-                        &job.source_key,
-                        &job.profile_key,
-                        self.settings.worker.request_timeout,
-                    )
-                    .await?;
-                (p, true)
-            }
-        };
+        let (profile, fetched) = self.profile(job, progress).await?;
         progress.step = Step::Fetched;
-
-        // 2. The destination's pure step (logics, format, mapping), on the profile where it
-        // is. Scripts are CPU work under a time limit: they run off the async threads, and
-        // hand the profile back. Without a script the mapping takes microseconds, not worth a
-        // hop to another thread and back.
-        let (plan, profile) = if route.logics.is_empty() && route.format.is_empty() {
-            let plan = route.destination.prepare(
-                route.transform(),
-                &self.scripts,
-                Cow::Borrowed(&profile),
-            );
-            (plan, profile)
-        } else {
-            let scripts = self.scripts.clone();
-            let planned_route = route.clone();
-            tokio::task::spawn_blocking(move || {
-                let plan = planned_route.destination.prepare(
-                    planned_route.transform(),
-                    &scripts,
-                    Cow::Borrowed(&profile),
-                );
-                (plan, profile)
-            })
-            .await
-            .map_err(|e| Failure::permanent(format!("script task failed: {e}")))?
-        };
+        let (plan, profile) = self.prepare(&route, profile).await?;
         if fetched {
             progress.email_hash =
                 crate::profile::email(&profile).and_then(|email| self.store.email_hash(email).ok());
@@ -253,7 +214,7 @@ impl Attempts {
         }
         let plan = plan?;
 
-        // 3. Its effectful step.
+        // The destination's effects.
         match plan {
             Plan::Dropped(logic) => Ok(Outcome::Filtered(logic)),
             Plan::Send(prepared) => {
@@ -270,5 +231,55 @@ impl Attempts {
                 Ok(Outcome::Delivered)
             }
         }
+    }
+
+    /// The profile, as checkpointed by an earlier attempt or fetched now (then `true`: kept by
+    /// `finish` if the job runs again).
+    async fn profile(
+        &self,
+        job: &ClaimedJob,
+        progress: &mut Progress,
+    ) -> Result<(Value, bool), Failure> {
+        let checkpointed = job.profile.as_deref();
+        if let Some(p) = checkpointed.and_then(|p| serde_json::from_str::<Value>(p).ok()) {
+            return Ok((p, false));
+        }
+        progress.step = Step::New;
+        let timeout = self.settings.worker.request_timeout;
+        let p = self
+            .hrflow
+            .profile(&job.source_key, &job.profile_key, timeout)
+            .await?;
+        Ok((p, true))
+    }
+
+    /// The destination's pure step (logics, format, mapping), on the profile where it is; the
+    /// profile comes back with the plan. Scripts are CPU work under a time limit: they run off
+    /// the async threads. Without a script the mapping takes microseconds, not worth a hop to
+    /// another thread and back.
+    async fn prepare(
+        &self,
+        route: &Route,
+        profile: Value,
+    ) -> Result<(Result<Plan, Failure>, Value), Failure> {
+        if route.logics.is_empty() && route.format.is_empty() {
+            let plan = route.destination.prepare(
+                route.transform(),
+                &self.scripts,
+                Cow::Borrowed(&profile),
+            );
+            return Ok((plan, profile));
+        }
+        let scripts = self.scripts.clone();
+        let route = route.clone();
+        tokio::task::spawn_blocking(move || {
+            let plan =
+                route
+                    .destination
+                    .prepare(route.transform(), &scripts, Cow::Borrowed(&profile));
+            (plan, profile)
+        })
+        .await
+        .map_err(|e| Failure::permanent(format!("script task failed: {e}")))
     }
 }

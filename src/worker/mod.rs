@@ -41,8 +41,11 @@ impl Heartbeat {
 pub struct Worker {
     /// What one attempt needs; the loop only hands it jobs.
     pub attempts: Arc<Attempts>,
+    /// Told when events are stored, so an idle worker claims at once.
     pub wake: Arc<Notify>,
+    /// When the loop last looked for work: readiness fails when it stops.
     pub heartbeat: Arc<Heartbeat>,
+    /// True once migrated: no claim before.
     pub schema: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -50,8 +53,6 @@ impl Worker {
     /// Runs until `shutdown` turns true; then stops claiming, lets jobs in flight finish within
     /// the grace period, and releases the leases of the rest.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let permits = Arc::new(Semaphore::new(self.attempts.settings.worker.concurrency));
-        let mut tasks = JoinSet::new();
         while !self.schema.load(std::sync::atomic::Ordering::Acquire) {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -71,58 +72,8 @@ impl Worker {
         }
         let (stop_heartbeat, heartbeat_stopped) = watch::channel(false);
         let replicas = tokio::spawn(self.clone().share_rate(heartbeat_stopped));
-        'outer: loop {
-            let permit = loop {
-                tokio::select! {
-                    p = permits.clone().acquire_owned() => match p {
-                        Ok(p) => break p,
-                        Err(_) => break 'outer,
-                    },
-                    // All slots busy is healthy: keep the heartbeat going.
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => self.heartbeat.beat(),
-                    _ = shutdown.changed() => break 'outer,
-                }
-            };
-            if *shutdown.borrow() {
-                break;
-            }
-            while tasks.try_join_next().is_some() {}
-            match self.claim().await {
-                Ok(Some(job)) => {
-                    let attempts = self.attempts.clone();
-                    tasks.spawn(async move {
-                        let _permit = permit;
-                        attempts.run(job).await;
-                    });
-                }
-                Ok(None) => {
-                    drop(permit);
-                    tokio::select! {
-                        _ = self.wake.notified() => {}
-                        _ = tokio::time::sleep(self.attempts.settings.worker.poll_interval) => {}
-                        _ = shutdown.changed() => break,
-                    }
-                }
-                Err(e) => {
-                    // The database is unreachable: pause, and try again later.
-                    drop(permit);
-                    tracing::error!(error = %e, "cannot claim jobs");
-                    tokio::select! {
-                        _ = tokio::time::sleep(self.attempts.settings.worker.poll_interval.max(Duration::from_secs(1))) => {}
-                        _ = shutdown.changed() => break,
-                    }
-                }
-            }
-        }
-        let in_flight = tasks.len();
-        tracing::info!(in_flight, "worker stopping: no new claims");
-        let drained = tokio::time::timeout(self.attempts.settings.server.shutdown_grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tasks.abort_all();
-        }
+        let tasks = self.claim_until(&mut shutdown).await;
+        self.drain(tasks).await;
         let _ = stop_heartbeat.send(true);
         let _ = replicas.await;
         match self.attempts.store.release(&self.attempts.owner).await {
@@ -130,6 +81,67 @@ impl Worker {
             Err(e) => {
                 tracing::error!(error = %e, "could not release leases; they expire on their own")
             }
+        }
+    }
+
+    /// Claims a due job whenever a slot is free and runs it as a task, until `shutdown`:
+    /// the attempts still in flight then.
+    async fn claim_until(&self, shutdown: &mut watch::Receiver<bool>) -> JoinSet<()> {
+        let permits = Arc::new(Semaphore::new(self.attempts.settings.worker.concurrency));
+        let poll = self.attempts.settings.worker.poll_interval;
+        let mut tasks = JoinSet::new();
+        loop {
+            let permit = tokio::select! {
+                p = permits.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                // All slots busy is healthy: keep the heartbeat going.
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    self.heartbeat.beat();
+                    continue;
+                }
+                _ = shutdown.changed() => break,
+            };
+            if *shutdown.borrow() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            // Nothing due: until an event wakes it, or the next poll. The database unreachable:
+            // a pause, whatever arrives.
+            let (pause, woken) = match self.claim().await {
+                Ok(Some(job)) => {
+                    let attempts = self.attempts.clone();
+                    tasks.spawn(async move {
+                        let _permit = permit;
+                        attempts.run(job).await;
+                    });
+                    continue;
+                }
+                Ok(None) => (poll, true),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim jobs");
+                    (poll.max(Duration::from_secs(1)), false)
+                }
+            };
+            drop(permit);
+            tokio::select! {
+                _ = self.wake.notified(), if woken => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        tasks
+    }
+
+    /// Lets the attempts in flight finish within the grace period, and stops the rest.
+    async fn drain(&self, mut tasks: JoinSet<()>) {
+        tracing::info!(in_flight = tasks.len(), "worker stopping: no new claims");
+        let grace = self.attempts.settings.server.shutdown_grace;
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tasks.abort_all();
         }
     }
 
