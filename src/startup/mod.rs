@@ -142,6 +142,8 @@ impl Application {
         } = database::open(&settings).await?;
         let http = crate::http::client()?;
         let settings = Arc::new(settings);
+        // Bound before the worker, sync and retention start: a taken port starts none of them.
+        let (listener, port) = server::listen(&settings)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let background = Background {
             settings: &settings,
@@ -154,7 +156,6 @@ impl Application {
         let alerts = worker.attempts.alerts.clone();
         let gauges = crate::api::gauges::Gauges::default();
         gauges.start(store.clone(), schema.clone(), shutdown_rx.clone());
-        let (listener, port) = server::listen(&settings)?;
         let intake = crate::store::group_commit::GroupCommit::start(
             store.clone(),
             settings.hrflow.dedupe_window.as_millis() as i64,
