@@ -97,16 +97,17 @@ const RECORD: Statement = Statement {
     params: &[1, 11, 12, 8, 13, 14, 15, 18],
 };
 
-/// The created-once record this job holds, still "sending", marked pushed.
-const MARK_PUSHED: Statement = Statement {
+/// The created-once record this job holds, still "sending", marked created (stored as
+/// `pushed`, the word of the first destination that had one).
+const MARK_CREATED: Statement = Statement {
     sql: "UPDATE push_marks SET state = 'pushed', updated_at = $5
              WHERE mark = $16 AND job_id = $1 AND state = 'sending'",
     params: &[1, 5, 16],
 };
 
-/// PostgreSQL's texts of `MOVE_ON`, `MARK_PUSHED` and `RECORD`, numbered once.
+/// PostgreSQL's texts of `MOVE_ON`, `MARK_CREATED` and `RECORD`, numbered once.
 static POSTGRES: LazyLock<[String; 3]> =
-    LazyLock::new(|| [MOVE_ON, MARK_PUSHED, RECORD].map(|s| s.for_postgres()));
+    LazyLock::new(|| [MOVE_ON, MARK_CREATED, RECORD].map(|s| s.for_postgres()));
 
 impl Statement {
     /// The text with the k-th of `params` as `$k`.
@@ -185,8 +186,8 @@ impl Store {
         // The attempt created the candidate upstream (or found an earlier attempt's creation
         // there): the created-once record this job holds, still "sending", is marked. One
         // created before by another job, or not this job's, is left as it is.
-        let pushed = attempt.created;
-        let mark = if pushed {
+        let created = attempt.created;
+        let mark = if created {
             self.push_mark(&job.route, &job.profile_key)?
         } else {
             String::new()
@@ -195,8 +196,8 @@ impl Store {
         // A deferral was not an attempt: no record.
         let recorded = !matches!(finish, Finish::Defer { .. });
         match self.backend {
-            Backend::Sqlite => self.finish_in_batch(&values, recorded, pushed).await,
-            Backend::Postgres => self.finish_in_transaction(&values, recorded, pushed).await,
+            Backend::Sqlite => self.finish_in_batch(&values, recorded, created).await,
+            Backend::Postgres => self.finish_in_transaction(&values, recorded, created).await,
         }
     }
 
@@ -205,14 +206,14 @@ impl Store {
         &self,
         values: &[Param<'_>; VALUES],
         recorded: bool,
-        pushed: bool,
+        created: bool,
     ) -> Result<bool, StoreError> {
         let mut sql = vec![MOVE_ON.sql.to_string()];
         if recorded {
             sql.push(RECORD.sql.to_string());
         }
-        if pushed {
-            sql.push(MARK_PUSHED.sql.to_string());
+        if created {
+            sql.push(MARK_CREATED.sql.to_string());
         }
         let updated = self
             .write(Write {
@@ -229,9 +230,9 @@ impl Store {
         &self,
         values: &[Param<'_>; VALUES],
         recorded: bool,
-        pushed: bool,
+        created: bool,
     ) -> Result<bool, StoreError> {
-        let [move_on, mark_pushed, record] = &*POSTGRES;
+        let [move_on, mark_created, record] = &*POSTGRES;
         let mut conn = self.write_conn(Durability::Normal).await?;
         let mut tx = self.begin(&mut conn).await?;
         let updated = MOVE_ON
@@ -239,9 +240,9 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?
             .len();
-        if pushed {
-            MARK_PUSHED
-                .bind(sqlx::query(mark_pushed), values)
+        if created {
+            MARK_CREATED
+                .bind(sqlx::query(mark_created), values)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -311,11 +312,11 @@ mod tests {
     /// The texts PostgreSQL ran before the statements were written once.
     #[test]
     fn postgres_numbers_each_statement_from_one() {
-        let [move_on, mark_pushed, record] = &*POSTGRES;
+        let [move_on, mark_created, record] = &*POSTGRES;
         assert_eq!(*move_on, MOVE_ON.sql.replace("$17", "$11"));
         assert_eq!(
-            *mark_pushed,
-            MARK_PUSHED.sql.replace("$5", "$2").replace("$16", "$3")
+            *mark_created,
+            MARK_CREATED.sql.replace("$5", "$2").replace("$16", "$3")
         );
         assert_eq!(
             record.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -325,7 +326,7 @@ mod tests {
 
     #[test]
     fn every_parameter_is_a_value() {
-        for s in [MOVE_ON, MARK_PUSHED, RECORD] {
+        for s in [MOVE_ON, MARK_CREATED, RECORD] {
             assert!(s.params.iter().all(|n| (1..=VALUES).contains(n)));
         }
     }
