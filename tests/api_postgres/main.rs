@@ -2,32 +2,32 @@
 //! the replica test. Without PostgreSQL they say so; under CI=true that is a failure.
 
 #[macro_use]
-#[path = "../api/helpers.rs"]
+#[path = "../api/helpers/mod.rs"]
 mod helpers;
 
 pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
 #[path = "../api/accounts.rs"]
 mod accounts;
-#[path = "../api/admin.rs"]
+#[path = "../api/admin/mod.rs"]
 mod admin;
 #[path = "../api/attempt.rs"]
 mod attempt;
 #[path = "../api/backfill.rs"]
 mod backfill;
-#[path = "../api/careers.rs"]
+#[path = "../api/careers/mod.rs"]
 mod careers;
 #[path = "../api/console.rs"]
 mod console;
 #[path = "../api/crash.rs"]
 mod crash;
-#[path = "../api/delivery.rs"]
+#[path = "../api/delivery/mod.rs"]
 mod delivery;
-#[path = "../api/events.rs"]
+#[path = "../api/events/mod.rs"]
 mod events;
-#[path = "../api/huntflow.rs"]
+#[path = "../api/huntflow/mod.rs"]
 mod huntflow;
-#[path = "../api/keeping.rs"]
+#[path = "../api/keeping/mod.rs"]
 mod keeping;
 #[path = "../api/online.rs"]
 mod online;
@@ -35,9 +35,9 @@ mod online;
 mod operate;
 mod outage;
 mod replicas;
-#[path = "../api/service.rs"]
+#[path = "../api/service/mod.rs"]
 mod service;
-#[path = "../api/store.rs"]
+#[path = "../api/store/mod.rs"]
 mod store;
 #[path = "../api/sync.rs"]
 mod sync;
