@@ -1,6 +1,7 @@
 //! Jobs: one event on one route. The words the worker, the store and the pages share about
 //! one: how an attempt ended (`Outcome`, `Failure`), when a failed one runs again
-//! (`next_delay`), where a job stands (`Status`) and how far it got (`Step`).
+//! (`next_delay`), where a job stands (`Status`), how an attempt's record says it ended
+//! (`Ended`) and how far it got (`Step`).
 
 mod failure;
 mod schedule;
@@ -9,7 +10,7 @@ mod step;
 
 pub use failure::Failure;
 pub use schedule::{MAX_RETRY_AFTER, next_delay};
-pub use status::{Status, UnknownStatus};
+pub use status::{Ended, Status, UnknownStatus};
 pub use step::{Label, Step};
 
 /// The outcome of one attempt at a job.

@@ -97,7 +97,7 @@ pub fn timeline_page(t: &Timeline) -> String {
                 ),
                 detail: format!(
                     "{}{} <span class=\"reason\">{}</span>",
-                    esc(&a.outcome),
+                    a.outcome.as_str(),
                     a.http_status
                         .map(|s| format!(" · HTTP {s}"))
                         .unwrap_or_default(),

@@ -137,7 +137,7 @@ fn attempts_table(b: &mut String, job: &JobView, attempts: &[AttemptView]) {
             time(a.started_at),
             a.step.as_str(),
             a.http_status.map(|s| s.to_string()).unwrap_or_default(),
-            esc(&a.outcome),
+            a.outcome.as_str(),
             a.duration_ms,
             esc(a.error.as_deref().or(a.note.as_deref()).unwrap_or("")),
         );

@@ -212,7 +212,7 @@ fn show_job(job: &crate::store::JobView, attempts: &[crate::store::AttemptView])
             when(Some(at.started_at)),
             at.step.as_str().to_string(),
             at.http_status.map(|s| s.to_string()).unwrap_or_default(),
-            at.outcome.clone(),
+            at.outcome.to_string(),
             at.duration_ms.to_string(),
             at.error.clone().unwrap_or_default(),
         ]);

@@ -76,3 +76,46 @@ impl std::fmt::Display for Status {
         f.write_str(self.as_str())
     }
 }
+
+/// How one attempt ended, as its record keeps it: the job's end, or what comes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ended {
+    Delivered,
+    Filtered,
+    Dead,
+    /// Failed; the job runs again later.
+    Retry,
+    /// Not an attempt: what it needed was held; the job runs again later.
+    Deferred,
+}
+
+impl Ended {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Filtered => "filtered",
+            Self::Dead => "dead",
+            Self::Retry => "retry",
+            Self::Deferred => "deferred",
+        }
+    }
+
+    /// As the store writes it; anything else reads as dead, so a person sees it.
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "delivered" => Self::Delivered,
+            "filtered" => Self::Filtered,
+            "retry" => Self::Retry,
+            "deferred" => Self::Deferred,
+            _ => Self::Dead,
+        }
+    }
+}
+
+/// Pages and the CLI print it as the store writes it.
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use super::write::{Arg, Write};
 use super::{Backend, ClaimedJob, Durability, Store, StoreError, now_ms};
-use crate::job::{Status, Step};
+use crate::job::{Ended, Status, Step};
 
 /// How an attempt ends the job, or when it runs again.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,13 +34,13 @@ pub enum Finish {
 
 impl Finish {
     /// The attempt's outcome as its record keeps it.
-    pub fn label(&self) -> &'static str {
+    pub fn ended(&self) -> Ended {
         match self {
-            Finish::Delivered => Status::Delivered.as_str(),
-            Finish::Filtered(_) => Status::Filtered.as_str(),
-            Finish::Dead(_) => Status::Dead.as_str(),
-            Finish::Retry { .. } => "retry",
-            Finish::Defer { .. } => "deferred",
+            Finish::Delivered => Ended::Delivered,
+            Finish::Filtered(_) => Ended::Filtered,
+            Finish::Dead(_) => Ended::Dead,
+            Finish::Retry { .. } => Ended::Retry,
+            Finish::Defer { .. } => Ended::Deferred,
         }
     }
 }
@@ -297,7 +297,7 @@ fn values<'a>(
         Param::Int(attempt.started_at),                      // $11
         Param::Int(attempt.duration_ms),                     // $12
         Param::MaybeInt(attempt.http_status.map(i64::from)), // $13
-        Param::Text(finish.label()),                         // $14
+        Param::Text(finish.ended().as_str()),                // $14
         Param::MaybeText(attempt.error.as_deref()),          // $15
         Param::Text(mark),                                   // $16
         Param::MaybeText(attempt.email_hash.as_deref()),     // $17

@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::job::{Status, Step};
+use crate::job::{Ended, Status, Step};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct JobView {
@@ -82,8 +82,8 @@ pub struct AttemptView {
     pub step: Step,
     /// The last answer's status, when an upstream answered.
     pub http_status: Option<i64>,
-    /// `Finish::label`: delivered, filtered, dead or retry.
-    pub outcome: String,
+    /// How it ended: delivered, filtered, dead, retry or deferred.
+    pub outcome: Ended,
     /// Why it failed, if it did.
     pub error: Option<String>,
     /// How long it took.
@@ -128,7 +128,7 @@ impl Store {
                 started_at: r.get("started_at"),
                 step: Step::from_db(r.get("step")),
                 http_status: r.get("http_status"),
-                outcome: r.get("outcome"),
+                outcome: Ended::from_db(r.get("outcome")),
                 error: r.get("error"),
                 duration_ms: r.get("duration_ms"),
                 note: r.get("note"),

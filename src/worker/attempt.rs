@@ -92,7 +92,7 @@ impl Attempts {
                 Finish::Retry { at, reason } => tracing::warn!(outcome = "retry", retry_in_ms = at - now_ms(), reason = %reason, "attempt failed; will retry"),
                 Finish::Defer { reason, .. } => tracing::info!(outcome = "deferred", reason = %reason, "waiting for another job"),
             }
-            crate::telemetry::job(finish.label(), &job.route);
+            crate::telemetry::job(finish.ended().as_str(), &job.route);
             let named = destination.and_then(|d| d.named_account());
             self.tell(&job, named, &finish, failure.as_ref());
             match self.store.finish(&job, &self.owner, &finish, &record).await {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use hrflow_relay::job::Status;
+use hrflow_relay::job::{Ended, Status};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -161,7 +161,7 @@ async fn a_signed_post_retried_on_5xx_and_429_with_one_message_id() {
     assert_eq!(body["type"], "profile.parsing.success");
     assert_eq!(body["profile"]["key"], "hooked-1");
     assert_eq!(body["profile"]["info"]["email"], "hooked-1@example.org");
-    let attempts: Vec<(Option<i64>, String)> = app
+    let attempts: Vec<(Option<i64>, Ended)> = app
         .attempts(jobs[0].id)
         .await
         .into_iter()
@@ -170,9 +170,9 @@ async fn a_signed_post_retried_on_5xx_and_429_with_one_message_id() {
     assert_eq!(
         attempts,
         [
-            (Some(503), "retry".into()),
-            (Some(429), "retry".into()),
-            (None, "delivered".into())
+            (Some(503), Ended::Retry),
+            (Some(429), Ended::Retry),
+            (None, Ended::Delivered)
         ]
     );
 }

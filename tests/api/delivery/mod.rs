@@ -6,7 +6,7 @@ mod resume;
 use std::time::Duration;
 
 use base64::Engine as _;
-use hrflow_relay::job::{Status, Step};
+use hrflow_relay::job::{Ended, Status, Step};
 use mockito::Matcher;
 use serde_json::{Value, json};
 
@@ -72,7 +72,7 @@ async fn accepted_pushed_and_enriched_field_for_field() {
     enrich.assert_async().await;
     let attempts = app.attempts(jobs[0].id).await;
     assert_eq!(attempts.len(), 1);
-    assert_eq!(attempts[0].outcome, "delivered");
+    assert_eq!(attempts[0].outcome, Ended::Delivered);
 }
 
 #[tokio::test]
